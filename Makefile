@@ -1,0 +1,60 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# udprx — user-facing targets. The module itself is built by Kbuild (see ./Kbuild):
+#   make -C $(KDIR) M=$(CURDIR) LLVM=1
+# KDIR defaults to the test kernel that `make setup` builds in $(UDPRX_CACHE).
+
+include scripts/versions
+
+UDPRX_CACHE ?= /var/cache/udprx
+KDIR ?= $(UDPRX_CACHE)/kernel
+export UDPRX_CACHE KDIR
+export PATH := $(LLVM_BIN):$(HOME)/.cargo/bin:$(PATH)
+export RUSTUP_TOOLCHAIN := $(RUST_TOOLCHAIN)
+
+# Rust is built through clippy by default (same objects, more lints); CLIPPY=0 skips it.
+CLIPPY ?= 1
+KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) LLVM=1 CLIPPY=$(CLIPPY)
+CARGO = cargo +$(RUST_TOOLCHAIN)
+
+.PHONY: all modules setup cli check demo run shell clean rust-analyzer kdir
+
+all: modules
+
+kdir:
+	@test -f $(KDIR)/Module.symvers || { \
+		echo "udprx: no built kernel tree at KDIR=$(KDIR): run 'make setup' or pass KDIR=" >&2; \
+		exit 1; }
+
+modules: kdir
+	$(KMAKE) modules
+
+setup:
+	scripts/setup.sh
+
+cli:
+	$(CARGO) build --release --locked --workspace --bins
+
+check: setup
+	$(MAKE) --no-print-directory modules cli
+	scripts/check.sh $(TESTS)
+
+demo: setup
+	$(MAKE) --no-print-directory modules cli
+	scripts/vm.sh -- scripts/demo.sh
+
+run: setup
+	$(MAKE) --no-print-directory modules cli
+	scripts/vm.sh -- $(CMD)
+
+shell: setup
+	$(MAKE) --no-print-directory modules cli
+	scripts/vm.sh --shell
+
+rust-analyzer: kdir
+	$(KMAKE) rust-analyzer
+
+clean:
+	if [ -f $(KDIR)/Makefile ]; then $(KMAKE) clean; fi
+	rm -f rust/ffi/bindings_generated.rs rust/ffi/.bindings_generated.rs.cmd
+	$(CARGO) clean

@@ -1,0 +1,75 @@
+//! The `/proc/net/snmp` format: per group, a line of names and a line of values, each led
+//! by `Group:`. `/proc/net/udprx` uses the same format.
+
+use anyhow::{bail, Result};
+
+/// One group: its name and its (counter, value) pairs in file order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group {
+    pub name: String,
+    pub counters: Vec<(String, u64)>,
+}
+
+/// Parses a whole file.
+pub fn parse(text: &str) -> Result<Vec<Group>> {
+    let mut groups = Vec::new();
+    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+    while let Some(names) = lines.next() {
+        let Some(values) = lines.next() else {
+            bail!("group line without values: {names}");
+        };
+        let (gn, names) = split_group(names)?;
+        let (gv, values) = split_group(values)?;
+        if gn != gv {
+            bail!("group {gn} is followed by {gv}");
+        }
+        let names: Vec<&str> = names.split_whitespace().collect();
+        let values: Vec<&str> = values.split_whitespace().collect();
+        if names.len() != values.len() {
+            bail!("group {gn}: {} names but {} values", names.len(), values.len());
+        }
+        let counters = names
+            .iter()
+            .zip(&values)
+            .map(|(n, v)| {
+                // Some stock counters (e.g. Ip: Forwarding) are small signed values.
+                let v = v.parse::<i64>().map(|x| x as u64).or_else(|_| v.parse::<u64>());
+                match v {
+                    Ok(v) => Ok((n.to_string(), v)),
+                    Err(_) => bail!("group {gn}: counter {n} has a bad value"),
+                }
+            })
+            .collect::<Result<_>>()?;
+        groups.push(Group { name: gn.to_string(), counters });
+    }
+    Ok(groups)
+}
+
+fn split_group(line: &str) -> Result<(&str, &str)> {
+    match line.split_once(':') {
+        Some((g, rest)) if !g.is_empty() && !g.contains(' ') => Ok((g, rest)),
+        _ => bail!("not a 'Group: ...' line: {line}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_snmp_udp_lines() {
+        let t = "Udp: InDatagrams NoPorts InErrors\nUdp: 5 3 0\nUdpLite: InDatagrams\nUdpLite: 0\n";
+        let g = parse(t).unwrap();
+        assert_eq!(g.len(), 2);
+        assert_eq!(g[0].name, "Udp");
+        assert_eq!(g[0].counters[1], ("NoPorts".to_string(), 3));
+    }
+
+    #[test]
+    fn rejects_mismatches() {
+        assert!(parse("Udp: A B\nUdp: 1\n").is_err());
+        assert!(parse("Udp: A\nTcp: 1\n").is_err());
+        assert!(parse("Udp: A\n").is_err());
+        assert!(parse("Udp: A\nUdp: x\n").is_err());
+    }
+}

@@ -1,0 +1,109 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Netfilter hooks (`struct nf_hook_ops`) on IPv4 `NF_INET_LOCAL_IN`.
+
+use super::{bindings, netns::NetNs, skb::Skb};
+use core::{marker::PhantomData, ptr::NonNull};
+use kernel::{error::to_result, prelude::*, types::Opaque};
+
+/// What a hook does with an skb. Ownership makes the verdict honest: a hook that steals
+/// the skb must have consumed the [`Skb`] to say so.
+pub(crate) enum Verdict {
+    /// `NF_ACCEPT`: the skb goes on through the stack.
+    Accept(Skb),
+    /// `NF_STOLEN`: the hook took the skb (and has freed or queued it).
+    #[allow(dead_code)]
+    Stolen,
+}
+
+/// A netfilter hook function.
+pub(crate) trait Hook {
+    /// Called for each skb at the hook, in softirq context, under `rcu_read_lock()`.
+    fn hook(net: NetNs<'_>, skb: Skb) -> Verdict;
+}
+
+/// An IPv4 `NF_INET_LOCAL_IN` hook registered in one netns.
+///
+/// It must live in the per-netns state of a [`super::netns::PernetData`], which the kernel
+/// drops before the netns goes.
+///
+/// # Invariants
+///
+/// `ops` is registered with `nf_register_net_hook(net, ...)` for the whole life of this
+/// object, and `net` outlives it.
+#[pin_data(PinnedDrop)]
+pub(crate) struct HookRegistration<H: Hook> {
+    #[pin]
+    ops: Opaque<bindings::nf_hook_ops>,
+    net: NonNull<bindings::net>,
+    _h: PhantomData<H>,
+}
+
+// SAFETY: Unregistering from another thread is allowed; `&self` gives no access to anything.
+unsafe impl<H: Hook> Send for HookRegistration<H> {}
+// SAFETY: `&self` gives no access to anything.
+unsafe impl<H: Hook> Sync for HookRegistration<H> {}
+
+impl<H: Hook> HookRegistration<H> {
+    /// Registers `H` at `NF_INET_LOCAL_IN` in `net` with `priority`.
+    pub(crate) fn local_in(net: NetNs<'_>, priority: i32) -> impl PinInit<Self, Error> {
+        let raw = net.as_ptr();
+        try_pin_init!(Self {
+            ops <- Opaque::try_ffi_init(move |slot: *mut bindings::nf_hook_ops| {
+                // SAFETY: The initializer may write to `slot`.
+                unsafe {
+                    slot.write(bindings::nf_hook_ops {
+                        hook: Some(hook_callback::<H>),
+                        pf: bindings::NFPROTO_IPV4 as u8,
+                        hooknum: bindings::NF_INET_LOCAL_IN,
+                        priority,
+                        ..Default::default()
+                    })
+                };
+                // SAFETY: `raw` is a live netns and `slot` holds valid, pinned ops that stay
+                // registered until `Drop` unregisters them before the memory goes.
+                to_result(unsafe { bindings::nf_register_net_hook(raw, slot) })
+            }),
+            // SAFETY: `raw` came from a `NetNs`, so it is non-null.
+            net: unsafe { NonNull::new_unchecked(raw) },
+            _h: PhantomData,
+        })
+    }
+}
+
+#[pinned_drop]
+impl<H: Hook> PinnedDrop for HookRegistration<H> {
+    fn drop(self: Pin<&mut Self>) {
+        // SAFETY: `ops` is registered in `net`, which is still alive (type invariants).
+        unsafe { bindings::nf_unregister_net_hook(self.net.as_ptr(), self.ops.get()) };
+        // A hook may still run on another CPU; wait for it before anything it touches (the
+        // state this registration lives in) is freed.
+        // SAFETY: Called from process context, as the pernet `exit` callbacks are.
+        unsafe { bindings::synchronize_net() };
+    }
+}
+
+/// `nf_hook_ops.hook`.
+///
+/// # Safety
+///
+/// Called by netfilter only, with a valid skb it hands over and a valid hook state.
+unsafe extern "C" fn hook_callback<H: Hook>(
+    _priv: *mut kernel::ffi::c_void,
+    skb: *mut bindings::sk_buff,
+    state: *const bindings::nf_hook_state,
+) -> kernel::ffi::c_uint {
+    // SAFETY: Netfilter passes a valid state whose `net` is alive for the call.
+    let net = unsafe { NetNs::from_raw((*state).net) };
+    // SAFETY: At an IPv4 LOCAL_IN hook the skb is valid, its network header is set and it
+    // has a device; the hook owns it until it returns a verdict.
+    let skb = unsafe { Skb::from_raw(skb) };
+    match H::hook(net, skb) {
+        Verdict::Accept(skb) => {
+            // Netfilter keeps the skb: hand the reference back.
+            let _ = skb.into_raw();
+            bindings::NF_ACCEPT
+        }
+        Verdict::Stolen => bindings::NF_STOLEN,
+    }
+}

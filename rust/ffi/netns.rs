@@ -1,0 +1,180 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Network namespaces and per-netns state (`struct pernet_operations`).
+
+use super::bindings;
+use core::{cell::UnsafeCell, marker::PhantomData, ptr::NonNull};
+use kernel::{error::to_result, prelude::*, types::Opaque};
+
+/// A borrowed network namespace.
+///
+/// # Invariants
+///
+/// `ptr` points to a `struct net` that stays alive for `'a`.
+#[derive(Clone, Copy)]
+pub(crate) struct NetNs<'a> {
+    ptr: NonNull<bindings::net>,
+    _p: PhantomData<&'a bindings::net>,
+}
+
+impl<'a> NetNs<'a> {
+    /// Borrows `ptr` for `'a`.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must point to a valid `struct net` that stays alive for `'a`.
+    pub(crate) unsafe fn from_raw(ptr: *mut bindings::net) -> Self {
+        // INVARIANT: Guaranteed by the caller.
+        Self {
+            // SAFETY: The caller guarantees that `ptr` is valid, hence non-null.
+            ptr: unsafe { NonNull::new_unchecked(ptr) },
+            _p: PhantomData,
+        }
+    }
+
+    /// The raw pointer, for the FFI room only.
+    pub(crate) fn as_ptr(self) -> *mut bindings::net {
+        self.ptr.as_ptr()
+    }
+
+    /// This netns's state of the pernet subsystem `T`, or `None` when `T` is not registered.
+    pub(crate) fn data<T: PernetData>(self) -> Option<&'a T> {
+        let id = T::net_id().get();
+        if id == 0 {
+            return None;
+        }
+        // SAFETY: `self.ptr` is valid (type invariants) and `id` is the id of a registered
+        // subsystem, so `net_generic()` returns its slot for this netns.
+        let slot = unsafe { bindings::udprx_net_generic(self.ptr.as_ptr(), id) }.cast::<T>();
+        // SAFETY: A registered subsystem's slot holds an initialised `T` from its `init`
+        // callback until its `exit` callback, and both bracket the life of the netns (`'a`).
+        // The module unregisters every user of `data()` before it unregisters `T`.
+        unsafe { slot.as_ref() }
+    }
+}
+
+/// Where the kernel stores the id it assigns to a pernet subsystem (`pernet_operations.id`).
+///
+/// # Invariants
+///
+/// The value is 0 while the subsystem is not registered; it is written only by
+/// `register_pernet_subsys()` and by [`PernetRegistration`]'s `Drop`, never while a reader
+/// can run.
+pub(crate) struct NetId(UnsafeCell<u32>);
+
+// SAFETY: The only writes happen around registration, when no reader runs (type invariants).
+unsafe impl Sync for NetId {}
+
+impl NetId {
+    /// An id for a subsystem that is not registered yet.
+    pub(crate) const fn new() -> Self {
+        Self(UnsafeCell::new(0))
+    }
+
+    fn get(&self) -> u32 {
+        // SAFETY: No write races with this read (type invariants).
+        unsafe { *self.0.get() }
+    }
+}
+
+/// The per-netns state of a pernet subsystem, stored by the kernel in `net_generic()`.
+pub(crate) trait PernetData: Sized + Send + Sync + 'static {
+    /// Where the kernel keeps this subsystem's id.
+    fn net_id() -> &'static NetId;
+
+    /// Initialises the state of `net` in place (the `init` callback).
+    fn init(net: NetNs<'_>) -> impl PinInit<Self, Error>;
+}
+
+/// A registered pernet subsystem whose per-netns state is `T`.
+///
+/// # Invariants
+///
+/// `ops` is registered with `register_pernet_subsys()` for the whole life of this object; the
+/// kernel then calls `init` (which initialises a `T` in each netns's slot) for every netns
+/// and `exit` (which drops it) before the netns goes or at unregistration.
+#[pin_data(PinnedDrop)]
+pub(crate) struct PernetRegistration<T: PernetData> {
+    #[pin]
+    ops: Opaque<bindings::pernet_operations>,
+    _t: PhantomData<T>,
+}
+
+// SAFETY: Unregistering from another thread is allowed; `&self` gives no access to anything.
+unsafe impl<T: PernetData> Send for PernetRegistration<T> {}
+// SAFETY: `&self` gives no access to anything.
+unsafe impl<T: PernetData> Sync for PernetRegistration<T> {}
+
+impl<T: PernetData> PernetRegistration<T> {
+    /// Registers the subsystem: `T::init` runs for every existing netns now, and for every
+    /// new one later.
+    pub(crate) fn register() -> impl PinInit<Self, Error> {
+        try_pin_init!(Self {
+            ops <- Opaque::try_ffi_init(move |slot: *mut bindings::pernet_operations| {
+                // SAFETY: The initializer may write to `slot`.
+                unsafe {
+                    slot.write(bindings::pernet_operations {
+                        init: Some(init_callback::<T>),
+                        exit: Some(exit_callback::<T>),
+                        id: T::net_id().0.get(),
+                        size: core::mem::size_of::<T>(),
+                        ..Default::default()
+                    })
+                };
+                // SAFETY: `slot` holds valid, pinned operations that stay registered until
+                // `Drop` unregisters them before the memory goes.
+                to_result(unsafe { bindings::register_pernet_subsys(slot) })
+            }),
+            _t: PhantomData,
+        })
+    }
+}
+
+#[pinned_drop]
+impl<T: PernetData> PinnedDrop for PernetRegistration<T> {
+    fn drop(self: Pin<&mut Self>) {
+        // SAFETY: `ops` is registered (type invariants); this runs `exit` for every netns.
+        unsafe { bindings::unregister_pernet_subsys(self.ops.get()) };
+        // SAFETY: Unregistered: nothing reads the id any more (`NetId` invariants).
+        unsafe { *T::net_id().0.get() = 0 };
+    }
+}
+
+/// `pernet_operations.init`: initialises `T` in the netns's slot.
+///
+/// # Safety
+///
+/// Called by the kernel only, with a valid netns, while the subsystem is registered.
+unsafe extern "C" fn init_callback<T: PernetData>(net: *mut bindings::net) -> kernel::ffi::c_int {
+    const {
+        // `net_generic()` slots come from kzalloc(), aligned to ARCH_KMALLOC_MINALIGN (8).
+        assert!(core::mem::align_of::<T>() <= 8);
+    }
+    // SAFETY: The kernel calls `init` with a valid netns that outlives the call.
+    let net = unsafe { NetNs::from_raw(net) };
+    // SAFETY: During `init` the subsystem is registered, so its id is valid and the slot is a
+    // zeroed allocation of `size_of::<T>()` bytes owned by this netns.
+    let slot = unsafe { bindings::udprx_net_generic(net.as_ptr(), T::net_id().get()) }.cast::<T>();
+    // SAFETY: `slot` is valid for writes, suitably aligned (checked above) and never moves
+    // until `exit_callback` drops the value in place.
+    match unsafe { T::init(net).__init(slot) } {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// `pernet_operations.exit`: drops the `T` of a netns that goes (or of every netns, at
+/// unregistration).
+///
+/// # Safety
+///
+/// Called by the kernel only, with a valid netns whose `init` succeeded.
+unsafe extern "C" fn exit_callback<T: PernetData>(net: *mut bindings::net) {
+    // SAFETY: The kernel calls `exit` with a valid netns whose `init` succeeded, so the slot
+    // holds an initialised `T` that nothing uses any more: its own registrations are undone by
+    // its `Drop`, and every other user was unregistered before the subsystem.
+    unsafe {
+        let slot = bindings::udprx_net_generic(net, T::net_id().get()).cast::<T>();
+        core::ptr::drop_in_place(slot);
+    }
+}

@@ -1,0 +1,84 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! IPv4 protocol handlers (`struct net_protocol`, `inet_add_protocol()`).
+
+use super::{bindings, skb::Skb};
+use core::marker::PhantomData;
+use kernel::{prelude::*, types::Opaque};
+
+/// The receive function of an IP protocol, as `udp_rcv` is UDP's.
+pub(crate) trait ProtoHandler {
+    /// Called by `ip_local_deliver_finish()` for each skb of the protocol, in softirq
+    /// context under `rcu_read_lock()`, with `skb->data` at the transport header.
+    fn handle(skb: Skb);
+}
+
+/// A handler registered for one IP protocol number.
+///
+/// # Invariants
+///
+/// `proto` is registered with `inet_add_protocol(proto, num)` for the whole life of this
+/// object.
+#[pin_data(PinnedDrop)]
+pub(crate) struct ProtoRegistration<H: ProtoHandler> {
+    #[pin]
+    proto: Opaque<bindings::net_protocol>,
+    num: u8,
+    _h: PhantomData<H>,
+}
+
+// SAFETY: Unregistering from another thread is allowed; `&self` gives no access to anything.
+unsafe impl<H: ProtoHandler> Send for ProtoRegistration<H> {}
+// SAFETY: `&self` gives no access to anything.
+unsafe impl<H: ProtoHandler> Sync for ProtoRegistration<H> {}
+
+impl<H: ProtoHandler> ProtoRegistration<H> {
+    /// Registers `H` for IP protocol `num`; `EBUSY` when the number is taken.
+    pub(crate) fn new(num: u8) -> impl PinInit<Self, Error> {
+        try_pin_init!(Self {
+            proto <- Opaque::try_ffi_init(move |slot: *mut bindings::net_protocol| {
+                // `no_policy` stays 0: the IP layer runs the xfrm policy check and resets
+                // conntrack before calling the handler.
+                // SAFETY: The initializer may write to `slot`.
+                unsafe {
+                    slot.write(bindings::net_protocol {
+                        handler: Some(handler_callback::<H>),
+                        ..Default::default()
+                    })
+                };
+                // SAFETY: `slot` holds a valid, pinned protocol that stays registered until
+                // `Drop` unregisters it before the memory goes.
+                match unsafe { bindings::inet_add_protocol(slot, num) } {
+                    0 => Ok(()),
+                    _ => Err(EBUSY),
+                }
+            }),
+            num,
+            _h: PhantomData,
+        })
+    }
+}
+
+#[pinned_drop]
+impl<H: ProtoHandler> PinnedDrop for ProtoRegistration<H> {
+    fn drop(self: Pin<&mut Self>) {
+        // SAFETY: `proto` is registered for `num` (type invariants). `inet_del_protocol()`
+        // calls `synchronize_net()`, so no handler runs once it returns.
+        unsafe { bindings::inet_del_protocol(self.proto.get(), self.num) };
+    }
+}
+
+/// `net_protocol.handler`.
+///
+/// # Safety
+///
+/// Called by the IP layer only, with a valid skb it hands over.
+unsafe extern "C" fn handler_callback<H: ProtoHandler>(
+    skb: *mut bindings::sk_buff,
+) -> kernel::ffi::c_int {
+    // SAFETY: `ip_local_deliver_finish()` hands the handler a valid skb with its network
+    // header set and a device, and its reference with it.
+    H::handle(unsafe { Skb::from_raw(skb) });
+    // 0: the skb was consumed (a negative value would resubmit it to another protocol).
+    0
+}

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Unpack linux-source-$KERNEL_SERIES into the cache and build the udprx test
+# kernel (a debug kernel: KASAN, kmemleak, lockdep, UBSAN, DEBUG_NET, RUST).
+#
+# The tree lives in $UDPRX_CACHE/linux-<key>, where <key> hashes the kernel
+# package version, the config fragments and the toolchain versions; the
+# symlink $UDPRX_CACHE/kernel points at the current one. A tree whose key
+# matches and whose build finished is reused as it is.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/scripts/versions"
+cache=${UDPRX_CACHE:-/var/cache/udprx}
+fragments=("$top/scripts/kernel.config" "$top/tests/config")
+export PATH="$LLVM_BIN:$PATH" RUSTUP_TOOLCHAIN="$RUST_TOOLCHAIN"
+jobs=$(( $(nproc) + 1 ))
+
+mkdir -p "$cache/debs"
+
+deb=$(ls "$cache/debs"/linux-source-"$KERNEL_SERIES"_*.deb 2>/dev/null | sort -V | tail -n 1 || true)
+if [ -z "$deb" ]; then
+	(cd "$cache/debs" && chown _apt: . 2>/dev/null || true
+	 apt-get download -qq "linux-source-$KERNEL_SERIES=$KERNEL_DEB_VERSION" 2>/dev/null \
+		|| { echo "build-kernel: $KERNEL_DEB_VERSION is gone from the archive, taking the candidate" >&2
+		     apt-get download -qq "linux-source-$KERNEL_SERIES"; })
+	deb=$(ls "$cache/debs"/linux-source-"$KERNEL_SERIES"_*.deb | sort -V | tail -n 1)
+fi
+debver=$(dpkg-deb -f "$deb" Version)
+
+key=$( {
+	echo "linux-source $debver"
+	cat "${fragments[@]}"
+	rustc --version; bindgen --version; clang --version | head -n 1
+	echo "virtme-ng $VIRTME_NG_VERSION"
+} | sha256sum | cut -c1-16)
+tree="$cache/linux-$key"
+
+if [ -f "$tree/.udprx-built" ] && [ -f "$tree/arch/x86/boot/bzImage" ]; then
+	ln -sfn "$tree" "$cache/kernel"
+	echo "build-kernel: $tree is up to date"
+	exit 0
+fi
+
+start=$(date +%s)
+if [ ! -f "$tree/.udprx-unpacked" ]; then
+	echo "build-kernel: unpacking linux-source $debver into $tree"
+	rm -rf "$tree" "$tree.tmp"
+	mkdir -p "$tree.tmp"
+	dpkg-deb --fsys-tarfile "$deb" \
+		| tar -x -O "./usr/src/linux-source-$KERNEL_SERIES.tar.xz" \
+		| tar -xJ -C "$tree.tmp" --strip-components=1
+	mv "$tree.tmp" "$tree"
+	touch "$tree/.udprx-unpacked"
+fi
+
+cd "$tree"
+if [ ! -f .udprx-configured ]; then
+	echo "build-kernel: configuring (x86_64 defconfig + virtme-ng's items + our fragments)"
+	make -s LLVM=1 defconfig
+	# What `vng --kconfig` would add, then our fragments, which win.
+	virtme-configkernel --dry-run --arch x86_64 >> .config
+	cat "${fragments[@]}" >> .config
+	make -s LLVM=1 olddefconfig
+	# Every line of the fragments must have survived (as selftests check).
+	bad=0
+	while IFS= read -r line; do
+		case "$line" in
+		CONFIG_*=*) grep -qxF "$line" .config || { echo "build-kernel: not in .config: $line" >&2; bad=1; } ;;
+		"# CONFIG_"*" is not set")
+			sym=${line#\# }; sym=${sym%% *}
+			! grep -q "^$sym=" .config || { echo "build-kernel: still set: $sym" >&2; bad=1; } ;;
+		esac
+	done < <(cat "${fragments[@]}")
+	[ "$bad" = 0 ] || { echo "build-kernel: the config fragments do not apply; see $tree/.config" >&2; exit 1; }
+	touch .udprx-configured
+fi
+
+echo "build-kernel: building with LLVM=1 -j$jobs (log: $tree/build.log)"
+if ! make LLVM=1 -j"$jobs" > build.log 2>&1; then
+	tail -n 40 build.log >&2
+	echo "build-kernel: kernel build failed; see $tree/build.log" >&2
+	exit 1
+fi
+end=$(date +%s)
+echo "$((end - start))" > .udprx-build-seconds
+touch .udprx-built
+ln -sfn "$tree" "$cache/kernel"
+# Older trees are dead weight once the new one is built.
+for old in "$cache"/linux-*; do
+	[ "$old" = "$tree" ] || rm -rf "$old"
+done
+echo "build-kernel: built $tree in $((end - start)) s"

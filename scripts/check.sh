@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# `make check`: host tests (cargo test over the workspace), then every selftest in one VM
+# (tests/run.sh, KTAP), then the VM console is scanned for kernel splats: a splat fails the
+# run even when every script passed. Ends with "N passed, N failed".
+#
+# usage: scripts/check.sh [TEST...]      (names of scripts in tests/; default: all)
+# Logs: $UDPRX_OUT (default out/check): host.log, ktap.log, console.log.
+set -uo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/scripts/versions"
+out=${UDPRX_OUT:-$top/out/check}
+rm -rf "$out"; mkdir -p "$out"
+passed=0
+failed=0
+note() { echo "check: $*"; }
+
+# 1. Host tests.
+start=$(date +%s)
+cargo +"$RUST_TOOLCHAIN" test --workspace --locked --release 2>&1 | tee "$out/host.log"
+rc=${PIPESTATUS[0]}
+read -r p f < <(awk '/^test result:/ { for (i = 1; i <= NF; i++) {
+		if ($(i + 1) ~ /^passed/) p += $i; if ($(i + 1) ~ /^failed/) f += $i } }
+	END { print p + 0, f + 0 }' "$out/host.log")
+if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; note "cargo test failed to build or run (rc=$rc)"; fi
+note "host: $p passed, $f failed ($(( $(date +%s) - start )) s)"
+passed=$((passed + p)); failed=$((failed + f))
+
+# 2. Selftests, all in one VM.
+start=$(date +%s)
+"$top/scripts/vm.sh" --console "$out/console.log" -- tests/run.sh "$@" | tee "$out/ktap.log"
+vmrc=${PIPESTATUS[0]}
+plan=$(sed -n 's/^1\.\.\([0-9]*\)$/\1/p' "$out/ktap.log" | head -n 1)
+ok=$(grep -cE '^ok [0-9]+ ' "$out/ktap.log" | tr -d ' ')
+skip=$(grep -cE '^ok [0-9]+ .*# SKIP' "$out/ktap.log" | tr -d ' ')
+notok=$(grep -cE '^not ok [0-9]+ ' "$out/ktap.log" | tr -d ' ')
+if [ -z "$plan" ]; then
+	note "the VM produced no KTAP plan (vng exit $vmrc); see $out/console.log"
+	notok=$((notok + 1)); plan=0
+fi
+missing=$(( plan - ok - notok ))
+if [ "$missing" -gt 0 ]; then
+	note "$missing selftest(s) never reported (VM died?); see $out/console.log"
+	notok=$((notok + missing))
+fi
+if [ "$skip" -gt 0 ]; then note "$skip selftest(s) skipped: a skip counts as a failure"; fi
+note "selftests: $((ok - skip)) passed, $((notok + skip)) failed ($(( $(date +%s) - start )) s)"
+passed=$((passed + ok - skip)); failed=$((failed + notok + skip))
+
+# 3. Kernel splats on the console (oops, WARN, KASAN, UBSAN, lockdep, kmemleak).
+if [ -s "$out/console.log" ] && "$top/target/release/splat-scan" "$out/console.log"; then
+	note "console: no splat"
+	passed=$((passed + 1))
+else
+	[ -s "$out/console.log" ] || note "console log is empty"
+	note "console: splat found (or no console): see $out/console.log"
+	failed=$((failed + 1))
+fi
+
+echo "$passed passed, $failed failed" | tee "$out/summary"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Boot the udprx test kernel with virtme-ng and run a command in it (as root, the repo
+# root as working directory, udprx.ko in it and target/release on PATH), or a shell.
+# The exit status is the command's.
+#
+# usage: scripts/vm.sh [--console FILE] -- CMD...
+#        scripts/vm.sh --shell
+#
+# KVM is used only when a probe shows the kernel boots with it (nested KVM fails on some
+# hosts: qemu aborts on MSR 0x10a or hangs while decompressing); otherwise TCG. The probe
+# result is cached per host in $UDPRX_CACHE/kvm; UDPRX_KVM=0|1 overrides it.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cache=${UDPRX_CACHE:-/var/cache/udprx}
+kdir=${KDIR:-$cache/kernel}
+kernel=$kdir/arch/x86/boot/bzImage
+[ -f "$kernel" ] || { echo "vm: no kernel at $kernel: run 'make setup'" >&2; exit 1; }
+
+console=""
+shell=0
+while [ $# -gt 0 ]; do
+	case $1 in
+	--console) console=$2; shift 2 ;;
+	--shell) shell=1; shift ;;
+	--) shift; break ;;
+	*) break ;;
+	esac
+done
+
+base=(vng --run "$kernel" --user root --cwd "$top" --cpus 2 --memory 2G
+	--append "panic=-1 kmemleak.verbose=1")
+
+kvm_probe() {
+	[ -w /dev/kvm ] || { echo 0; return; }
+	if timeout 60 "${base[@]}" -- true >/dev/null 2>&1 </dev/null; then echo 1; else echo 0; fi
+}
+kvm=${UDPRX_KVM:-}
+if [ -z "$kvm" ]; then
+	if [ -f "$cache/kvm" ]; then
+		kvm=$(cat "$cache/kvm")
+	else
+		echo "vm: probing KVM (once per host)..." >&2
+		kvm=$(kvm_probe)
+		echo "$kvm" > "$cache/kvm"
+		echo "vm: KVM $([ "$kvm" = 1 ] && echo works || echo "does not work here: using TCG")" >&2
+	fi
+fi
+[ "$kvm" = 1 ] || base+=(--disable-kvm)
+
+if [ "$shell" = 1 ]; then
+	exec "${base[@]}"
+fi
+[ $# -gt 0 ] || { echo "usage: vm.sh [--console FILE] -- CMD..." >&2; exit 2; }
+
+cmd=$(printf '%q ' "$@")
+if [ -n "$console" ]; then
+	exec "${base[@]}" --verbose -- "$cmd" 2> "$console" </dev/null
+else
+	exec "${base[@]}" -- "$cmd" </dev/null
+fi

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# The skeleton, for real: after insmod, N UDP datagrams to a closed port raise the hook's
+# Seen and the stock UdpNoPorts by exactly N; M raw packets on the udprx protocol raise the
+# handler's InPackets by exactly M; a second netns sees only its own counts; rmmod works.
+
+source "$(dirname "$0")/lib.sh"
+
+N=17
+M=11
+K=5
+PROTO=253
+CLOSED_PORT=9
+
+ktap_print_header
+ktap_set_plan 11
+
+udprx_load proto=$PROTO
+ktap_test_result "insmod creates /proc/net/udprx" test -r /proc/net/udprx
+
+setup_ns NS1 NS2 || { ktap_print_msg "cannot create netns"; exit $ksft_fail; }
+ktap_test_result "a new netns gets its own /proc/net/udprx" \
+	ip netns exec "$NS2" test -r /proc/net/udprx
+
+seen0=$(counter UdpRxHookSeen "$NS1")
+acc0=$(counter UdpRxHookAccepted "$NS1")
+noports0=$(counter UdpNoPorts "$NS1")
+ip netns exec "$NS1" udprx send --to 127.0.0.1:$CLOSED_PORT --count $N >/dev/null
+check_delta "UDP to a closed port: UdpRxHookSeen +$N" $N "$seen0" "$(counter UdpRxHookSeen "$NS1")"
+check_delta "UDP to a closed port: UdpRxHookAccepted +$N" $N "$acc0" "$(counter UdpRxHookAccepted "$NS1")"
+check_delta "UDP to a closed port: stock UdpNoPorts +$N" $N "$noports0" "$(counter UdpNoPorts "$NS1")"
+
+inp0=$(counter UdpRxProtoInPackets "$NS1")
+seen1=$(counter UdpRxHookSeen "$NS1")
+ip netns exec "$NS1" udprx send --to 127.0.0.1 --proto $PROTO --count $M >/dev/null
+check_delta "raw protocol $PROTO: UdpRxProtoInPackets +$M" $M "$inp0" "$(counter UdpRxProtoInPackets "$NS1")"
+check_delta "raw protocol $PROTO: not seen as UDP by the hook" 0 "$seen1" "$(counter UdpRxHookSeen "$NS1")"
+
+# NS2 starts from zero, counts only its own traffic, and NS1 does not move.
+ns2_counts=$(ip netns exec "$NS2" udprx stat | awk '$1 ~ /^UdpRx/ && $2 != 0')
+if [ -z "$ns2_counts" ]; then
+	ktap_test_pass "second netns: all udprx counters start at zero"
+else
+	ktap_print_msg "NS2 counters: $ns2_counts"
+	ktap_test_fail "second netns: all udprx counters start at zero"
+fi
+seen_ns1=$(counter UdpRxHookSeen "$NS1")
+ip netns exec "$NS2" udprx send --to 127.0.0.1:$CLOSED_PORT --count $K >/dev/null
+check_delta "second netns: UdpRxHookSeen +$K there" $K 0 "$(counter UdpRxHookSeen "$NS2")"
+check_delta "second netns: first netns unchanged" 0 "$seen_ns1" "$(counter UdpRxHookSeen "$NS1")"
+
+if rmmod udprx; then
+	ktap_test_result "rmmod succeeds and removes /proc/net/udprx in every netns" \
+		bash -c "test ! -e /proc/net/udprx && ip netns exec $NS1 test ! -e /proc/net/udprx"
+else
+	ktap_test_fail "rmmod succeeds and removes /proc/net/udprx in every netns"
+fi
+
+ktap_finished
