@@ -43,9 +43,10 @@ demo: setup
 	$(MAKE) --no-print-directory modules cli
 	scripts/vm.sh -- scripts/demo.sh
 
+run: export CMD := $(CMD)
 run: setup
 	$(MAKE) --no-print-directory modules cli
-	scripts/vm.sh -- $(CMD)
+	scripts/vm.sh -- bash -c "$$CMD"
 
 shell: setup
 	$(MAKE) --no-print-directory modules cli

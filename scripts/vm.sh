@@ -5,7 +5,7 @@
 # root as working directory, udprx.ko in it and target/release on PATH), or a shell.
 # The exit status is the command's.
 #
-# usage: scripts/vm.sh [--console FILE] -- CMD...
+# usage: scripts/vm.sh [--console FILE] [--rwdir DIR]... -- PROGRAM [ARG...]
 #        scripts/vm.sh --shell
 #
 # KVM is used only when a probe shows the kernel boots with it (nested KVM fails on some
@@ -19,10 +19,12 @@ kernel=$kdir/arch/x86/boot/bzImage
 [ -f "$kernel" ] || { echo "vm: no kernel at $kernel: run 'make setup'" >&2; exit 1; }
 
 console=""
+rwdirs=()
 shell=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--console) console=$2; shift 2 ;;
+	--rwdir) rwdirs+=(--rwdir "$2"); shift 2 ;;
 	--shell) shell=1; shift ;;
 	--) shift; break ;;
 	*) break ;;
@@ -52,11 +54,25 @@ fi
 if [ "$shell" = 1 ]; then
 	exec "${base[@]}"
 fi
-[ $# -gt 0 ] || { echo "usage: vm.sh [--console FILE] -- CMD..." >&2; exit 2; }
+[ $# -gt 0 ] || { echo "usage: vm.sh [--console FILE] [--rwdir DIR] -- CMD..." >&2; exit 2; }
 
-cmd=$(printf '%q ' "$@")
-if [ -n "$console" ]; then
-	exec "${base[@]}" --verbose -- "$cmd" 2> "$console" </dev/null
+# The command's output and exit status come back through a shared directory (see
+# scripts/guest-run.sh); its output is streamed while it runs. The console (kernel log)
+# goes to FILE, or to the run directory, which is kept when something went wrong.
+run=$(mktemp -d "${TMPDIR:-/tmp}/udprx-vm.XXXXXX")
+: > "$run/output"
+console=${console:-$run/console.log}
+"${base[@]}" "${rwdirs[@]}" --rwdir "$run" --verbose -- \
+	"$top/scripts/guest-run.sh" "$run" "$@" > "$console" 2>&1 < /dev/null &
+vng_pid=$!
+tail -n +1 -f --pid="$vng_pid" "$run/output"
+wait "$vng_pid"
+vng_rc=$?
+if [ -s "$run/rc" ]; then
+	rc=$(cat "$run/rc")
 else
-	exec "${base[@]}" -- "$cmd" </dev/null
+	echo "vm: the command did not finish (vng exited $vng_rc); console: $console" >&2
+	rc=255
 fi
+[ "$rc" != 0 ] || [ "$console" != "$run/console.log" ] || rm -rf "$run"
+exit "$rc"
