@@ -21,6 +21,7 @@ deb=$(ls "$cache/debs"/linux-source-"$KERNEL_SERIES"_*.deb 2>/dev/null | sort -V
 if [ -z "$deb" ]; then
 	(cd "$cache/debs" && chown _apt: . 2>/dev/null || true
 	 apt-get download -qq "linux-source-$KERNEL_SERIES=$KERNEL_DEB_VERSION" 2>/dev/null \
+		|| { apt-get update -qq && apt-get download -qq "linux-source-$KERNEL_SERIES=$KERNEL_DEB_VERSION"; } \
 		|| { echo "build-kernel: $KERNEL_DEB_VERSION is gone from the archive, taking the candidate" >&2
 		     apt-get download -qq "linux-source-$KERNEL_SERIES"; })
 	deb=$(ls "$cache/debs"/linux-source-"$KERNEL_SERIES"_*.deb | sort -V | tail -n 1)
@@ -60,7 +61,7 @@ if [ ! -f .udprx-configured ]; then
 	# What `vng --kconfig` would add, then our fragments, which win.
 	virtme-configkernel --dry-run --arch x86_64 >> .config
 	cat "${fragments[@]}" >> .config
-	make -s LLVM=1 olddefconfig
+	make -s LLVM=1 olddefconfig > config.log 2>&1 || { cat config.log >&2; exit 1; }
 	# Every line of the fragments must have survived (as selftests check).
 	bad=0
 	while IFS= read -r line; do
