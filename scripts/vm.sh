@@ -69,13 +69,15 @@ console=${console:-$run/console.log}
 	"$top/scripts/guest-run.sh" "$run" "$@" > "$console" 2>&1 < /dev/null &
 vng_pid=$!
 tail -n +1 -f --pid="$vng_pid" "$run/output"
-wait "$vng_pid"
-vng_rc=$?
+# vng exits 255 when it fell back to the serial console, whatever the command returned.
+vng_rc=0
+wait "$vng_pid" || vng_rc=$?
 if [ -s "$run/rc" ]; then
 	rc=$(cat "$run/rc")
 else
 	echo "vm: the command did not finish (vng exited $vng_rc); console: $console" >&2
 	rc=255
 fi
-[ "$rc" != 0 ] || [ "$console" != "$run/console.log" ] || rm -rf "$run"
+# Keep the run directory only when it holds the console of a failed run.
+if [ "$rc" = 0 ] || [ "$console" != "$run/console.log" ]; then rm -rf "$run"; fi
 exit "$rc"
