@@ -57,5 +57,5 @@ rust-analyzer: kdir
 
 clean:
 	if [ -f $(KDIR)/Makefile ]; then $(KMAKE) clean; fi
-	rm -f rust/ffi/bindings_generated.rs rust/ffi/.bindings_generated.rs.cmd
+	rm -rf out rust/ffi/bindings_generated.rs rust/ffi/.bindings_generated.rs.cmd
 	$(CARGO) clean
