@@ -1,21 +1,28 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The protocol handler, udprx's `udp_rcv`: what `ip_local_deliver_finish()` calls for
-//! packets of the udprx protocol number.
+//! The protocol handler: what `ip_local_deliver_finish()` calls for packets of the udprx
+//! protocol number. A packet of that protocol is a UDP datagram (header, payload) whose
+//! checksum covers a pseudo-header with that protocol number; it goes to [`udp::rcv`].
 
 use crate::{
-    ffi::{protocol::ProtoHandler, skb::Skb},
+    ffi::{netns::NetNs, protocol::ProtoHandler, skb::Skb},
     pernet::{proto_mib, UdprxNet},
+    udp,
 };
 
-/// The handler registered with `inet_add_protocol()`. It counts what it gets and consumes it.
+/// The handler registered with `inet_add_protocol()`: udprx's `udp_rcv`.
 pub(crate) struct Handler;
 
 impl ProtoHandler for Handler {
-    fn handle(skb: Skb) {
-        if let Some(state) = skb.net().data::<UdprxNet>() {
-            state.proto_mib.inc(proto_mib::IN_PACKETS);
+    fn handle(net: NetNs<'_>, skb: Skb) {
+        // The state exists for every netns while the handler is registered (the handler is
+        // registered after the pernet subsystem and unregistered before it).
+        match net.data::<UdprxNet>() {
+            Some(state) => {
+                state.proto_mib.inc(proto_mib::IN_PACKETS);
+                udp::rcv(state, skb);
+            }
+            None => drop(skb),
         }
-        skb.consume();
     }
 }

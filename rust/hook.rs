@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The `NF_INET_LOCAL_IN` hook, between `ip_local_deliver()` and
-//! `ip_local_deliver_finish()`: it sees every datagram delivered locally in its netns.
+//! `ip_local_deliver_finish()`: it sees every datagram delivered locally in its netns and
+//! takes the unicast UDP datagrams whose destination port a udprx socket has bound.
 
 use crate::{
     ffi::{
@@ -11,19 +12,36 @@ use crate::{
         IPPROTO_UDP,
     },
     pernet::{hook_mib, UdprxNet},
+    udp,
 };
 
-/// The udprx `LOCAL_IN` hook. It counts the UDP datagrams it sees and accepts everything.
+/// The udprx `LOCAL_IN` hook.
 pub(crate) struct LocalIn;
 
 impl Hook for LocalIn {
-    fn hook(net: NetNs<'_>, skb: Skb) -> Verdict {
-        if skb.ip_protocol() == IPPROTO_UDP {
-            if let Some(state) = net.data::<UdprxNet>() {
-                state.hook_mib.inc(hook_mib::SEEN);
-                state.hook_mib.inc(hook_mib::ACCEPTED);
-            }
+    fn hook(net: NetNs<'_>, mut skb: Skb) -> Verdict {
+        if skb.ip_protocol() != IPPROTO_UDP {
+            return Verdict::Accept(skb);
         }
-        Verdict::Accept(skb)
+        let Some(state) = net.data::<UdprxNet>() else {
+            return Verdict::Accept(skb);
+        };
+        state.hook_mib.inc(hook_mib::SEEN);
+        // Broadcast and multicast always go on to the stock path; so does anything whose
+        // destination port cannot be read (the stock path counts that as an error).
+        let ours = !skb.is_broadcast_or_multicast()
+            && skb
+                .udp_dest_port_at_ip()
+                .is_some_and(|port| state.ports.contains(port));
+        if !ours {
+            state.hook_mib.inc(hook_mib::ACCEPTED);
+            return Verdict::Accept(skb);
+        }
+        state.hook_mib.inc(hook_mib::STOLEN);
+        // What `ip_local_deliver_finish()` would do before calling `udp_rcv()` (raw sockets
+        // do not see stolen datagrams).
+        skb.pull_network_header();
+        udp::rcv(state, skb);
+        Verdict::Stolen
     }
 }

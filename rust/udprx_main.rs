@@ -4,16 +4,30 @@
 //! `udp_rcv()`, re-walked in Rust.
 //!
 //! Rooms: [`ffi`] (the only place with raw kernel pointers), [`pernet`] (state in each
-//! netns), [`hook`] (the `LOCAL_IN` hook), [`handler`] (the protocol handler) and
-//! [`counters`] (`/proc/net/snmp`-style groups).
+//! netns), [`hook`] (the `LOCAL_IN` hook), [`handler`] (the protocol handler), [`udp`] (the
+//! checks of `udp_rcv()`, shared by both), [`ports`] (the per-netns port table),
+//! [`socket`] (`/dev/udprx` files), [`counters`] (`/proc/net/snmp`-style groups) and
+//! [`abi`] (ioctl numbers, shared with the userspace tools) and [`rxqueue`] (the accounting
+//! model, shared with the host tests).
 
 use kernel::prelude::*;
 
+// The same source as the `udprx-abi` crate of the userspace tools.
+#[allow(unreachable_pub, dead_code, missing_docs)]
+#[path = "../crates/abi/src/ioctl.rs"]
+mod abi;
 mod counters;
 mod ffi;
 mod handler;
 mod hook;
 mod pernet;
+mod ports;
+// The same source as the `udprx-rxqueue` crate the host tests run.
+#[allow(unreachable_pub, dead_code, missing_docs)]
+#[path = "../crates/rxqueue/src/queue.rs"]
+mod rxqueue;
+mod socket;
+mod udp;
 
 module! {
     type: Udprx,
@@ -40,10 +54,13 @@ pub(crate) fn hook_priority() -> i32 {
 
 /// The module: the protocol handler and the per-netns state.
 ///
-/// Field order is drop order: the handler is unregistered (and `synchronize_net()`ed by
+/// Field order is drop order: `/dev/udprx` goes first (no file can be open: each pins the
+/// module), then the handler is unregistered (and `synchronize_net()`ed by
 /// `inet_del_protocol()`) before the per-netns state it reads goes.
 #[pin_data]
 struct Udprx {
+    #[pin]
+    dev: ffi::miscdev::MiscRegistration<socket::Socket>,
     #[pin]
     proto: ffi::protocol::ProtoRegistration<handler::Handler>,
     #[pin]
@@ -56,6 +73,7 @@ impl kernel::InPlaceModule for Udprx {
         try_pin_init!(Self {
             pernet <- ffi::netns::PernetRegistration::register(),
             proto <- ffi::protocol::ProtoRegistration::new(proto),
+            dev <- ffi::miscdev::MiscRegistration::register(c"udprx"),
         })
     }
 }

@@ -20,7 +20,8 @@ KTAP_CNT_FAIL=0
 KTAP_CNT_SKIP=0
 
 ktap_print_header() { echo "TAP version 13"; }
-ktap_set_plan() { echo "1..$1"; }
+KTAP_PLAN=""
+ktap_set_plan() { KTAP_PLAN=$1; echo "1..$1"; }
 ktap_print_msg() { echo "# $*"; }
 ktap_test_pass() {
 	echo "ok $KTAP_TESTNO $*"
@@ -40,6 +41,11 @@ ktap_test_result() {
 	if "$@"; then ktap_test_pass "$desc"; else ktap_test_fail "$desc"; fi
 }
 ktap_finished() {
+	local ran=$((KTAP_TESTNO - 1))
+	if [ -n "$KTAP_PLAN" ] && [ "$ran" -ne "$KTAP_PLAN" ]; then
+		echo "# planned $KTAP_PLAN tests, ran $ran"
+		KTAP_CNT_FAIL=$((KTAP_CNT_FAIL + 1))
+	fi
 	echo "# Totals: pass:$KTAP_CNT_PASS fail:$KTAP_CNT_FAIL xfail:0 xpass:0 skip:$KTAP_CNT_SKIP error:0"
 	if [ "$KTAP_CNT_FAIL" -gt 0 ]; then exit $ksft_fail; fi
 	if [ "$KTAP_CNT_SKIP" -gt 0 ] && [ "$KTAP_CNT_PASS" -eq 0 ]; then exit $ksft_skip; fi
@@ -86,6 +92,107 @@ counter() {
 		out=$(udprx stat) || return 1
 	fi
 	awk -v n="$name" '$1 == n { print $2; found = 1 } END { exit !found }' <<<"$out"
+}
+
+# snap ARRAY [NETNS]: every `udprx stat` counter of the netns into the associative array
+# ARRAY (declare -A it first). One exec of udprx; parsing stays in the shell.
+snap() {
+	local -n __snap=$1
+	local ns=${2:-} out name value
+	if [ -n "$ns" ]; then
+		out=$(ip netns exec "$ns" udprx stat) || return 1
+	else
+		out=$(udprx stat) || return 1
+	fi
+	__snap=()
+	while read -r name value; do
+		[ "${name:0:1}" = "#" ] && continue
+		__snap[$name]=$value
+	done <<<"$out"
+}
+
+# The receive-side counters a delta check covers even when not named: they must not move.
+STRICT_COUNTERS_RE='^(UdpRx(InDatagrams|NoPorts|InErrors|RcvbufErrors|InCsumErrors|MemErrors)|UdpRxDrop.*|Udp(InDatagrams|NoPorts|InErrors|RcvbufErrors|InCsumErrors|MemErrors|IgnoredMulti))$'
+
+# deltas_match BEFORE AFTER NAME=N...: whether AFTER-BEFORE is N for each NAME and 0 for
+# every other strict counter; sets DELTA_DIFF to a description of the mismatches.
+deltas_match() {
+	local -n __b=$1 __a=$2
+	shift 2
+	local -A want=()
+	local kv name d
+	DELTA_DIFF=""
+	for kv in "$@"; do want[${kv%%=*}]=${kv#*=}; done
+	for name in "${!__a[@]}"; do
+		[[ $name =~ $STRICT_COUNTERS_RE ]] || [ -n "${want[$name]+x}" ] || continue
+		d=$(( ${__a[$name]} - ${__b[$name]:-0} ))
+		if [ "$d" -ne "${want[$name]:-0}" ]; then
+			DELTA_DIFF+=" $name:+$d(want +${want[$name]:-0})"
+		fi
+	done
+	for name in "${!want[@]}"; do
+		[ -n "${__a[$name]+x}" ] || DELTA_DIFF+=" $name:missing"
+	done
+	[ -z "$DELTA_DIFF" ]
+}
+
+# expect_deltas DESC NETNS BEFORE NAME=N...: one KTAP result. Counters of a reader are
+# bumped when it reads, so this polls (up to 15 s) until the deltas match, then passes;
+# on timeout it fails and prints the difference. AFTER holds the last snapshot.
+declare -A AFTER
+expect_deltas() {
+	local desc=$1 ns=$2 before=$3 i
+	shift 3
+	for ((i = 0; i < 60; i++)); do
+		snap AFTER "$ns" || break
+		if deltas_match "$before" AFTER "$@"; then
+			ktap_test_pass "$desc"
+			return 0
+		fi
+		sleep 0.25
+	done
+	ktap_print_msg "$desc:$DELTA_DIFF"
+	ktap_test_fail "$desc"
+	return 1
+}
+
+# json_get JSON [OBJECT] KEY: a number (or true/false) from the flat JSON udprx prints,
+# inside the named nested object if given. Pure bash: no exec per lookup.
+json_get() {
+	local json=$1 obj key
+	if [ $# -eq 3 ]; then
+		obj=$2 key=$3
+		[[ $json =~ \"$obj\":\{([^}]*)\} ]] || return 1
+		json=${BASH_REMATCH[1]}
+	else
+		key=$2
+	fi
+	[[ $json =~ \"$key\":(-?[0-9]+|true|false) ]] || return 1
+	echo "${BASH_REMATCH[1]}"
+}
+
+# --- readers --------------------------------------------------------------------------
+# recv_bg NAME NETNS RECV-ARGS...: start `udprx recv` in the background; sets NAME_pid,
+# NAME_out and NAME_err, and returns once the socket is bound (or the reader failed).
+recv_bg() {
+	local name=$1 ns=$2 i
+	shift 2
+	local out err
+	out=$(mktemp) err=$(mktemp)
+	defer rm -f "$out" "$err"
+	ip netns exec "$ns" udprx recv "$@" >"$out" 2>"$err" &
+	local pid=$!
+	defer "kill $pid 2>/dev/null; wait $pid 2>/dev/null"
+	printf -v "${name}_pid" '%s' "$pid"
+	printf -v "${name}_out" '%s' "$out"
+	printf -v "${name}_err" '%s' "$err"
+	for ((i = 0; i < 600; i++)); do
+		[[ $(<"$err") == *"bound to port"* ]] && return 0
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	ktap_print_msg "reader did not bind: $(<"$err")"
+	return 1
 }
 
 # check_delta DESC EXPECTED BEFORE AFTER: one KTAP result, with the numbers on failure.

@@ -5,7 +5,8 @@
 //! Each kernel object the module uses is wrapped in a small type whose constructor does the
 //! registration (or borrows the object) and whose `Drop` undoes it: [`skb::Skb`],
 //! [`netns::NetNs`], [`netns::PernetRegistration`], [`netfilter::HookRegistration`],
-//! [`protocol::ProtoRegistration`], [`proc::ProcNetEntry`]. The other rooms see only these.
+//! [`protocol::ProtoRegistration`], [`proc::ProcNetEntry`], [`miscdev::MiscRegistration`],
+//! [`rcu::RcuBox`], [`netns::NetRef`], [`skb::QueuedSkb`], [`skb::SkbQueue`]. The other rooms see only these.
 //!
 //! The raw declarations come from `bindgen` over `shim.h` (run by Kbuild with the kernel's
 //! C flags); `shim.c` holds out-of-line copies of the inline functions and macros we need.
@@ -16,6 +17,7 @@
     non_snake_case,
     dead_code,
     unreachable_pub,
+    improper_ctypes,
     unsafe_op_in_unsafe_fn,
     missing_docs,
     clippy::all,
@@ -31,10 +33,12 @@ mod bindings {
     include!("bindings_generated.rs");
 }
 
+pub(crate) mod miscdev;
 pub(crate) mod netfilter;
 pub(crate) mod netns;
 pub(crate) mod proc;
 pub(crate) mod protocol;
+pub(crate) mod rcu;
 pub(crate) mod skb;
 
 /// IP protocol number of UDP (`IPPROTO_UDP`).

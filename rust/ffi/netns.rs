@@ -178,3 +178,103 @@ unsafe extern "C" fn exit_callback<T: PernetData>(net: *mut bindings::net) {
         core::ptr::drop_in_place(slot);
     }
 }
+
+/// A counted reference to a network namespace (`get_net()` … `put_net()`), as a socket
+/// holds on the netns it lives in.
+///
+/// # Invariants
+///
+/// `ptr` points to a `struct net` this object holds one reference on.
+pub(crate) struct NetRef {
+    ptr: NonNull<bindings::net>,
+}
+
+// SAFETY: A netns reference may be taken and dropped on any CPU.
+unsafe impl Send for NetRef {}
+// SAFETY: `&NetRef` only gives out `NetNs`, which is fine to use from several CPUs.
+unsafe impl Sync for NetRef {}
+
+impl NetRef {
+    /// The network namespace of the calling task (`current->nsproxy->net_ns`).
+    pub(crate) fn current() -> Self {
+        // SAFETY: In process context `current->nsproxy` is valid (the task is not exiting
+        // while it runs a syscall) and its netns is alive; `get_net` takes our reference.
+        let ptr = unsafe { bindings::udprx_get_net(bindings::udprx_current_net()) };
+        // INVARIANT: We hold the reference just taken.
+        Self {
+            // SAFETY: `get_net` returns its (valid) argument.
+            ptr: unsafe { NonNull::new_unchecked(ptr) },
+        }
+    }
+
+    /// Borrows the namespace.
+    pub(crate) fn net(&self) -> NetNs<'_> {
+        // SAFETY: Our reference keeps the netns alive as long as `self`.
+        unsafe { NetNs::from_raw(self.ptr.as_ptr()) }
+    }
+
+    /// Whether the calling task has `CAP_NET_ADMIN` over this netns (its owning user
+    /// namespace), as `ns_capable(net->user_ns, CAP_NET_ADMIN)` in socket option checks.
+    pub(crate) fn current_has_net_admin(&self) -> bool {
+        // SAFETY: The netns is alive (type invariants) and `user_ns` is set for its life.
+        unsafe {
+            let user_ns = (*self.ptr.as_ptr()).user_ns;
+            bindings::ns_capable(user_ns, bindings::CAP_NET_ADMIN as i32)
+        }
+    }
+}
+
+/// Receive-buffer sysctls and constants of the running kernel.
+pub(crate) mod rmem {
+    use super::{bindings, NetNs};
+    use kernel::prelude::*;
+
+    /// `net.core.rmem_max`.
+    pub(crate) fn max() -> u32 {
+        // SAFETY: Reads an exported sysctl with `READ_ONCE()`.
+        unsafe { bindings::udprx_sysctl_rmem_max() }
+    }
+
+    /// `SOCK_MIN_RCVBUF`.
+    pub(crate) fn min_rcvbuf() -> u32 {
+        // SAFETY: Returns a constant.
+        unsafe { bindings::udprx_sock_min_rcvbuf() }
+    }
+
+    /// `net.core.rmem_default`, as a new socket of `net` gets it: `sysctl_rmem_default` is
+    /// not exported, so this asks `sock_init_data()` by creating (and releasing) a kernel
+    /// UDP socket and reading its `sk_rcvbuf`.
+    pub(crate) fn default(net: NetNs<'_>) -> Result<u32> {
+        let mut sock: *mut bindings::socket = core::ptr::null_mut();
+        // SAFETY: `net` is a live netns; `sock` is a valid out pointer.
+        let r = unsafe {
+            bindings::sock_create_kern(
+                net.as_ptr(),
+                bindings::PF_INET as i32,
+                bindings::SOCK_DGRAM as i32,
+                bindings::IPPROTO_UDP as i32,
+                &mut sock,
+            )
+        };
+        kernel::error::to_result(r)?;
+        // SAFETY: On success `sock` is a valid socket with its `sk` set.
+        let val = unsafe { bindings::udprx_socket_rcvbuf(sock) };
+        // SAFETY: We own the socket and release it once.
+        unsafe { bindings::sock_release(sock) };
+        u32::try_from(val).map_err(|_| EINVAL)
+    }
+}
+
+/// Whether the calling task has `CAP_NET_ADMIN` in the initial user namespace
+/// (`capable()`, what 7.3's `sockopt_capable()` asks for `SO_RCVBUFFORCE`).
+pub(crate) fn current_capable_net_admin() -> bool {
+    // SAFETY: `capable()` only looks at the current task's credentials.
+    unsafe { bindings::capable(bindings::CAP_NET_ADMIN as i32) }
+}
+
+impl Drop for NetRef {
+    fn drop(&mut self) {
+        // SAFETY: We hold one reference (type invariants) and give it up.
+        unsafe { bindings::udprx_put_net(self.ptr.as_ptr()) };
+    }
+}

@@ -2,7 +2,7 @@
 
 //! IPv4 protocol handlers (`struct net_protocol`, `inet_add_protocol()`).
 
-use super::{bindings, skb::Skb};
+use super::{bindings, netns::NetNs, skb::Skb};
 use core::marker::PhantomData;
 use kernel::{prelude::*, types::Opaque};
 
@@ -10,7 +10,7 @@ use kernel::{prelude::*, types::Opaque};
 pub(crate) trait ProtoHandler {
     /// Called by `ip_local_deliver_finish()` for each skb of the protocol, in softirq
     /// context under `rcu_read_lock()`, with `skb->data` at the transport header.
-    fn handle(skb: Skb);
+    fn handle(net: NetNs<'_>, skb: Skb);
 }
 
 /// A handler registered for one IP protocol number.
@@ -37,15 +37,16 @@ impl<H: ProtoHandler> ProtoRegistration<H> {
     pub(crate) fn new(num: u8) -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
             proto <- Opaque::try_ffi_init(move |slot: *mut bindings::net_protocol| {
-                // `no_policy` stays 0: the IP layer runs the xfrm policy check and resets
-                // conntrack before calling the handler.
-                // SAFETY: The initializer may write to `slot`.
-                unsafe {
-                    slot.write(bindings::net_protocol {
-                        handler: Some(handler_callback::<H>),
-                        ..Default::default()
-                    })
+                // `no_policy` = 1, as for `udp_protocol`: the IP layer leaves the xfrm
+                // policy check and the conntrack reset to the handler (which does both
+                // where `udp_rcv()` does).
+                let mut proto = bindings::net_protocol {
+                    handler: Some(handler_callback::<H>),
+                    ..Default::default()
                 };
+                proto.set_no_policy(1);
+                // SAFETY: The initializer may write to `slot`.
+                unsafe { slot.write(proto) };
                 // SAFETY: `slot` holds a valid, pinned protocol that stays registered until
                 // `Drop` unregisters it before the memory goes.
                 match unsafe { bindings::inet_add_protocol(slot, num) } {
@@ -76,9 +77,12 @@ impl<H: ProtoHandler> PinnedDrop for ProtoRegistration<H> {
 unsafe extern "C" fn handler_callback<H: ProtoHandler>(
     skb: *mut bindings::sk_buff,
 ) -> kernel::ffi::c_int {
-    // SAFETY: `ip_local_deliver_finish()` hands the handler a valid skb with its network
-    // header set and a device, and its reference with it.
-    H::handle(unsafe { Skb::from_raw(skb) });
+    // SAFETY: `ip_local_deliver_finish()` hands the handler a valid, unshared skb with its
+    // network and transport headers set and a device, and its reference with it.
+    let skb = unsafe { Skb::from_raw(skb) };
+    // SAFETY: The device the skb arrived on holds its netns alive for the whole call.
+    let net = unsafe { NetNs::from_raw(bindings::udprx_skb_net(skb.as_raw())) };
+    H::handle(net, skb);
     // 0: the skb was consumed (a negative value would resubmit it to another protocol).
     0
 }

@@ -29,3 +29,138 @@ const struct iphdr *udprx_ip_hdr(const struct sk_buff *skb)
 {
 	return ip_hdr(skb);
 }
+
+struct net *udprx_get_net(struct net *net)
+{
+	return get_net(net);
+}
+
+void udprx_put_net(struct net *net)
+{
+	put_net(net);
+}
+
+struct net *udprx_current_net(void)
+{
+	return current->nsproxy->net_ns;
+}
+
+unsigned int udprx_skb_ip_summed(const struct sk_buff *skb)
+{
+	return skb->ip_summed;
+}
+
+bool udprx_skb_csum_valid(const struct sk_buff *skb)
+{
+	return skb->csum_valid;
+}
+
+bool udprx_skb_csum_complete_sw(const struct sk_buff *skb)
+{
+	return skb->csum_complete_sw;
+}
+
+unsigned int udprx_skb_network_header_len(const struct sk_buff *skb)
+{
+	return skb_network_header_len(skb);
+}
+
+const struct udphdr *udprx_udp_hdr(const struct sk_buff *skb)
+{
+	return udp_hdr(skb);
+}
+
+unsigned int udprx_skb_rt_flags(const struct sk_buff *skb)
+{
+	return skb_rtable(skb)->rt_flags;
+}
+
+bool udprx_pskb_may_pull(struct sk_buff *skb, unsigned int len)
+{
+	return pskb_may_pull(skb, len);
+}
+
+int udprx_pskb_trim_rcsum(struct sk_buff *skb, unsigned int len)
+{
+	return pskb_trim_rcsum(skb, len);
+}
+
+void udprx___skb_pull(struct sk_buff *skb, unsigned int len)
+{
+	__skb_pull(skb, len);
+}
+
+void udprx_skb_clear_delivery_time(struct sk_buff *skb)
+{
+	skb_clear_delivery_time(skb);
+}
+
+void udprx_skb_dst_drop(struct sk_buff *skb)
+{
+	skb_dst_drop(skb);
+}
+
+void udprx_nf_reset_ct(struct sk_buff *skb)
+{
+	nf_reset_ct(skb);
+}
+
+bool udprx_xfrm4_policy_check_in(struct sk_buff *skb)
+{
+	return xfrm4_policy_check(NULL, XFRM_POLICY_IN, skb);
+}
+
+void udprx_icmp_send(struct sk_buff *skb, int type, int code)
+{
+	icmp_send(skb, type, code, 0);
+}
+
+int udprx_skb_checksum_init_zero_check(struct sk_buff *skb, u8 proto, __sum16 check)
+{
+	return (__force int)skb_checksum_init_zero_check(skb, proto, check, inet_compute_pseudo);
+}
+
+void udprx_skb_checksum_complete_unset(struct sk_buff *skb)
+{
+	skb_checksum_complete_unset(skb);
+}
+
+bool udprx_skb_csum_unnecessary(const struct sk_buff *skb)
+{
+	return skb_csum_unnecessary(skb);
+}
+
+bool udprx_udp_lib_checksum_complete(struct sk_buff *skb)
+{
+	return udp_lib_checksum_complete(skb);
+}
+
+void udprx_udp_csum_pull_header(struct sk_buff *skb)
+{
+	udp_csum_pull_header(skb);
+}
+
+struct sk_buff *udprx_skb_next(const struct sk_buff *skb)
+{
+	return skb->next;
+}
+
+void udprx_skb_set_next(struct sk_buff *skb, struct sk_buff *next)
+{
+	skb->next = next;
+}
+
+u32 udprx_sysctl_rmem_max(void)
+{
+	return READ_ONCE(sysctl_rmem_max);
+}
+
+u32 udprx_sock_min_rcvbuf(void)
+{
+	return SOCK_MIN_RCVBUF;
+}
+
+int udprx_socket_rcvbuf(const struct socket *sock)
+{
+	return READ_ONCE(sock->sk->sk_rcvbuf);
+}

@@ -8,17 +8,26 @@
 #ifndef UDPRX_SHIM_H
 #define UDPRX_SHIM_H
 
+#include <linux/fs.h>
 #include <linux/ip.h>
+#include <linux/miscdevice.h>
+#include <linux/poll.h>
+#include <linux/udp.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter_ipv4.h>
 #include <linux/proc_fs.h>
 #include <linux/seq_file.h>
 #include <linux/seq_file_net.h>
 #include <linux/skbuff.h>
+#include <net/icmp.h>
 #include <net/ip.h>
 #include <net/net_namespace.h>
 #include <net/netns/generic.h>
+#include <net/netfilter/nf_conntrack.h>
 #include <net/protocol.h>
+#include <net/route.h>
+#include <net/udp.h>
+#include <net/xfrm.h>
 
 /* net_generic() (inline): this netns's slot for a pernet id. */
 void *udprx_net_generic(const struct net *net, unsigned int id);
@@ -30,5 +39,52 @@ struct net *udprx_seq_file_single_net(struct seq_file *seq);
 struct net *udprx_skb_net(const struct sk_buff *skb);
 /* ip_hdr() (inline): the IPv4 header of an skb in the IP layer. */
 const struct iphdr *udprx_ip_hdr(const struct sk_buff *skb);
+
+/* get_net() / put_net() (inline): take and drop a reference on a netns. */
+struct net *udprx_get_net(struct net *net);
+void udprx_put_net(struct net *net);
+/* current->nsproxy->net_ns (macro + fields): the caller's netns. */
+struct net *udprx_current_net(void);
+
+/* skb state the Rust side reads: bitfields, and inline accessors. */
+unsigned int udprx_skb_ip_summed(const struct sk_buff *skb);
+bool udprx_skb_csum_valid(const struct sk_buff *skb);
+bool udprx_skb_csum_complete_sw(const struct sk_buff *skb);
+unsigned int udprx_skb_network_header_len(const struct sk_buff *skb);
+const struct udphdr *udprx_udp_hdr(const struct sk_buff *skb);
+/* skb_rtable(skb)->rt_flags (inline): RTCF_BROADCAST, RTCF_MULTICAST, ... */
+unsigned int udprx_skb_rt_flags(const struct sk_buff *skb);
+
+/* Inline skb operations of the receive path. */
+bool udprx_pskb_may_pull(struct sk_buff *skb, unsigned int len);
+int udprx_pskb_trim_rcsum(struct sk_buff *skb, unsigned int len);
+void udprx___skb_pull(struct sk_buff *skb, unsigned int len);
+void udprx_skb_clear_delivery_time(struct sk_buff *skb);
+void udprx_skb_dst_drop(struct sk_buff *skb);
+void udprx_nf_reset_ct(struct sk_buff *skb);
+/* xfrm4_policy_check(NULL, XFRM_POLICY_IN, skb) (inline). */
+bool udprx_xfrm4_policy_check_in(struct sk_buff *skb);
+/* icmp_send(skb, type, code, 0) (inline). */
+void udprx_icmp_send(struct sk_buff *skb, int type, int code);
+
+/* Checksum helpers (inline or macros). */
+/* skb_checksum_init_zero_check(skb, proto, check, inet_compute_pseudo) (macro). */
+int udprx_skb_checksum_init_zero_check(struct sk_buff *skb, u8 proto, __sum16 check);
+void udprx_skb_checksum_complete_unset(struct sk_buff *skb);
+bool udprx_skb_csum_unnecessary(const struct sk_buff *skb);
+/* udp_lib_checksum_complete() (inline): true when the checksum is bad. */
+bool udprx_udp_lib_checksum_complete(struct sk_buff *skb);
+/* udp_csum_pull_header() (inline). */
+void udprx_udp_csum_pull_header(struct sk_buff *skb);
+
+/* skb->next as a queue link: set and read (the skb list helpers are inline). */
+struct sk_buff *udprx_skb_next(const struct sk_buff *skb);
+void udprx_skb_set_next(struct sk_buff *skb, struct sk_buff *next);
+
+/* Socket memory sysctls and constants (READ_ONCE / macros). */
+u32 udprx_sysctl_rmem_max(void);
+u32 udprx_sock_min_rcvbuf(void);
+/* READ_ONCE(sock->sk->sk_rcvbuf) (struct sock is opaque to Rust). */
+int udprx_socket_rcvbuf(const struct socket *sock);
 
 #endif /* UDPRX_SHIM_H */

@@ -1,20 +1,112 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Socket buffers: `struct sk_buff` as an owned [`Skb`].
+//! Socket buffers: an skb in the receive path ([`Skb`]), an skb parked on a socket's
+//! receive queue ([`QueuedSkb`]) and that queue ([`SkbQueue`]).
 
-use super::{bindings, netns::NetNs};
+use super::bindings;
 use core::{mem::ManuallyDrop, ptr::NonNull};
+use kernel::{iov::IovIterDest, prelude::*};
+
+/// Why an skb was dropped: the kernel's `enum skb_drop_reason` values udprx uses.
+///
+/// Every drop goes through `sk_skb_reason_drop()` (i.e. `kfree_skb_reason()`) with one of
+/// these, so `skb:kfree_skb` tracing names the same reason as for the stock UDP path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum DropReason {
+    /// `SKB_DROP_REASON_NOT_SPECIFIED`: e.g. a UDP header that is not there at all.
+    NotSpecified,
+    /// `SKB_DROP_REASON_NO_SOCKET`: no socket bound to the destination port.
+    NoSocket,
+    /// `SKB_DROP_REASON_PKT_TOO_SMALL`: UDP length longer than the packet, or below 8.
+    PktTooSmall,
+    /// `SKB_DROP_REASON_UDP_CSUM`: bad UDP checksum.
+    UdpCsum,
+    /// `SKB_DROP_REASON_XFRM_POLICY`: refused by the IPsec input policy.
+    XfrmPolicy,
+    /// `SKB_DROP_REASON_SOCKET_RCVBUFF`: the socket's receive buffer is full.
+    SocketRcvbuff,
+    /// `SKB_DROP_REASON_SOCKET_CLOSE`: still queued when the socket was closed.
+    SocketClose,
+}
+
+impl DropReason {
+    /// The names `skb:kfree_skb` prints (`drop_reasons[]`), in declaration order.
+    pub(crate) const NAMES: [&'static str; 7] = [
+        "NOT_SPECIFIED",
+        "NO_SOCKET",
+        "PKT_TOO_SMALL",
+        "UDP_CSUM",
+        "XFRM_POLICY",
+        "SOCKET_RCVBUFF",
+        "SOCKET_CLOSE",
+    ];
+
+    /// Index in [`Self::NAMES`].
+    pub(crate) fn index(self) -> usize {
+        self as usize
+    }
+
+    fn raw(self) -> bindings::skb_drop_reason {
+        match self {
+            DropReason::NotSpecified => bindings::SKB_DROP_REASON_NOT_SPECIFIED,
+            DropReason::NoSocket => bindings::SKB_DROP_REASON_NO_SOCKET,
+            DropReason::PktTooSmall => bindings::SKB_DROP_REASON_PKT_TOO_SMALL,
+            DropReason::UdpCsum => bindings::SKB_DROP_REASON_UDP_CSUM,
+            DropReason::XfrmPolicy => bindings::SKB_DROP_REASON_XFRM_POLICY,
+            DropReason::SocketRcvbuff => bindings::SKB_DROP_REASON_SOCKET_RCVBUFF,
+            DropReason::SocketClose => bindings::SKB_DROP_REASON_SOCKET_CLOSE,
+        }
+    }
+}
+
+/// Frees `ptr` as dropped for `reason`.
+///
+/// # Safety
+///
+/// `ptr` is a valid skb whose reference the caller owns and gives up.
+unsafe fn drop_raw(ptr: *mut bindings::sk_buff, reason: DropReason) {
+    // SAFETY: The caller owns a reference to the valid skb `ptr` and gives it up; no socket
+    // is involved (udprx sockets are not `struct sock`).
+    unsafe { bindings::sk_skb_reason_drop(core::ptr::null_mut(), ptr, reason.raw()) };
+}
+
+/// The fields of a UDP header, in host byte order.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct UdpHeader {
+    /// Destination port.
+    pub(crate) dest: u16,
+    /// Length of header and payload, as the header says.
+    pub(crate) len: u16,
+    /// Checksum, as on the wire (0: none).
+    pub(crate) check: u16,
+}
+
+/// The `ip_summed` states of an skb (`CHECKSUM_*`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum IpSummed {
+    /// `CHECKSUM_NONE`: nothing is known; software must verify.
+    None,
+    /// `CHECKSUM_UNNECESSARY`: the device verified it.
+    Unnecessary,
+    /// `CHECKSUM_COMPLETE`: `skb->csum` holds the device's sum over the packet.
+    Complete,
+    /// `CHECKSUM_PARTIAL`: locally generated (loopback); valid by construction.
+    Partial,
+}
 
 /// An skb the caller owns (one reference), as a protocol handler or a netfilter hook that
 /// steals it does.
 ///
 /// Dropping an `Skb` frees it as a drop with reason `SKB_DROP_REASON_NOT_SPECIFIED`; use
-/// [`Skb::consume`] when it was consumed normally, so `skb:kfree_skb` tracing tells the truth.
+/// [`Skb::consume`] when it was consumed normally and [`Skb::drop_reason`] otherwise, so
+/// `skb:kfree_skb` tracing tells the truth.
 ///
 /// # Invariants
 ///
-/// `ptr` points to a valid `struct sk_buff` that this object owns one reference to, whose
-/// network header is set and which arrived on a device (`skb->dev` is valid).
+/// `ptr` points to a valid `struct sk_buff` that this object owns one reference to, in the
+/// IPv4 receive path: its network header is set (and its transport header, as
+/// `ip_rcv_core()` sets it), it arrived on a device (`skb->dev` is valid) and it is not
+/// shared (`ip_rcv()` unshares it).
 pub(crate) struct Skb {
     ptr: NonNull<bindings::sk_buff>,
 }
@@ -28,8 +120,9 @@ impl Skb {
     ///
     /// # Safety
     ///
-    /// `ptr` must point to a valid skb in the IPv4 receive path (network header set, `dev`
-    /// valid) and the caller must transfer its reference to the returned object.
+    /// `ptr` must point to a valid, unshared skb in the IPv4 receive path (network and
+    /// transport headers set, `dev` valid) and the caller must transfer its reference to the
+    /// returned object.
     pub(crate) unsafe fn from_raw(ptr: *mut bindings::sk_buff) -> Self {
         // INVARIANT: Guaranteed by the caller.
         Self {
@@ -43,25 +136,198 @@ impl Skb {
         ManuallyDrop::new(self).ptr.as_ptr()
     }
 
+    fn raw(&self) -> *mut bindings::sk_buff {
+        self.ptr.as_ptr()
+    }
+
+    /// The raw pointer, for the FFI room only; ownership stays with `self`.
+    pub(crate) fn as_raw(&self) -> *mut bindings::sk_buff {
+        self.raw()
+    }
+
+    fn iph(&self) -> &bindings::iphdr {
+        // SAFETY: By the type invariants the skb is valid and its network header is set, so
+        // `ip_hdr()` points to a `struct iphdr` that lives as long as the skb (`ip_rcv_core()`
+        // pulled it into the linear area).
+        unsafe { &*bindings::udprx_ip_hdr(self.raw()) }
+    }
+
     /// The protocol field of the IPv4 header.
     pub(crate) fn ip_protocol(&self) -> u8 {
-        // SAFETY: By the type invariants the skb is valid and its network header is set, so
-        // `ip_hdr()` points to a readable `struct iphdr`.
-        unsafe { (*bindings::udprx_ip_hdr(self.ptr.as_ptr())).protocol }
+        self.iph().protocol
     }
 
-    /// The network namespace the skb arrived in (`dev_net(skb->dev)`).
-    pub(crate) fn net(&self) -> NetNs<'_> {
-        // SAFETY: By the type invariants `skb->dev` is valid; a device holds its netns alive
-        // while it has packets in flight, which covers the borrow of `self`.
-        unsafe { NetNs::from_raw(bindings::udprx_skb_net(self.ptr.as_ptr())) }
+    /// Bytes from `skb->data` to the end of the packet (`skb->len`).
+    pub(crate) fn len(&self) -> u32 {
+        // SAFETY: The skb is valid (type invariants); we own it, so nobody changes it.
+        unsafe { (*self.raw()).len }
     }
 
-    /// Frees the skb as consumed (`consume_skb`): it reached its destination.
-    pub(crate) fn consume(self) {
+    /// Whether the route says broadcast or multicast (`RTCF_BROADCAST|RTCF_MULTICAST`).
+    pub(crate) fn is_broadcast_or_multicast(&self) -> bool {
+        // SAFETY: A locally delivered IPv4 skb has its input route set (`ip_rcv_finish()`),
+        // and it is valid while we own the skb.
+        let flags = unsafe { bindings::udprx_skb_rt_flags(self.raw()) };
+        flags & (bindings::RTCF_BROADCAST | bindings::RTCF_MULTICAST) != 0
+    }
+
+    /// The destination port of a UDP datagram while `skb->data` is at the IP header (in the
+    /// `LOCAL_IN` hook), or `None` when the packet is too short to hold it.
+    pub(crate) fn udp_dest_port_at_ip(&self) -> Option<u16> {
+        let mut port = [0u8; 2];
+        let off = u32::from(self.iph().ihl()) * 4 + 2;
+        let off = i32::try_from(off).ok()?;
+        // SAFETY: The skb is valid (type invariants) and `port` is writable for 2 bytes.
+        let r = unsafe { bindings::skb_copy_bits(self.raw(), off, port.as_mut_ptr().cast(), 2) };
+        (r == 0).then(|| u16::from_be_bytes(port))
+    }
+
+    /// What `ip_local_deliver_finish()` does before it calls a protocol handler: move
+    /// `skb->data` past the IP header and clear the delivery time.
+    pub(crate) fn pull_network_header(&mut self) {
+        // SAFETY: The skb is valid and ours; its network header length is within the linear
+        // area (`ip_rcv_core()` pulled `ihl * 4` bytes), so `__skb_pull` stays in bounds.
+        unsafe {
+            let len = bindings::udprx_skb_network_header_len(self.raw());
+            bindings::udprx___skb_pull(self.raw(), len);
+            bindings::udprx_skb_clear_delivery_time(self.raw());
+        }
+    }
+
+    /// `pskb_may_pull()`: makes the first `len` bytes linear; `false` when there are fewer.
+    pub(crate) fn may_pull(&mut self, len: u32) -> bool {
+        // SAFETY: The skb is valid and unshared (type invariants).
+        unsafe { bindings::udprx_pskb_may_pull(self.raw(), len) }
+    }
+
+    /// The UDP header at `skb->data`.
+    ///
+    /// Call only after [`Skb::may_pull`] succeeded for 8 bytes; returns `None` otherwise.
+    pub(crate) fn udp_header(&self) -> Option<UdpHeader> {
+        // SAFETY: The skb is valid (type invariants).
+        let headlen = unsafe { (*self.raw()).len - (*self.raw()).data_len };
+        if headlen < 8 {
+            return None;
+        }
+        // SAFETY: The transport header is at `skb->data` in a protocol handler (it was set by
+        // `ip_rcv_core()` and the network header was pulled), and 8 bytes of it are linear.
+        let uh = unsafe { &*bindings::udprx_udp_hdr(self.raw()) };
+        Some(UdpHeader {
+            dest: u16::from_be(uh.dest),
+            len: u16::from_be(uh.len),
+            check: u16::from_be(uh.check),
+        })
+    }
+
+    /// `pskb_trim_rcsum()`: trims the packet to `len` bytes, fixing up `skb->csum`.
+    pub(crate) fn trim_rcsum(&mut self, len: u32) -> Result {
+        // SAFETY: The skb is valid and unshared (type invariants).
+        let r = unsafe { bindings::udprx_pskb_trim_rcsum(self.raw(), len) };
+        kernel::error::to_result(r)
+    }
+
+    /// `skb->ip_summed`.
+    pub(crate) fn ip_summed(&self) -> IpSummed {
+        // SAFETY: The skb is valid (type invariants).
+        match unsafe { bindings::udprx_skb_ip_summed(self.raw()) } {
+            bindings::CHECKSUM_UNNECESSARY => IpSummed::Unnecessary,
+            bindings::CHECKSUM_COMPLETE => IpSummed::Complete,
+            bindings::CHECKSUM_PARTIAL => IpSummed::Partial,
+            _ => IpSummed::None,
+        }
+    }
+
+    /// `skb->csum_valid`.
+    pub(crate) fn csum_valid(&self) -> bool {
+        // SAFETY: The skb is valid (type invariants).
+        unsafe { bindings::udprx_skb_csum_valid(self.raw()) }
+    }
+
+    /// `skb->csum_complete_sw`: software computed the full sum (so a mismatch is real).
+    pub(crate) fn csum_complete_sw(&self) -> bool {
+        // SAFETY: The skb is valid (type invariants).
+        unsafe { bindings::udprx_skb_csum_complete_sw(self.raw()) }
+    }
+
+    /// `skb_checksum_init_zero_check(skb, proto, check, inet_compute_pseudo)`: sets up the
+    /// checksum state with the pseudo-header for IP protocol `proto` (a zero `check` means
+    /// "no checksum"); verifies at once for short packets. `false` means the checksum is
+    /// known to be bad.
+    pub(crate) fn checksum_init_zero_check(&mut self, proto: u8, check: u16) -> bool {
+        // SAFETY: The skb is valid and unshared, the network header is set (the pseudo-header
+        // is read from it) and `skb->data` is at the UDP header.
+        unsafe {
+            bindings::udprx_skb_checksum_init_zero_check(self.raw(), proto, check.to_be()) == 0
+        }
+    }
+
+    /// `skb_checksum_complete_unset()`: forget a device's `CHECKSUM_COMPLETE` sum.
+    pub(crate) fn checksum_complete_unset(&mut self) {
+        // SAFETY: The skb is valid and unshared (type invariants).
+        unsafe { bindings::udprx_skb_checksum_complete_unset(self.raw()) }
+    }
+
+    /// `udp_lib_checksum_complete()`: `true` when the checksum is not already known good
+    /// and verifying it over the whole datagram fails.
+    pub(crate) fn udp_checksum_bad(&mut self) -> bool {
+        // SAFETY: The skb is valid and unshared, its checksum state was set up by
+        // `checksum_init_zero_check()`.
+        unsafe { bindings::udprx_udp_lib_checksum_complete(self.raw()) }
+    }
+
+    /// `xfrm4_policy_check(NULL, XFRM_POLICY_IN, skb)`: whether IPsec input policy lets the
+    /// packet in (always, without policies).
+    pub(crate) fn xfrm_policy_allows(&mut self) -> bool {
+        // SAFETY: The skb is valid and ours, in the IPv4 input path.
+        unsafe { bindings::udprx_xfrm4_policy_check_in(self.raw()) }
+    }
+
+    /// `nf_reset_ct()`: drop the conntrack reference; the packet leaves netfilter's world.
+    pub(crate) fn nf_reset_ct(&mut self) {
+        // SAFETY: The skb is valid and ours.
+        unsafe { bindings::udprx_nf_reset_ct(self.raw()) }
+    }
+
+    /// `icmp_send(skb, ICMP_DEST_UNREACH, ICMP_PORT_UNREACH, 0)` (rate limited by ICMP).
+    pub(crate) fn icmp_port_unreachable(&self) {
+        // SAFETY: The skb is valid, in the IPv4 input path with its route set; `icmp_send`
+        // only reads it.
+        unsafe {
+            bindings::udprx_icmp_send(
+                self.raw(),
+                bindings::ICMP_DEST_UNREACH as i32,
+                bindings::ICMP_PORT_UNREACH as i32,
+            )
+        }
+    }
+
+    /// Frees the skb as dropped for `reason` (`kfree_skb_reason`).
+    pub(crate) fn drop_reason(self, reason: DropReason) {
         let ptr = self.into_raw();
         // SAFETY: `ptr` is a valid skb whose reference we own (type invariants).
-        unsafe { bindings::consume_skb(ptr) };
+        unsafe { drop_raw(ptr, reason) };
+    }
+
+    /// Readies the datagram for a socket's queue, as `udp_queue_rcv_one_skb()` does:
+    /// `udp_csum_pull_header()` moves `skb->data` to the payload (keeping the pending
+    /// checksum right), and the route, only borrowed under RCU, is dropped.
+    ///
+    /// Call after the UDP header was validated (`may_pull(8)`).
+    pub(crate) fn into_queued(self) -> QueuedSkb {
+        let ptr = self.into_raw();
+        // SAFETY: `ptr` is valid, unshared and ours, with 8 linear bytes of UDP header at
+        // `skb->data` (the caller validated it); after `skb_dst_drop` it holds no reference
+        // that is only valid under RCU.
+        unsafe {
+            bindings::udprx_udp_csum_pull_header(ptr);
+            bindings::udprx_skb_dst_drop(ptr);
+            bindings::udprx_skb_set_next(ptr, core::ptr::null_mut());
+        }
+        // INVARIANT: See above: valid, owned, data at the payload, no dst, not on a list.
+        QueuedSkb {
+            // SAFETY: `ptr` came from a `NonNull`.
+            ptr: unsafe { NonNull::new_unchecked(ptr) },
+        }
     }
 }
 
@@ -69,12 +335,166 @@ impl Drop for Skb {
     fn drop(&mut self) {
         // SAFETY: By the type invariants we own a reference to a valid skb; it is not used
         // again after this.
-        unsafe {
-            bindings::sk_skb_reason_drop(
-                core::ptr::null_mut(),
-                self.ptr.as_ptr(),
-                bindings::SKB_DROP_REASON_NOT_SPECIFIED,
-            )
-        };
+        unsafe { drop_raw(self.raw(), DropReason::NotSpecified) };
+    }
+}
+
+/// A datagram waiting on a socket's receive queue: `skb->data` is at the UDP payload, it has
+/// no route and it may outlive the device it came from (so it gives no access to either).
+///
+/// # Invariants
+///
+/// `ptr` is a valid skb this object owns one reference to, with `skb->data` at the UDP
+/// payload, no dst, and `skb->next` null unless it is linked in an [`SkbQueue`].
+pub(crate) struct QueuedSkb {
+    ptr: NonNull<bindings::sk_buff>,
+}
+
+// SAFETY: As for `Skb`: an owned skb can be handled on any CPU.
+unsafe impl Send for QueuedSkb {}
+
+impl QueuedSkb {
+    fn raw(&self) -> *mut bindings::sk_buff {
+        self.ptr.as_ptr()
+    }
+
+    /// Payload bytes (`skb->len`).
+    pub(crate) fn len(&self) -> u32 {
+        // SAFETY: The skb is valid (type invariants).
+        unsafe { (*self.raw()).len }
+    }
+
+    /// The memory the skb holds (`skb->truesize`), what socket accounting charges.
+    pub(crate) fn truesize(&self) -> u32 {
+        // SAFETY: The skb is valid (type invariants).
+        unsafe { (*self.raw()).truesize }
+    }
+
+    /// `skb_condense()`: frees page fragments that fit in the head and recomputes
+    /// `truesize`, as 7.3 does for datagrams arriving at a busy socket. Returns the new
+    /// truesize.
+    pub(crate) fn condense(&mut self) -> u32 {
+        // SAFETY: The skb is valid and ours, not on a list while this runs (callers hold it).
+        unsafe { bindings::skb_condense(self.raw()) };
+        self.truesize()
+    }
+
+    /// `skb_csum_unnecessary()`: the checksum is known good (or was absent).
+    pub(crate) fn csum_unnecessary(&self) -> bool {
+        // SAFETY: The skb is valid (type invariants).
+        unsafe { bindings::udprx_skb_csum_unnecessary(self.raw()) }
+    }
+
+    /// `__udp_lib_checksum_complete()` (`__skb_checksum_complete()`): verifies the pending
+    /// checksum over the whole payload; `true` when it is bad.
+    pub(crate) fn checksum_complete_bad(&mut self) -> bool {
+        // SAFETY: The skb is valid and ours (type invariants).
+        unsafe { bindings::__skb_checksum_complete(self.raw()) != 0 }
+    }
+
+    /// `skb_copy_datagram_iter()`: copies the first `len` payload bytes to `to`.
+    pub(crate) fn copy_to(&self, to: &mut IovIterDest<'_>, len: usize) -> Result {
+        let len = i32::try_from(len).map_err(|_| EINVAL)?;
+        // SAFETY: The skb is valid (type invariants) with at least `len` bytes (callers pass
+        // at most `len()`); `to` is a valid destination iterator.
+        let r = unsafe { bindings::skb_copy_datagram_iter(self.raw(), 0, to.as_raw(), len) };
+        kernel::error::to_result(r)
+    }
+
+    /// Frees the skb as consumed (`consume_skb`).
+    pub(crate) fn consume(self) {
+        let ptr = ManuallyDrop::new(self).ptr.as_ptr();
+        // SAFETY: `ptr` is a valid skb whose reference we own (type invariants).
+        unsafe { bindings::consume_skb(ptr) };
+    }
+
+    /// Frees the skb as dropped for `reason` (`kfree_skb_reason`).
+    pub(crate) fn drop_reason(self, reason: DropReason) {
+        let ptr = ManuallyDrop::new(self).ptr.as_ptr();
+        // SAFETY: `ptr` is a valid skb whose reference we own (type invariants).
+        unsafe { drop_raw(ptr, reason) };
+    }
+}
+
+impl Drop for QueuedSkb {
+    fn drop(&mut self) {
+        // SAFETY: We own a reference to a valid skb (type invariants), not used after this.
+        unsafe { drop_raw(self.raw(), DropReason::NotSpecified) };
+    }
+}
+
+/// A FIFO of [`QueuedSkb`]s linked through `skb->next`, like an `sk_buff_head` without its
+/// own lock (the owner's lock protects it) and without the back link.
+///
+/// # Invariants
+///
+/// `head` .. `tail` is a chain of `len` owned skbs linked through `skb->next`, the last one's
+/// `next` null; `head` and `tail` are null iff `len == 0`.
+pub(crate) struct SkbQueue {
+    head: *mut bindings::sk_buff,
+    tail: *mut bindings::sk_buff,
+    len: usize,
+}
+
+// SAFETY: The queue owns its skbs, which may be handled on any CPU.
+unsafe impl Send for SkbQueue {}
+
+impl SkbQueue {
+    /// An empty queue.
+    pub(crate) const fn new() -> Self {
+        Self {
+            head: core::ptr::null_mut(),
+            tail: core::ptr::null_mut(),
+            len: 0,
+        }
+    }
+
+    /// Whether nothing is queued.
+    #[allow(dead_code)]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Moves everything to a new queue, leaving this one empty.
+    pub(crate) fn take(&mut self) -> SkbQueue {
+        core::mem::replace(self, SkbQueue::new())
+    }
+
+    /// Appends `skb`.
+    pub(crate) fn push_back(&mut self, skb: QueuedSkb) {
+        let ptr = ManuallyDrop::new(skb).ptr.as_ptr();
+        if self.tail.is_null() {
+            self.head = ptr;
+        } else {
+            // SAFETY: `tail` is a valid skb owned by the queue (type invariants).
+            unsafe { bindings::udprx_skb_set_next(self.tail, ptr) };
+        }
+        // INVARIANT: `ptr`'s `next` is null (`QueuedSkb` invariants), so it ends the chain.
+        self.tail = ptr;
+        self.len += 1;
+    }
+
+    /// Removes and returns the oldest skb.
+    pub(crate) fn pop_front(&mut self) -> Option<QueuedSkb> {
+        let ptr = NonNull::new(self.head)?;
+        // SAFETY: `head` is a valid skb owned by the queue (type invariants).
+        let next = unsafe { bindings::udprx_skb_next(ptr.as_ptr()) };
+        // SAFETY: As above; unlinking it restores the `QueuedSkb` invariant (`next` null).
+        unsafe { bindings::udprx_skb_set_next(ptr.as_ptr(), core::ptr::null_mut()) };
+        self.head = next;
+        if next.is_null() {
+            self.tail = core::ptr::null_mut();
+        }
+        self.len -= 1;
+        // INVARIANT: The queue owned `ptr`'s reference and hands it over, unlinked.
+        Some(QueuedSkb { ptr })
+    }
+}
+
+impl Drop for SkbQueue {
+    fn drop(&mut self) {
+        while let Some(skb) = self.pop_front() {
+            skb.drop_reason(DropReason::SocketClose);
+        }
     }
 }

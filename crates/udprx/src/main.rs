@@ -1,4 +1,5 @@
-//! `udprx`: the userspace side of udprx — send traffic, read counters.
+//! `udprx`: the userspace side of udprx — send traffic, receive through `/dev/udprx`, read
+//! counters.
 //!
 //! Counters are read from `/proc/net/udprx` (the module's groups) and `/proc/net/snmp`
 //! (the stock `Udp:` line) of the caller's network namespace.
@@ -6,12 +7,16 @@
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
+mod check;
+mod dev;
+mod model;
+mod recv;
 mod send;
 mod snmp;
 mod stat;
 
 #[derive(Parser)]
-#[command(name = "udprx", version, about = "udprx: traffic and counters for the udprx module")]
+#[command(name = "udprx", version, about = "udprx: traffic, sockets and counters for the udprx module")]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -19,17 +24,28 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Send datagrams: UDP through a normal socket, any other protocol through a raw socket.
+    /// Send datagrams: well-formed UDP through a UDP socket, anything else crafted and sent
+    /// through a raw socket of the chosen IP protocol.
     Send(send::Args),
+    /// Bind a udprx socket (or a stock one) to a port and print the datagrams: LEN HEX.
+    Recv(recv::Args),
     /// Print the udprx counter groups next to the stock Udp: counters, nstat-style.
     Stat(stat::Args),
+    /// What the accounting model predicts for N arrivals at a socket that does not read.
+    Model(model::Args),
+    /// Check /dev/udprx's answers to bad ioctls and reads (for the selftests).
+    #[command(hide = true)]
+    IoctlCheck(check::Args),
 }
 
 fn main() {
     let cli = Cli::parse();
     let r: Result<()> = match cli.cmd {
         Cmd::Send(a) => send::run(&a),
+        Cmd::Recv(a) => recv::run(&a),
         Cmd::Stat(a) => stat::run(&a),
+        Cmd::IoctlCheck(a) => check::run(&a),
+        Cmd::Model(a) => model::run(&a),
     };
     if let Err(e) = r {
         eprintln!("udprx: {e:#}");

@@ -1,0 +1,68 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The `/dev/udprx` ABI, as a crate for the userspace tools.
+//!
+//! The definitions live in `ioctl.rs`, which the kernel module compiles as a module of its
+//! own crate (`#[path]`), so both sides use the same numbers and layouts.
+#![no_std]
+#![forbid(unsafe_code)]
+
+mod ioctl;
+pub use ioctl::*;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_match_the_kernel_encoding() {
+        // nix implements _IOW() as <asm-generic/ioctl.h> defines it.
+        let want = nix::request_code_write!(b'U', 1, core::mem::size_of::<BindArgs>());
+        assert_eq!(u64::from(UDPRX_BIND), want as u64);
+        assert_eq!(UDPRX_BIND, 0x4008_5501);
+        let w = nix::request_code_write!(b'U', 2, RcvbufArgs::SIZE);
+        assert_eq!(u64::from(UDPRX_SET_RCVBUF), w as u64);
+        let w = nix::request_code_write!(b'U', 3, 4);
+        assert_eq!(u64::from(UDPRX_SET_POLICY), w as u64);
+        assert_eq!(u64::from(UDPRX_HOLD), nix::request_code_none!(b'U', 4) as u64);
+        assert_eq!(u64::from(UDPRX_RELEASE), nix::request_code_none!(b'U', 5) as u64);
+        let r = nix::request_code_read!(b'U', 6, core::mem::size_of::<Info>());
+        assert_eq!(u64::from(UDPRX_INFO), r as u64);
+    }
+
+    #[test]
+    fn info_round_trip_in_struct_layout() {
+        let i = Info {
+            rcvbuf: 1,
+            rmem_alloc: 2,
+            backlog_len: 3,
+            backlog_count: 4,
+            queued: 5,
+            policy: 6,
+            held: 7,
+            forward_deficit: 8,
+            drops: 9,
+            forward_alloc: -10,
+            port: 11,
+            reserved: 12,
+        };
+        assert_eq!(Info::from_bytes(&i.to_bytes()), i);
+        assert_eq!(core::mem::offset_of!(Info, drops), 32);
+        assert_eq!(core::mem::offset_of!(Info, forward_alloc), 40);
+        assert_eq!(core::mem::offset_of!(Info, port), 48);
+        let r = RcvbufArgs { val: -5, flags: RCVBUF_FORCE };
+        let mut b = [0u8; 8];
+        b[..4].copy_from_slice(&(-5i32).to_ne_bytes());
+        b[4..].copy_from_slice(&1u32.to_ne_bytes());
+        assert_eq!(RcvbufArgs::from_bytes(b), r);
+    }
+
+    #[test]
+    fn bind_args_round_trip_in_struct_layout() {
+        let a = BindArgs { port: 0x1234, flags: 7, reserved: 0xdead_beef };
+        assert_eq!(BindArgs::from_bytes(a.to_bytes()), a);
+        let b = a.to_bytes();
+        assert_eq!(u16::from_ne_bytes([b[0], b[1]]), 0x1234);
+        assert_eq!(u32::from_ne_bytes([b[4], b[5], b[6], b[7]]), 0xdead_beef);
+    }
+}

@@ -1,0 +1,405 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The accounting rules. Sizes are `skb->truesize` in bytes. Every rule names the kernel
+//! function and condition it mirrors; "3.13" is `v3.13` (the article's kernel), "7.3" the
+//! running kernel. Both policies use the real skb's truesize as measured by the running
+//! kernel.
+//!
+//! Not modelled (and never hit by test traffic): protocol-wide memory limits
+//! (`sk_rmem_schedule()` / `__sk_mem_schedule()` failing against `net.ipv4.udp_mem`, which
+//! would give `-ENOBUFS`: 3.13 `InErrors`, 7.3 `MemErrors` + `InErrors`), socket filters,
+//! and 7.3's per-NUMA-node producer queues (the model sees one producer at a time, as a
+//! single CPU receiving does).
+#![forbid(unsafe_code)]
+
+/// `PAGE_SIZE` (x86_64): the quantum of `sk_forward_alloc`.
+pub const PAGE_SIZE: u32 = 4096;
+/// `INT_MAX`.
+const INT_MAX: u32 = i32::MAX as u32;
+
+/// Which kernel's rules a socket follows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Policy {
+    /// Linux 3.13: `udp_queue_rcv_skb()` → `sk_rcvqueues_full()` → backlog or
+    /// `__udp_queue_rcv_skb()` → `sock_queue_rcv_skb()`.
+    Classic,
+    /// Linux 7.3: `__udp_queue_rcv_skb()` → `__udp_enqueue_schedule_skb()`, released by
+    /// `udp_rmem_release()`.
+    Modern,
+}
+
+impl Policy {
+    /// The ABI value (`0` classic, `1` modern).
+    pub const fn to_raw(self) -> u32 {
+        match self {
+            Policy::Classic => 0,
+            Policy::Modern => 1,
+        }
+    }
+
+    /// From the ABI value.
+    pub const fn from_raw(v: u32) -> Option<Self> {
+        match v {
+            0 => Some(Policy::Classic),
+            1 => Some(Policy::Modern),
+            _ => None,
+        }
+    }
+}
+
+/// A UDP MIB counter a drop bumps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Counter {
+    /// `UDP_MIB_INERRORS`.
+    InErrors,
+    /// `UDP_MIB_RCVBUFERRORS`.
+    RcvbufErrors,
+}
+
+/// Why a datagram was dropped at the socket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Drop {
+    /// 3.13 `udp_queue_rcv_skb()`: `if (sk_rcvqueues_full(sk, skb, sk->sk_rcvbuf)) goto
+    /// drop;` with `sk_rcvqueues_full()` = `sk->sk_backlog.len + sk_rmem_alloc > limit`.
+    /// The `drop:` label bumps `InErrors` only (and `sk_drops`).
+    RcvqueuesFull,
+    /// 3.13 `sock_queue_rcv_skb()`: `if (sk_rmem_alloc >= sk->sk_rcvbuf) return -ENOMEM;`,
+    /// and 7.3 `__udp_enqueue_schedule_skb()`: `if (rmem + size > rcvbuf)` and then
+    /// `rcvbuf > INT_MAX >> 1` or `rmem != 0` → `-ENOMEM`. In both `__udp_queue_rcv_skb()`
+    /// charges `-ENOMEM` twice: `RcvbufErrors` and `InErrors` (and `sk_drops`).
+    RcvbufFull,
+}
+
+impl Drop {
+    /// The UDP MIB counters this drop bumps, in the kernel's order.
+    pub const fn counters(self) -> &'static [Counter] {
+        match self {
+            Drop::RcvqueuesFull => &[Counter::InErrors],
+            Drop::RcvbufFull => &[Counter::RcvbufErrors, Counter::InErrors],
+        }
+    }
+}
+
+/// What happened to an arriving datagram.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Charged to `sk_rmem_alloc` and on the receive queue; readers are woken.
+    Queued,
+    /// On the backlog (the socket is owned by a task), charged to `sk_backlog.len`.
+    Backlogged,
+    /// Dropped at the socket (`sk_drops` + 1).
+    Dropped(Drop),
+}
+
+/// Sysctl values the socket options use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// `net.core.rmem_max`.
+    pub rmem_max: u32,
+    /// `SOCK_MIN_RCVBUF` of the running kernel (`2048 + SKB_DATA_ALIGN(sizeof(struct
+    /// sk_buff))`).
+    pub min_rcvbuf: u32,
+}
+
+/// A snapshot of the accounting, as the info query reports it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Info {
+    /// `sk_rcvbuf`.
+    pub rcvbuf: u32,
+    /// `sk_rmem_alloc`.
+    pub rmem_alloc: u32,
+    /// `sk_backlog.len` (bytes on the backlog).
+    pub backlog_len: u32,
+    /// Datagrams on the backlog.
+    pub backlog_count: u32,
+    /// Datagrams on the receive queue(s), readable.
+    pub queued: u32,
+    /// `sk_drops`.
+    pub drops: u64,
+    /// Whether a task owns the socket (`sock_owned_by_user()`).
+    pub owned: bool,
+    /// 7.3 `udp_sk(sk)->forward_deficit`: read but not yet uncharged bytes.
+    pub forward_deficit: u32,
+    /// 7.3 `sk_forward_alloc`.
+    pub forward_alloc: i64,
+}
+
+/// The accounting state of one socket.
+///
+/// # Invariants
+///
+/// `rmem_alloc` is the sum of the truesizes of the queued datagrams plus
+/// `forward_deficit`; `backlog_len` is the sum of the truesizes on the backlog (classic)
+/// until the backlog is drained; `reader_len <= queued`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Queue {
+    policy: Policy,
+    rcvbuf: u32,
+    rmem_alloc: u32,
+    backlog_len: u32,
+    backlog_count: u32,
+    owned: bool,
+    queued: u32,
+    /// 7.3: datagrams already moved to `up->reader_queue` (the rest are on
+    /// `sk_receive_queue`).
+    reader_len: u32,
+    forward_deficit: u32,
+    forward_threshold: u32,
+    forward_alloc: i64,
+    drops: u64,
+}
+
+/// `DIV_ROUND_UP(bytes, PAGE_SIZE)` (`sk_mem_pages()`).
+const fn mem_pages(bytes: u32) -> i64 {
+    (bytes as i64 + PAGE_SIZE as i64 - 1) / PAGE_SIZE as i64
+}
+
+impl Queue {
+    /// A new socket: `sock_init_data()` sets `sk_rcvbuf = net.core.rmem_default`; 7.3
+    /// `udp_lib_init_sock()` sets `forward_threshold = sk_rcvbuf >> 2`.
+    pub const fn new(policy: Policy, rmem_default: u32) -> Self {
+        Self {
+            policy,
+            rcvbuf: rmem_default,
+            rmem_alloc: 0,
+            backlog_len: 0,
+            backlog_count: 0,
+            owned: false,
+            queued: 0,
+            reader_len: 0,
+            forward_deficit: 0,
+            forward_threshold: rmem_default >> 2,
+            forward_alloc: 0,
+            drops: 0,
+        }
+    }
+
+    /// The policy.
+    pub const fn policy(&self) -> Policy {
+        self.policy
+    }
+
+    /// Changes the policy; only while nothing is charged (`EBUSY` territory otherwise).
+    pub fn set_policy(&mut self, policy: Policy) -> bool {
+        if self.rmem_alloc != 0 || self.backlog_count != 0 || self.owned {
+            return false;
+        }
+        self.policy = policy;
+        true
+    }
+
+    /// The state, as the info query reports it.
+    pub const fn info(&self) -> Info {
+        Info {
+            rcvbuf: self.rcvbuf,
+            rmem_alloc: self.rmem_alloc,
+            backlog_len: self.backlog_len,
+            backlog_count: self.backlog_count,
+            queued: self.queued,
+            drops: self.drops,
+            owned: self.owned,
+            forward_deficit: self.forward_deficit,
+            forward_alloc: self.forward_alloc,
+        }
+    }
+
+    /// Whether a datagram can be read now.
+    pub const fn readable(&self) -> bool {
+        self.queued != 0
+    }
+
+    /// `SO_RCVBUF` (`force == false`) or `SO_RCVBUFFORCE` with value `val`, as 7.3's
+    /// `sk_setsockopt()` does for both policies (the option is the running kernel's):
+    /// `SO_RCVBUF` clamps to `min_t(u32, val, rmem_max)` (a negative `val` is a huge u32,
+    /// so it gets `rmem_max`); `SO_RCVBUFFORCE` takes `max(val, 0)`; then
+    /// `__sock_set_rcvbuf()`: `val = min(val, INT_MAX / 2)`, `sk_rcvbuf = max(val * 2,
+    /// SOCK_MIN_RCVBUF)`. `udp_lib_setsockopt()` then sets `forward_threshold = sk_rcvbuf
+    /// >> 2`. (Whether the caller may force is the caller's check.)
+    pub fn set_rcvbuf(&mut self, val: i32, force: bool, limits: Limits) {
+        let val: i64 = if force {
+            i64::from(val.max(0))
+        } else {
+            i64::from((val as u32).min(limits.rmem_max))
+        };
+        let val = val.min(i64::from(INT_MAX / 2));
+        let rcvbuf = (val * 2).max(i64::from(limits.min_rcvbuf));
+        self.rcvbuf = rcvbuf as u32;
+        self.forward_threshold = self.rcvbuf >> 2;
+    }
+
+    /// An arriving datagram of `truesize` bytes. `condense` is called when 7.3 would call
+    /// `skb_condense()` (under memory pressure) and returns the truesize after it.
+    pub fn enqueue(&mut self, truesize: u32, condense: impl FnOnce() -> u32) -> Outcome {
+        match self.policy {
+            Policy::Classic => self.enqueue_classic(truesize),
+            Policy::Modern => self.enqueue_modern(truesize, condense),
+        }
+    }
+
+    fn drop(&mut self, d: Drop) -> Outcome {
+        self.drops += 1;
+        Outcome::Dropped(d)
+    }
+
+    /// 3.13 `udp_queue_rcv_skb()`, after the encapsulation, UDP-Lite and checksum steps.
+    fn enqueue_classic(&mut self, truesize: u32) -> Outcome {
+        // `if (sk_rcvqueues_full(sk, skb, sk->sk_rcvbuf)) goto drop;`
+        // `qsize = sk->sk_backlog.len + atomic_read(&sk->sk_rmem_alloc); return qsize >
+        // limit;` ("Do not take into account this skb truesize, to allow even a single big
+        // packet to come.")
+        let qsize = u64::from(self.backlog_len) + u64::from(self.rmem_alloc);
+        if qsize > u64::from(self.rcvbuf) {
+            return self.drop(Drop::RcvqueuesFull);
+        }
+        // `if (!sock_owned_by_user(sk)) rc = __udp_queue_rcv_skb(sk, skb); else if
+        // (sk_add_backlog(sk, skb, sk->sk_rcvbuf)) goto drop;` — `sk_add_backlog()` tests
+        // `sk_rcvqueues_full()` again with the same state, which just passed.
+        if self.owned {
+            self.backlog_len += truesize;
+            self.backlog_count += 1;
+            return Outcome::Backlogged;
+        }
+        self.queue_rcv_classic(truesize)
+    }
+
+    /// 3.13 `__udp_queue_rcv_skb()` → `sock_queue_rcv_skb()`.
+    fn queue_rcv_classic(&mut self, truesize: u32) -> Outcome {
+        // `if (atomic_read(&sk->sk_rmem_alloc) >= sk->sk_rcvbuf) { atomic_inc(&sk->sk_drops);
+        // return -ENOMEM; }`
+        if self.rmem_alloc >= self.rcvbuf {
+            return self.drop(Drop::RcvbufFull);
+        }
+        // `sk_rmem_schedule()` (protocol memory: not modelled), `skb_set_owner_r()`:
+        // `atomic_add(skb->truesize, &sk->sk_rmem_alloc)`, `__skb_queue_tail()`.
+        self.rmem_alloc += truesize;
+        self.queued += 1;
+        Outcome::Queued
+    }
+
+    /// 7.3 `__udp_enqueue_schedule_skb()`.
+    fn enqueue_modern(&mut self, truesize: u32, condense: impl FnOnce() -> u32) -> Outcome {
+        let rmem = self.rmem_alloc;
+        let rcvbuf = self.rcvbuf;
+        // `if (rmem + size > rcvbuf) { if (rcvbuf > INT_MAX >> 1) goto drop; if (rmem) goto
+        // drop; }` — "Accept the packet if queue is empty."
+        if u64::from(rmem) + u64::from(truesize) > u64::from(rcvbuf)
+            && (rcvbuf > INT_MAX >> 1 || rmem != 0)
+        {
+            return self.drop(Drop::RcvbufFull);
+        }
+        // `if (rmem > (rcvbuf >> 1)) { skb_condense(skb); size = skb->truesize; }`
+        let size = if rmem > rcvbuf >> 1 { condense() } else { truesize };
+        // `udp_rmem_schedule()`: `delta = size - sk->sk_forward_alloc; if (delta > 0 &&
+        // !__sk_mem_schedule(sk, delta, SK_MEM_RECV)) return -ENOBUFS;` — scheduling
+        // raises `sk_forward_alloc` by `sk_mem_pages(delta)` pages.
+        let delta = i64::from(size) - self.forward_alloc;
+        if delta > 0 {
+            self.forward_alloc += mem_pages(delta as u32) * i64::from(PAGE_SIZE);
+        }
+        // `sk_forward_alloc_add(sk, -size)`, `__skb_queue_tail(list, skb)`,
+        // `atomic_add(q_size, &sk->sk_rmem_alloc)`.
+        self.forward_alloc -= i64::from(size);
+        self.rmem_alloc += size;
+        self.queued += 1;
+        Outcome::Queued
+    }
+
+    /// A datagram dropped at the socket for another reason (IPsec policy, a bad checksum
+    /// found when read, a failed copy): `sk_drops` + 1, nothing else changes.
+    pub fn count_drop(&mut self) {
+        self.drops += 1;
+    }
+
+    /// A task takes ownership (`lock_sock()`): classic arrivals go to the backlog from now
+    /// on. 7.3 UDP never looks at ownership on receive, so for `modern` this changes
+    /// nothing but the flag.
+    pub fn take(&mut self) {
+        self.owned = true;
+    }
+
+    /// One step of `release_sock()` → `__release_sock()`: the oldest backlogged datagram
+    /// (of `truesize`) goes through `sk_backlog_rcv()` — 3.13 UDP's `backlog_rcv` is
+    /// `__udp_queue_rcv_skb()`, i.e. `sock_queue_rcv_skb()`'s test, not
+    /// `sk_rcvqueues_full()`. `sk_backlog.len` keeps counting it until [`Queue::release`].
+    /// Returns `None` when the backlog is empty.
+    pub fn drain_one(&mut self, truesize: u32) -> Option<Outcome> {
+        if self.backlog_count == 0 {
+            return None;
+        }
+        self.backlog_count -= 1;
+        Some(self.queue_rcv_classic(truesize))
+    }
+
+    /// The end of `release_sock()`: after the backlog is drained (see
+    /// [`Queue::drain_one`]), `sk->sk_backlog.len = 0` and the task lets go.
+    pub fn release(&mut self) {
+        self.backlog_len = 0;
+        self.owned = false;
+    }
+
+    /// A datagram of `truesize` is read (or dropped at read time for a bad checksum):
+    /// it leaves the queue and is uncharged.
+    ///
+    /// 3.13: `skb_free_datagram_locked()` → `sock_rfree()`: `sk_rmem_alloc -= truesize`.
+    /// 7.3: `__skb_recv_udp()` moves all of `sk_receive_queue` to the reader queue when the
+    /// reader queue is empty, unlinks the head, and `udp_skb_destructor()` →
+    /// `udp_rmem_release(sk, truesize, 1, ...)`: `forward_deficit += size`; `if (size <
+    /// forward_threshold && !skb_queue_empty(&up->reader_queue)) return;` — the bytes stay
+    /// charged; otherwise the whole deficit is uncharged, `amt = (size +
+    /// sk_forward_alloc - partial) & ~(PAGE_SIZE - 1)` goes back to the protocol, the rest
+    /// stays in `sk_forward_alloc`, and `sk_receive_queue` is spliced onto the reader queue.
+    ///
+    /// Returns `false` (and changes nothing) when nothing is queued.
+    pub fn dequeue(&mut self, truesize: u32) -> bool {
+        if self.queued == 0 {
+            return false;
+        }
+        self.queued -= 1;
+        match self.policy {
+            Policy::Classic => {
+                self.rmem_alloc -= truesize;
+            }
+            Policy::Modern => {
+                if self.reader_len == 0 {
+                    self.reader_len = self.queued + 1;
+                }
+                self.reader_len -= 1;
+                self.forward_deficit += truesize;
+                let size = self.forward_deficit;
+                if size < self.forward_threshold && self.reader_len != 0 {
+                    return true;
+                }
+                self.uncharge_modern(size, 1);
+                self.reader_len = self.queued;
+            }
+        }
+        true
+    }
+
+    /// 7.3 `udp_rmem_release()`'s uncharge of `size` bytes (the deficit included).
+    fn uncharge_modern(&mut self, size: u32, partial: i64) {
+        self.forward_deficit = 0;
+        let amt = (i64::from(size) + self.forward_alloc - partial) & !(i64::from(PAGE_SIZE) - 1);
+        self.forward_alloc += i64::from(size) - amt;
+        self.rmem_alloc -= size;
+    }
+
+    /// Close: everything still queued is freed and uncharged. 3.13:
+    /// `udp_destroy_sock()` purges (`sock_rfree()` each); 7.3 `udp_destruct_common()`:
+    /// purge, then `udp_rmem_release(sk, total, 0, true)` with the deficit. The backlog of
+    /// a socket closed while owned is released first (`release_sock()` in `udp_lib_close`).
+    /// Returns the number of datagrams freed.
+    pub fn close(&mut self) -> u32 {
+        let n = self.queued;
+        match self.policy {
+            Policy::Classic => self.rmem_alloc = 0,
+            Policy::Modern => {
+                let total = self.rmem_alloc;
+                self.uncharge_modern(total, 0);
+            }
+        }
+        self.queued = 0;
+        self.reader_len = 0;
+        n
+    }
+}

@@ -1,0 +1,242 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Each cited kernel condition, pinned at its boundary: equal, one below, one above.
+
+use udprx_rxqueue::{Counter, Drop, Limits, Outcome, Policy, Queue};
+
+const LIMITS: Limits = Limits {
+    rmem_max: 4 << 20,
+    min_rcvbuf: 2304,
+};
+
+fn no_condense() -> u32 {
+    panic!("skb_condense() must not be called here")
+}
+
+/// A queue with `rmem` bytes charged by one datagram and rcvbuf `rcvbuf`.
+fn charged(policy: Policy, rcvbuf: u32, rmem: u32) -> Queue {
+    let mut q = Queue::new(policy, rcvbuf);
+    if rmem > 0 {
+        // Charge with room to spare, then shrink the buffer (as SO_RCVBUF on a busy socket).
+        let mut big = Queue::new(policy, u32::MAX / 8);
+        assert_eq!(big.enqueue(rmem, no_condense), Outcome::Queued);
+        big.set_rcvbuf(0, true, Limits { rmem_max: 0, min_rcvbuf: rcvbuf });
+        q = big;
+    }
+    assert_eq!(q.info().rmem_alloc, rmem);
+    assert_eq!(q.info().rcvbuf, rcvbuf);
+    q
+}
+
+#[test]
+fn classic_sock_queue_rcv_skb_rmem_ge_rcvbuf() {
+    // rmem == rcvbuf - 1: queued (even though rmem + truesize is far above rcvbuf).
+    let mut q = charged(Policy::Classic, 10_000, 9_999);
+    assert_eq!(q.enqueue(5_000, no_condense), Outcome::Queued);
+    // rmem == rcvbuf: sk_rcvqueues_full() (>) passes, sock_queue_rcv_skb() (>=) drops.
+    let mut q = charged(Policy::Classic, 10_000, 10_000);
+    let o = q.enqueue(100, no_condense);
+    assert_eq!(o, Outcome::Dropped(Drop::RcvbufFull));
+    assert_eq!(Drop::RcvbufFull.counters(), &[Counter::RcvbufErrors, Counter::InErrors]);
+    assert_eq!(q.info().drops, 1);
+    // rmem == rcvbuf + 1: the early sk_rcvqueues_full() drop, InErrors only.
+    let mut q = charged(Policy::Classic, 10_000, 10_001);
+    assert_eq!(q.enqueue(100, no_condense), Outcome::Dropped(Drop::RcvqueuesFull));
+    assert_eq!(Drop::RcvqueuesFull.counters(), &[Counter::InErrors]);
+}
+
+#[test]
+fn classic_rcvqueues_full_counts_the_backlog() {
+    // backlog.len + rmem_alloc > rcvbuf, at the boundary.
+    let mut q = Queue::new(Policy::Classic, 10_000);
+    assert_eq!(q.enqueue(4_000, no_condense), Outcome::Queued);
+    q.take();
+    assert_eq!(q.enqueue(5_999, no_condense), Outcome::Backlogged);
+    // qsize = 9_999: not full.
+    assert_eq!(q.enqueue(1, no_condense), Outcome::Backlogged);
+    // qsize = 10_000 == rcvbuf: not full (the test is >).
+    assert_eq!(q.enqueue(7, no_condense), Outcome::Backlogged);
+    // qsize = 10_007 > rcvbuf: full.
+    assert_eq!(q.enqueue(1, no_condense), Outcome::Dropped(Drop::RcvqueuesFull));
+    let i = q.info();
+    assert_eq!((i.backlog_len, i.backlog_count, i.rmem_alloc, i.drops), (6_007, 3, 4_000, 1));
+}
+
+#[test]
+fn classic_release_goes_through_sock_queue_rcv_skb() {
+    let mut q = Queue::new(Policy::Classic, 10_000);
+    q.take();
+    for _ in 0..3 {
+        assert_eq!(q.enqueue(4_000, no_condense), Outcome::Backlogged);
+    }
+    // backlog 12_000 > rcvbuf now.
+    assert_eq!(q.enqueue(1, no_condense), Outcome::Dropped(Drop::RcvqueuesFull));
+    // Drain: 0 < 10_000 queued; 4_000 < 10_000 queued; 8_000 < 10_000 queued (>= test).
+    assert_eq!(q.drain_one(4_000), Some(Outcome::Queued));
+    assert_eq!(q.drain_one(4_000), Some(Outcome::Queued));
+    assert_eq!(q.drain_one(4_000), Some(Outcome::Queued));
+    assert_eq!(q.drain_one(4_000), None);
+    // While draining, sk_backlog.len still counts what was drained.
+    assert_eq!(q.info().backlog_len, 12_000);
+    q.release();
+    let i = q.info();
+    assert_eq!((i.backlog_len, i.backlog_count, i.rmem_alloc, i.queued, i.owned), (0, 0, 12_000, 3, false));
+    // Now the buffer is over: the next arrival drops early.
+    assert_eq!(q.enqueue(1, no_condense), Outcome::Dropped(Drop::RcvqueuesFull));
+}
+
+#[test]
+fn classic_release_drops_with_enomem_at_rcvbuf() {
+    let mut q = Queue::new(Policy::Classic, 10_000);
+    q.take();
+    assert_eq!(q.enqueue(5_000, no_condense), Outcome::Backlogged);
+    assert_eq!(q.enqueue(5_000, no_condense), Outcome::Backlogged);
+    assert_eq!(q.enqueue(1, no_condense), Outcome::Backlogged); // qsize 10_000: not > rcvbuf
+    assert_eq!(q.drain_one(5_000), Some(Outcome::Queued));
+    assert_eq!(q.drain_one(5_000), Some(Outcome::Queued));
+    // rmem == rcvbuf: -ENOMEM.
+    assert_eq!(q.drain_one(1), Some(Outcome::Dropped(Drop::RcvbufFull)));
+    q.release();
+    assert_eq!(q.info().drops, 1);
+}
+
+#[test]
+fn modern_rmem_plus_size_gt_rcvbuf() {
+    // rmem + size == rcvbuf: queued.
+    let mut q = charged(Policy::Modern, 10_000, 4_000);
+    assert_eq!(q.enqueue(6_000, || 6_000), Outcome::Queued);
+    // rmem + size == rcvbuf + 1, rmem != 0: dropped, RcvbufErrors + InErrors.
+    let mut q = charged(Policy::Modern, 10_000, 4_000);
+    assert_eq!(q.enqueue(6_001, no_condense), Outcome::Dropped(Drop::RcvbufFull));
+    // rmem + size == rcvbuf - 1: queued.
+    let mut q = charged(Policy::Modern, 10_000, 4_000);
+    assert_eq!(q.enqueue(5_999, || 5_999), Outcome::Queued);
+}
+
+#[test]
+fn modern_accepts_one_datagram_when_nothing_is_charged() {
+    // rmem == 0: "Accept the packet if queue is empty", however big.
+    let mut q = Queue::new(Policy::Modern, 2_304);
+    assert_eq!(q.enqueue(100_000, no_condense), Outcome::Queued);
+    assert_eq!(q.enqueue(1, no_condense), Outcome::Dropped(Drop::RcvbufFull));
+}
+
+#[test]
+fn modern_huge_rcvbuf_drops_even_when_empty() {
+    // rcvbuf > INT_MAX >> 1 and rmem + size > rcvbuf: dropped even with rmem == 0.
+    let limit = (i32::MAX as u32 >> 1) + 1;
+    let mut q = Queue::new(Policy::Modern, limit);
+    assert_eq!(q.enqueue(limit + 1, no_condense), Outcome::Dropped(Drop::RcvbufFull));
+    // rcvbuf == INT_MAX >> 1: the empty-queue rule applies.
+    let mut q = Queue::new(Policy::Modern, i32::MAX as u32 >> 1);
+    assert_eq!(q.enqueue((i32::MAX as u32 >> 1) + 1, no_condense), Outcome::Queued);
+}
+
+#[test]
+fn modern_condenses_above_half_the_buffer() {
+    // rmem == rcvbuf / 2: no skb_condense().
+    let mut q = charged(Policy::Modern, 10_000, 5_000);
+    assert_eq!(q.enqueue(1_000, no_condense), Outcome::Queued);
+    // rmem == rcvbuf / 2 + 1: skb_condense(), and the condensed size is charged.
+    let mut q = charged(Policy::Modern, 10_000, 5_001);
+    assert_eq!(q.enqueue(1_000, || 700), Outcome::Queued);
+    assert_eq!(q.info().rmem_alloc, 5_701);
+}
+
+#[test]
+fn modern_forward_deficit_threshold() {
+    // rcvbuf 40_000: forward_threshold 10_000. Three datagrams queued.
+    let mut q = Queue::new(Policy::Modern, 40_000);
+    for ts in [4_000, 5_999, 3_000] {
+        assert_eq!(q.enqueue(ts, || ts), Outcome::Queued);
+    }
+    assert_eq!(q.info().rmem_alloc, 12_999);
+    // deficit 4_000 < 10_000 and the reader queue is not empty: stays charged.
+    assert!(q.dequeue(4_000));
+    assert_eq!((q.info().rmem_alloc, q.info().forward_deficit), (12_999, 4_000));
+    // deficit 9_999 < 10_000: still charged.
+    assert!(q.dequeue(5_999));
+    assert_eq!((q.info().rmem_alloc, q.info().forward_deficit), (12_999, 9_999));
+    // The reader queue is empty after this one: everything is uncharged.
+    assert!(q.dequeue(3_000));
+    assert_eq!((q.info().rmem_alloc, q.info().forward_deficit), (0, 0));
+
+    // deficit == threshold exactly: uncharged although more is queued.
+    let mut q = Queue::new(Policy::Modern, 40_000);
+    for ts in [10_000, 1_000] {
+        assert_eq!(q.enqueue(ts, || ts), Outcome::Queued);
+    }
+    assert!(q.dequeue(10_000));
+    assert_eq!((q.info().rmem_alloc, q.info().forward_deficit), (1_000, 0));
+}
+
+#[test]
+fn modern_forward_deficit_blocks_arrivals() {
+    // The deficit is still charged, so it counts against rcvbuf for new datagrams.
+    let mut q = Queue::new(Policy::Modern, 40_000);
+    for _ in 0..4 {
+        assert_eq!(q.enqueue(9_000, || 9_000), Outcome::Queued);
+    }
+    assert!(q.dequeue(9_000)); // deficit 9_000 < 10_000, 3 still queued
+    assert_eq!(q.info().rmem_alloc, 36_000);
+    assert_eq!(q.enqueue(4_001, || 4_001), Outcome::Dropped(Drop::RcvbufFull));
+    assert_eq!(q.enqueue(4_000, || 4_000), Outcome::Queued);
+}
+
+#[test]
+fn modern_ignores_ownership() {
+    let mut q = Queue::new(Policy::Modern, 10_000);
+    q.take();
+    assert_eq!(q.enqueue(1_000, || 1_000), Outcome::Queued);
+    assert_eq!(q.drain_one(1_000), None);
+    q.release();
+    assert_eq!(q.info().queued, 1);
+}
+
+#[test]
+fn forward_alloc_is_page_granular() {
+    let mut q = Queue::new(Policy::Modern, 100_000);
+    assert_eq!(q.enqueue(768, || 768), Outcome::Queued);
+    // One page scheduled, 768 used.
+    assert_eq!(q.info().forward_alloc, 4096 - 768);
+    assert_eq!(q.enqueue(4_000, || 4_000), Outcome::Queued);
+    // delta = 4000 - 3328 = 672: one more page.
+    assert_eq!(q.info().forward_alloc, 8192 - 4768);
+    q.close();
+    let i = q.info();
+    assert_eq!((i.rmem_alloc, i.queued, i.forward_deficit), (0, 0, 0));
+    // Whole pages go back; what stays is below a page.
+    assert!(i.forward_alloc >= 0 && i.forward_alloc < 4096);
+}
+
+#[test]
+fn set_rcvbuf_semantics() {
+    let mut q = Queue::new(Policy::Modern, 212_992);
+    q.set_rcvbuf(100_000, false, LIMITS);
+    assert_eq!(q.info().rcvbuf, 200_000);
+    // SO_RCVBUF clamps to rmem_max before doubling.
+    q.set_rcvbuf((4 << 20) + 1, false, LIMITS);
+    assert_eq!(q.info().rcvbuf, 8 << 20);
+    q.set_rcvbuf(4 << 20, false, LIMITS);
+    assert_eq!(q.info().rcvbuf, 8 << 20);
+    q.set_rcvbuf((4 << 20) - 1, false, LIMITS);
+    assert_eq!(q.info().rcvbuf, (8 << 20) - 2);
+    // SO_RCVBUFFORCE ignores rmem_max.
+    q.set_rcvbuf(16 << 20, true, LIMITS);
+    assert_eq!(q.info().rcvbuf, 32 << 20);
+    // The minimum: val * 2 below SOCK_MIN_RCVBUF.
+    q.set_rcvbuf(1_151, false, LIMITS);
+    assert_eq!(q.info().rcvbuf, 2_304);
+    q.set_rcvbuf(1_152, false, LIMITS);
+    assert_eq!(q.info().rcvbuf, 2_304);
+    q.set_rcvbuf(1_153, false, LIMITS);
+    assert_eq!(q.info().rcvbuf, 2_306);
+    // Negative: SO_RCVBUF sees a huge u32 (rmem_max), SO_RCVBUFFORCE clamps to 0.
+    q.set_rcvbuf(-1, false, LIMITS);
+    assert_eq!(q.info().rcvbuf, 8 << 20);
+    q.set_rcvbuf(-1, true, LIMITS);
+    assert_eq!(q.info().rcvbuf, 2_304);
+    // INT_MAX / 2 cap before doubling.
+    q.set_rcvbuf(i32::MAX, true, LIMITS);
+    assert_eq!(q.info().rcvbuf, (i32::MAX as u32 / 2) * 2);
+}

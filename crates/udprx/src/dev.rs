@@ -1,0 +1,130 @@
+//! `/dev/udprx`: open, bind, read, poll.
+
+use anyhow::{Context, Result};
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use std::{
+    fs::{File, OpenOptions},
+    io::Read,
+    os::{fd::AsFd, unix::fs::OpenOptionsExt},
+    time::Duration,
+};
+use udprx_abi::{
+    BindArgs, Info, RcvbufArgs, DEVICE_PATH, RCVBUF_FORCE, UDPRX_BIND, UDPRX_HOLD, UDPRX_INFO,
+    UDPRX_RELEASE, UDPRX_SET_POLICY, UDPRX_SET_RCVBUF,
+};
+
+nix::ioctl_write_ptr_bad!(ioctl_bind, UDPRX_BIND, BindArgs);
+nix::ioctl_write_ptr_bad!(ioctl_set_rcvbuf, UDPRX_SET_RCVBUF, RcvbufArgs);
+nix::ioctl_write_ptr_bad!(ioctl_set_policy, UDPRX_SET_POLICY, u32);
+nix::ioctl_none_bad!(ioctl_hold, UDPRX_HOLD);
+nix::ioctl_none_bad!(ioctl_release, UDPRX_RELEASE);
+nix::ioctl_read_bad!(ioctl_info, UDPRX_INFO, Info);
+
+fn errno_msg(what: &str, e: nix::errno::Errno) -> anyhow::Error {
+    anyhow::anyhow!("{what}: {e}: {}", e.desc())
+}
+
+/// One udprx socket (an open file of `/dev/udprx`).
+pub struct Device {
+    file: File,
+}
+
+impl Device {
+    /// Opens a new socket; `nonblock` sets `O_NONBLOCK`.
+    pub fn open(nonblock: bool) -> Result<Self> {
+        let flags = if nonblock { libc::O_NONBLOCK } else { 0 };
+        let file = OpenOptions::new()
+            .read(true)
+            .custom_flags(flags)
+            .open(DEVICE_PATH)
+            .with_context(|| format!("open {DEVICE_PATH} (is udprx loaded?)"))?;
+        Ok(Self { file })
+    }
+
+    /// `UDPRX_BIND` with the given argument, as it is (for checks of bad arguments too).
+    pub fn bind_args(&self, args: &BindArgs) -> nix::Result<()> {
+        // SAFETY: `args` points to a valid `BindArgs`, the layout the ioctl reads.
+        unsafe { ioctl_bind(std::os::fd::AsRawFd::as_raw_fd(&self.file), args) }.map(drop)
+    }
+
+    /// `UDPRX_BIND` with a null argument pointer (the kernel must answer `EFAULT`).
+    pub fn bind_null(&self) -> nix::Result<()> {
+        // SAFETY: The kernel only reads through the pointer; a null pointer is answered
+        // with EFAULT, nothing in this process is touched.
+        unsafe { ioctl_bind(std::os::fd::AsRawFd::as_raw_fd(&self.file), std::ptr::null()) }
+            .map(drop)
+    }
+
+    /// An ioctl number udprx does not know (the kernel must answer `ENOTTY`).
+    pub fn ioctl_raw(&self, cmd: u32, arg: &BindArgs) -> nix::Result<i32> {
+        // SAFETY: The argument is a valid readable struct; an unknown command does not use it.
+        let r = unsafe {
+            libc::ioctl(std::os::fd::AsRawFd::as_raw_fd(&self.file), cmd as _, arg as *const BindArgs)
+        };
+        nix::errno::Errno::result(r)
+    }
+
+    /// Binds to `port`.
+    pub fn bind(&self, port: u16) -> Result<()> {
+        self.bind_args(&BindArgs { port, ..Default::default() })
+            .map_err(|e| anyhow::anyhow!("bind to port {port}: {}: {}", e, e.desc()))
+    }
+
+    fn fd(&self) -> i32 {
+        std::os::fd::AsRawFd::as_raw_fd(&self.file)
+    }
+
+    /// `UDPRX_SET_RCVBUF`: like `SO_RCVBUF`, or `SO_RCVBUFFORCE` with `force`.
+    pub fn set_rcvbuf(&self, val: i32, force: bool) -> Result<()> {
+        let a = RcvbufArgs { val, flags: if force { RCVBUF_FORCE } else { 0 } };
+        // SAFETY: `a` is a valid `RcvbufArgs`, the layout the ioctl reads.
+        unsafe { ioctl_set_rcvbuf(self.fd(), &a) }
+            .map(drop)
+            .map_err(|e| errno_msg("set receive buffer", e))
+    }
+
+    /// `UDPRX_SET_POLICY`.
+    pub fn set_policy(&self, policy: u32) -> Result<()> {
+        // SAFETY: The ioctl reads one u32.
+        unsafe { ioctl_set_policy(self.fd(), &policy) }
+            .map(drop)
+            .map_err(|e| errno_msg("set policy", e))
+    }
+
+    /// `UDPRX_HOLD`.
+    pub fn hold(&self) -> Result<()> {
+        // SAFETY: No argument.
+        unsafe { ioctl_hold(self.fd()) }.map(drop).map_err(|e| errno_msg("hold", e))
+    }
+
+    /// `UDPRX_RELEASE`.
+    pub fn release(&self) -> Result<()> {
+        // SAFETY: No argument.
+        unsafe { ioctl_release(self.fd()) }.map(drop).map_err(|e| errno_msg("release", e))
+    }
+
+    /// `UDPRX_INFO`.
+    pub fn info(&self) -> Result<Info> {
+        let mut i = Info::default();
+        // SAFETY: `i` is a writable `Info`, the layout the ioctl writes.
+        unsafe { ioctl_info(self.fd(), &mut i) }.map_err(|e| errno_msg("info", e))?;
+        Ok(i)
+    }
+
+    /// Reads one datagram into `buf` (truncating it to `buf.len()`).
+    pub fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.file.read(buf)
+    }
+
+    /// Waits until a datagram is queued, or `timeout` passes (`None`: forever).
+    pub fn wait_readable(&self, timeout: Option<Duration>) -> Result<bool> {
+        let t = match timeout {
+            None => PollTimeout::NONE,
+            Some(d) => PollTimeout::try_from(d.as_millis().min(i32::MAX as u128) as i32)
+                .unwrap_or(PollTimeout::MAX),
+        };
+        let mut fds = [PollFd::new(self.file.as_fd(), PollFlags::POLLIN)];
+        let n = poll(&mut fds, t).context("poll")?;
+        Ok(n > 0 && fds[0].revents().is_some_and(|r| r.contains(PollFlags::POLLIN)))
+    }
+}

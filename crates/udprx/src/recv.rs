@@ -1,0 +1,349 @@
+//! `udprx recv`: bind a udprx socket (or, with `--stock`, a normal UDP socket) to a port and
+//! print what arrives, one datagram per line: `LEN HEX`. With `--no-read` (or `--hold`) it
+//! binds and keeps the socket without reading until SIGINT/SIGTERM or `--timeout`, then
+//! prints the socket's accounting as JSON (the machine interface the tests use).
+
+use crate::dev::Device;
+use anyhow::{bail, Context, Result};
+use serde_json::{json, Value};
+use std::{
+    io::Write,
+    net::{Ipv4Addr, UdpSocket},
+    os::fd::AsRawFd,
+    time::{Duration, Instant},
+};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum PolicyArg {
+    /// The rules of Linux 3.13 (the article's).
+    Classic,
+    /// The rules of the running kernel (7.3).
+    Modern,
+}
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// UDP port to bind, in the caller's network namespace.
+    #[arg(long)]
+    port: u16,
+    /// Stop after this many datagrams (exit 1 if the timeout comes first).
+    #[arg(long)]
+    count: Option<u64>,
+    /// Give up after this many seconds.
+    #[arg(long)]
+    timeout: Option<f64>,
+    /// Print only the number of datagrams at the end.
+    #[arg(long)]
+    quiet: bool,
+    /// Read buffer size: longer datagrams are truncated to it, as by recv(2).
+    #[arg(long, default_value_t = 65535)]
+    bufsize: usize,
+    /// Use a stock UDP socket bound to 0.0.0.0:PORT instead of udprx (for comparisons).
+    #[arg(long)]
+    stock: bool,
+    /// Receive buffer, as the value of setsockopt(SO_RCVBUF) (the kernel doubles it).
+    #[arg(long, allow_negative_numbers = true)]
+    rcvbuf: Option<i32>,
+    /// Set the receive buffer like SO_RCVBUFFORCE (ignores net.core.rmem_max; needs
+    /// CAP_NET_ADMIN).
+    #[arg(long, requires = "rcvbuf")]
+    force: bool,
+    /// Accounting policy of the udprx socket.
+    #[arg(long, value_enum, default_value_t = PolicyArg::Modern)]
+    policy: PolicyArg,
+    /// Hold the socket (as a syscall owning it would) while waiting; release it at the
+    /// end, draining the backlog. Implies --no-read.
+    #[arg(long)]
+    hold: bool,
+    /// Do not read: wait for SIGINT/SIGTERM or --timeout, then print the accounting as JSON
+    /// (before and after reading what is queued).
+    #[arg(long)]
+    no_read: bool,
+}
+
+enum Receiver {
+    Udprx(Device),
+    Stock(UdpSocket),
+}
+
+impl Receiver {
+    /// One datagram, or `None` when `deadline` passes first.
+    fn recv(&mut self, buf: &mut [u8], deadline: Option<Instant>) -> Result<Option<usize>> {
+        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        if left == Some(Duration::ZERO) {
+            return Ok(None);
+        }
+        match self {
+            Receiver::Udprx(dev) => {
+                if !dev.wait_readable(left)? {
+                    return Ok(None);
+                }
+                // A datagram can vanish between poll and read (bad checksum found on read):
+                // then the read blocks for the next one, as recv(2) would.
+                Ok(Some(dev.read(buf).context("read /dev/udprx")?))
+            }
+            Receiver::Stock(s) => {
+                s.set_read_timeout(left).context("SO_RCVTIMEO")?;
+                match s.recv(buf) {
+                    Ok(n) => Ok(Some(n)),
+                    Err(e) if would_block(&e) => Ok(None),
+                    Err(e) => Err(e).context("recv"),
+                }
+            }
+        }
+    }
+
+    /// Reads whatever is queued without waiting; returns the number of datagrams.
+    fn drain(&mut self, buf: &mut [u8]) -> Result<u64> {
+        let mut n = 0;
+        match self {
+            Receiver::Udprx(dev) => {
+                while dev.wait_readable(Some(Duration::ZERO))? {
+                    dev.read(buf).context("read /dev/udprx")?;
+                    n += 1;
+                }
+            }
+            Receiver::Stock(s) => {
+                s.set_nonblocking(true)?;
+                loop {
+                    match s.recv(buf) {
+                        Ok(_) => n += 1,
+                        Err(e) if would_block(&e) => break,
+                        Err(e) => return Err(e).context("recv"),
+                    }
+                }
+            }
+        }
+        Ok(n)
+    }
+
+    /// The socket's accounting, as JSON.
+    fn info(&self, port: u16) -> Result<Value> {
+        match self {
+            Receiver::Udprx(dev) => {
+                let i = dev.info()?;
+                Ok(json!({
+                    "rcvbuf": i.rcvbuf,
+                    "rmem_alloc": i.rmem_alloc,
+                    "queued": i.queued,
+                    "backlog_len": i.backlog_len,
+                    "backlog_count": i.backlog_count,
+                    "drops": i.drops,
+                    "held": i.held != 0,
+                    "forward_deficit": i.forward_deficit,
+                    "forward_alloc": i.forward_alloc,
+                }))
+            }
+            Receiver::Stock(s) => {
+                let m = meminfo(s)?;
+                Ok(json!({
+                    "rcvbuf": m[1],
+                    "rmem_alloc": m[0],
+                    "backlog_len": m[7],
+                    "drops": m[8],
+                    "forward_alloc": m[4] as i32,
+                    "proc_net_udp_drops": proc_net_udp_drops(port)?,
+                }))
+            }
+        }
+    }
+}
+
+fn would_block(e: &std::io::Error) -> bool {
+    matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut)
+}
+
+/// `getsockopt(SO_MEMINFO)`: rmem_alloc, rcvbuf, wmem_alloc, sndbuf, fwd_alloc,
+/// wmem_queued, optmem, backlog, drops.
+fn meminfo(s: &UdpSocket) -> Result<[u32; 9]> {
+    let mut m = [0u32; 9];
+    let mut len = std::mem::size_of_val(&m) as libc::socklen_t;
+    // SAFETY: `m` is writable for `len` bytes; the kernel writes at most that.
+    let r = unsafe {
+        libc::getsockopt(s.as_raw_fd(), libc::SOL_SOCKET, libc::SO_MEMINFO, m.as_mut_ptr().cast(), &mut len)
+    };
+    if r != 0 {
+        return Err(std::io::Error::last_os_error()).context("getsockopt(SO_MEMINFO)");
+    }
+    Ok(m)
+}
+
+/// The `drops` column of the `/proc/net/udp` line of local port `port`.
+fn proc_net_udp_drops(port: u16) -> Result<u64> {
+    let text = std::fs::read_to_string("/proc/net/udp").context("read /proc/net/udp")?;
+    parse_proc_net_udp_drops(&text, port).with_context(|| format!("port {port} not in /proc/net/udp"))
+}
+
+pub fn parse_proc_net_udp_drops(text: &str, port: u16) -> Option<u64> {
+    let want = format!(":{port:04X}");
+    text.lines().skip(1).find_map(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        (f.len() >= 13 && f[1].ends_with(&want)).then(|| f[f.len() - 1].parse().ok()).flatten()
+    })
+}
+
+/// `setsockopt(SO_RCVBUF)` or `SO_RCVBUFFORCE`.
+fn set_stock_rcvbuf(s: &UdpSocket, val: i32, force: bool) -> Result<()> {
+    let opt = if force { libc::SO_RCVBUFFORCE } else { libc::SO_RCVBUF };
+    // SAFETY: Passes a valid int of the right size.
+    let r = unsafe {
+        libc::setsockopt(
+            s.as_raw_fd(),
+            libc::SOL_SOCKET,
+            opt,
+            (&val as *const i32).cast(),
+            std::mem::size_of::<i32>() as libc::socklen_t,
+        )
+    };
+    if r != 0 {
+        return Err(std::io::Error::last_os_error()).context("setsockopt(SO_RCVBUF)");
+    }
+    Ok(())
+}
+
+/// Waits for SIGINT or SIGTERM (blocked since start-up) or until `timeout`.
+fn wait_for_signal(timeout: Option<f64>) -> Result<()> {
+    let mut set = nix::sys::signal::SigSet::empty();
+    set.add(nix::sys::signal::SIGINT);
+    set.add(nix::sys::signal::SIGTERM);
+    let ts = timeout.map(|t| libc::timespec {
+        tv_sec: t.trunc() as libc::time_t,
+        tv_nsec: (t.fract() * 1e9) as libc::c_long,
+    });
+    loop {
+        // SAFETY: `set` is a valid signal set; `ts` is null or a valid timespec.
+        let r = unsafe {
+            libc::sigtimedwait(set.as_ref(), std::ptr::null_mut(), ts.as_ref().map_or(std::ptr::null(), |t| t))
+        };
+        if r >= 0 {
+            return Ok(());
+        }
+        match std::io::Error::last_os_error().raw_os_error() {
+            Some(libc::EAGAIN) => return Ok(()),
+            Some(libc::EINTR) => continue,
+            _ => return Err(std::io::Error::last_os_error()).context("sigtimedwait"),
+        }
+    }
+}
+
+/// `LEN HEX` for one datagram.
+pub fn line(data: &[u8]) -> String {
+    let mut s = format!("{} ", data.len());
+    for b in data {
+        s.push_str(&format!("{b:02x}"));
+    }
+    s
+}
+
+/// Whether SIGINT or SIGTERM is pending (they are blocked from start-up).
+fn stop_requested() -> bool {
+    // SAFETY: `set` is a plain sigset_t that sigpending fills in.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigpending(&mut set) == 0
+            && (libc::sigismember(&set, libc::SIGTERM) == 1 || libc::sigismember(&set, libc::SIGINT) == 1)
+    }
+}
+
+pub fn run(a: &Args) -> Result<()> {
+    let keep = a.no_read || a.hold;
+    // Block them now: a signal sent as soon as we say "bound" stays pending, and ends the
+    // run cleanly (JSON or the count printed) instead of killing it.
+    let mut set = nix::sys::signal::SigSet::empty();
+    set.add(nix::sys::signal::SIGINT);
+    set.add(nix::sys::signal::SIGTERM);
+    set.thread_block().context("sigprocmask")?;
+    let mut rx = if a.stock {
+        if a.policy != PolicyArg::Modern || a.hold {
+            bail!("--policy classic and --hold are for udprx sockets (a stock socket follows the running kernel)");
+        }
+        let s = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, a.port))
+            .with_context(|| format!("bind UDP socket to port {}", a.port))?;
+        if let Some(v) = a.rcvbuf {
+            set_stock_rcvbuf(&s, v, a.force)?;
+        }
+        Receiver::Stock(s)
+    } else {
+        let dev = Device::open(false)?;
+        dev.set_policy(match a.policy {
+            PolicyArg::Classic => udprx_abi::POLICY_CLASSIC,
+            PolicyArg::Modern => udprx_abi::POLICY_MODERN,
+        })?;
+        if let Some(v) = a.rcvbuf {
+            dev.set_rcvbuf(v, a.force)?;
+        }
+        dev.bind(a.port)?;
+        if a.hold {
+            dev.hold()?;
+        }
+        Receiver::Udprx(dev)
+    };
+    eprintln!(
+        "udprx recv: bound to port {} ({})",
+        a.port,
+        if a.stock { "stock UDP socket" } else { "udprx" }
+    );
+    let mut buf = vec![0u8; a.bufsize];
+
+    if keep {
+        wait_for_signal(a.timeout)?;
+        let mut out = serde_json::Map::new();
+        if a.hold {
+            out.insert("held".into(), rx.info(a.port)?);
+            if let Receiver::Udprx(dev) = &rx {
+                dev.release()?;
+            }
+        }
+        out.insert("before_read".into(), rx.info(a.port)?);
+        let delivered = rx.drain(&mut buf)?;
+        out.insert("delivered".into(), delivered.into());
+        out.insert("after_read".into(), rx.info(a.port)?);
+        println!("{}", Value::Object(out));
+        return Ok(());
+    }
+
+    let deadline = a.timeout.map(|t| Instant::now() + Duration::from_secs_f64(t));
+    let mut n = 0u64;
+    let stdout = std::io::stdout();
+    while a.count.is_none_or(|c| n < c) {
+        // Wait in slices, so that SIGINT/SIGTERM end the loop within 100 ms.
+        let slice = Instant::now() + Duration::from_millis(100);
+        let until = deadline.map_or(slice, |d| d.min(slice));
+        let Some(len) = rx.recv(&mut buf, Some(until))? else {
+            if stop_requested() || deadline.is_some_and(|d| Instant::now() >= d) {
+                break;
+            }
+            continue;
+        };
+        n += 1;
+        if !a.quiet {
+            let mut o = stdout.lock();
+            writeln!(o, "{}", line(&buf[..len]))?;
+            o.flush()?;
+        }
+    }
+    if a.quiet {
+        println!("{n}");
+    }
+    if let Some(c) = a.count {
+        if n < c {
+            bail!("timeout: received {n} of {c} datagram(s)");
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proc_net_udp_drops_column() {
+        let t = "   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops\n\
+                 \x20 12: 00000000:1B59 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 1234 2 0000000000000000 17\n\
+                 \x20 13: 0100007F:0035 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 1235 2 0000000000000000 0\n";
+        assert_eq!(parse_proc_net_udp_drops(t, 7001), Some(17));
+        assert_eq!(parse_proc_net_udp_drops(t, 53), Some(0));
+        assert_eq!(parse_proc_net_udp_drops(t, 7000), None);
+    }
+}

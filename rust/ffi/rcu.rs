@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! An RCU-protected, replace-only box: readers in any context see a consistent `T` under
+//! `rcu_read_lock()`; a writer publishes a whole new `T` and frees the old one after a grace
+//! period (`rcu_assign_pointer()` + `synchronize_rcu()` + free).
+
+use core::{
+    ptr::null_mut,
+    sync::atomic::{AtomicPtr, Ordering},
+};
+use kernel::{
+    alloc::KBox,
+    sync::rcu::{self, Guard},
+};
+
+/// An RCU-published `Option<KBox<T>>`.
+///
+/// # Invariants
+///
+/// `ptr` is null or comes from `KBox::into_raw`; a pointer that was published stays valid
+/// until a grace period has elapsed after it was replaced.
+pub(crate) struct RcuBox<T> {
+    ptr: AtomicPtr<T>,
+}
+
+// SAFETY: Readers on any CPU get `&T` (so `T: Sync`); the value is dropped on whichever CPU
+// replaces it (so `T: Send`).
+unsafe impl<T: Send + Sync> Sync for RcuBox<T> {}
+// SAFETY: As above: moving the box moves ownership of the `T`.
+unsafe impl<T: Send> Send for RcuBox<T> {}
+
+impl<T> RcuBox<T> {
+    /// An empty box.
+    pub(crate) const fn new() -> Self {
+        Self {
+            ptr: AtomicPtr::new(null_mut()),
+        }
+    }
+
+    /// The current value (`rcu_dereference()`), valid while the RCU read lock is held.
+    pub(crate) fn get<'a>(&'a self, _guard: &'a Guard) -> Option<&'a T> {
+        // Acquire pairs with the Release of `replace` (the `rcu_assign_pointer()` ordering).
+        let p = self.ptr.load(Ordering::Acquire);
+        // SAFETY: `p` is null or a published pointer (type invariants); the caller holds the
+        // RCU read lock for `'a`, so a concurrent `replace` waits for it before freeing `p`.
+        unsafe { p.as_ref() }
+    }
+
+    /// Publishes `new` and returns the old value once no reader can see it any more.
+    ///
+    /// Sleeps (`synchronize_rcu()`); process context only. Writers serialise among
+    /// themselves when the new value is derived from the old.
+    pub(crate) fn replace(&self, new: Option<KBox<T>>) -> Option<KBox<T>> {
+        let new = new.map_or(null_mut(), KBox::into_raw);
+        let old = self.ptr.swap(new, Ordering::AcqRel);
+        if old.is_null() {
+            return None;
+        }
+        rcu::synchronize_rcu();
+        // SAFETY: `old` came from `KBox::into_raw` (type invariants), was unpublished by the
+        // swap above (so it is returned once) and a grace period has elapsed since, so no
+        // reader still holds a reference from `get`.
+        Some(unsafe { KBox::from_raw(old) })
+    }
+}
+
+impl<T> Drop for RcuBox<T> {
+    fn drop(&mut self) {
+        let p = *self.ptr.get_mut();
+        if !p.is_null() {
+            // SAFETY: `p` came from `KBox::into_raw` (type invariants); `&mut self` means no
+            // reader borrows the box (`get` ties its result to `&self`).
+            drop(unsafe { KBox::from_raw(p) });
+        }
+    }
+}

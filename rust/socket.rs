@@ -1,0 +1,367 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A udprx socket: one open file of `/dev/udprx`. It lives in the netns of the task that
+//! opened it (as `socket()` does), binds to one UDP port there, and queues datagrams for
+//! `read()`; what it charges and when it drops is decided by the accounting model
+//! ([`crate::rxqueue`], the same code the host tests run) under the policy of the socket.
+
+use crate::{
+    abi,
+    ffi::{
+        miscdev::{DeviceFile, POLL_READABLE},
+        netns::{current_capable_net_admin, rmem, NetRef},
+        skb::{DropReason, QueuedSkb, SkbQueue},
+    },
+    pernet::{udp_mib, UdprxNet},
+    rxqueue::{self, Counter, Limits, Outcome, Policy},
+    Udprx,
+};
+use kernel::{
+    fs::File,
+    iov::IovIterDest,
+    new_mutex, new_poll_condvar, new_spinlock_irq,
+    prelude::*,
+    sync::{poll::PollCondVar, poll::PollTable, Arc, ArcBorrow, Mutex, SpinLockIrq},
+    uaccess::{UserPtr, UserSlice},
+};
+
+/// The receive side, under the socket's queue lock: the receive queue, the backlog and
+/// their accounting.
+///
+/// # Invariants
+///
+/// `acct` counts exactly the skbs on `skbs` (queued) and `backlog` (backlogged), with their
+/// truesizes.
+struct RxQueue {
+    skbs: SkbQueue,
+    backlog: SkbQueue,
+    acct: rxqueue::Queue,
+}
+
+/// One udprx socket.
+///
+/// # Invariants
+///
+/// `port` is `Some(p)` exactly while the socket is in its netns's port table under `p`.
+#[pin_data]
+pub(crate) struct Socket {
+    /// The netns the socket lives in (that of the task that opened it).
+    net: NetRef,
+    /// Receive queue, backlog and accounting. An IRQ-disabling spinlock: it is taken in
+    /// softirq (arrivals) and in process context (read, poll, hold, release, close), and
+    /// must keep softirqs out on this CPU, as `spin_lock_bh()` does for the kernel's socket
+    /// lock and `sk_receive_queue`; disabling interrupts is the stronger form the kernel
+    /// crate offers. skbs are only ever freed after it is dropped.
+    #[pin]
+    rx: SpinLockIrq<RxQueue>,
+    /// Readers and pollers wait here; arrivals wake them (`sk_data_ready()`).
+    #[pin]
+    wait: PollCondVar,
+    /// The bound port; binding and closing serialise on it.
+    #[pin]
+    port: Mutex<Option<u16>>,
+}
+
+/// The drop reason `skb:kfree_skb` shows for a drop of the model.
+fn reason(_d: rxqueue::Drop) -> DropReason {
+    DropReason::SocketRcvbuff
+}
+
+impl Socket {
+    /// This socket's netns state. Always there: the socket holds its netns, and the module
+    /// (which registered the state) cannot go while a file is open.
+    fn state(&self) -> Result<&UdprxNet> {
+        self.net.net().data::<UdprxNet>().ok_or(ENODEV)
+    }
+
+    /// Counts and frees datagrams the model dropped (after the lock is dropped).
+    fn count_drops(state: &UdprxNet, dropped: SkbQueue, why: rxqueue::Drop) {
+        let mut dropped = dropped;
+        while let Some(skb) = dropped.pop_front() {
+            for c in why.counters() {
+                state.udp_mib.inc(match c {
+                    Counter::InErrors => udp_mib::IN_ERRORS,
+                    Counter::RcvbufErrors => udp_mib::RCVBUF_ERRORS,
+                });
+            }
+            state.drop_queued(skb, reason(why));
+        }
+    }
+
+    /// An arriving datagram that passed `udp_rcv()`'s checks: queued, backlogged or dropped
+    /// as the socket's policy says. Called in softirq, under RCU, from the port table.
+    pub(crate) fn enqueue(&self, state: &UdprxNet, mut skb: QueuedSkb) {
+        let truesize = skb.truesize();
+        let mut q = self.rx.lock();
+        match q.acct.enqueue(truesize, || skb.condense()) {
+            Outcome::Queued => {
+                q.skbs.push_back(skb);
+                drop(q);
+                self.wait.notify_all();
+            }
+            Outcome::Backlogged => q.backlog.push_back(skb),
+            Outcome::Dropped(d) => {
+                drop(q);
+                let mut one = SkbQueue::new();
+                one.push_back(skb);
+                Self::count_drops(state, one, d);
+            }
+        }
+    }
+
+    /// Counts a datagram dropped at this socket before the queue (`udp_drops_inc()`).
+    pub(crate) fn count_drop(&self) {
+        self.rx.lock().acct.count_drop();
+    }
+
+    /// Takes the oldest datagram off the queue, uncharging it; waits unless `nonblock`.
+    fn dequeue(&self, nonblock: bool) -> Result<QueuedSkb> {
+        let mut q = self.rx.lock();
+        loop {
+            if let Some(skb) = q.skbs.pop_front() {
+                q.acct.dequeue(skb.truesize());
+                return Ok(skb);
+            }
+            if nonblock {
+                return Err(EAGAIN);
+            }
+            if self.wait.wait_interruptible(&mut q) {
+                return Err(ERESTARTSYS);
+            }
+        }
+    }
+
+    /// `release_sock()`: drains the backlog through the queueing rules, then lets go.
+    fn release_locked(q: &mut RxQueue) -> (SkbQueue, Option<rxqueue::Drop>, bool) {
+        let mut dropped = SkbQueue::new();
+        let mut why = None;
+        let mut queued = false;
+        let mut backlog = q.backlog.take();
+        while let Some(skb) = backlog.pop_front() {
+            match q.acct.drain_one(skb.truesize()) {
+                Some(Outcome::Queued) => {
+                    q.skbs.push_back(skb);
+                    queued = true;
+                }
+                Some(Outcome::Dropped(d)) => {
+                    why = Some(d);
+                    dropped.push_back(skb);
+                }
+                // Cannot happen (the model counts exactly what is on the backlog): keep the
+                // datagram rather than lose it.
+                Some(Outcome::Backlogged) | None => {
+                    q.skbs.push_back(skb);
+                    queued = true;
+                }
+            }
+        }
+        q.acct.release();
+        (dropped, why, queued)
+    }
+
+    fn release_backlog(&self) -> Result {
+        let state = self.state()?;
+        let (dropped, why, queued) = {
+            let mut q = self.rx.lock();
+            if !q.acct.info().owned {
+                return Err(EINVAL);
+            }
+            Self::release_locked(&mut q)
+        };
+        if let Some(why) = why {
+            Self::count_drops(state, dropped, why);
+        }
+        if queued {
+            self.wait.notify_all();
+        }
+        Ok(())
+    }
+
+    fn bind(this: ArcBorrow<'_, Self>, args: abi::BindArgs) -> Result<isize> {
+        if args.port == 0 || args.flags != 0 || args.reserved != 0 {
+            return Err(EINVAL);
+        }
+        if !this.net.current_has_net_admin() {
+            return Err(EPERM);
+        }
+        let state = this.state()?;
+        let mut port = this.port.lock();
+        if port.is_some() {
+            return Err(EINVAL);
+        }
+        state.ports.insert(args.port, this.into())?;
+        // INVARIANT: In the table under `args.port` from now until `release`.
+        *port = Some(args.port);
+        Ok(0)
+    }
+
+    fn set_rcvbuf(&self, args: abi::RcvbufArgs) -> Result<isize> {
+        if args.flags & !abi::RCVBUF_FORCE != 0 {
+            return Err(EINVAL);
+        }
+        let force = args.flags & abi::RCVBUF_FORCE != 0;
+        // 7.3 `sk_setsockopt()`: `SO_RCVBUFFORCE` needs `sockopt_capable(CAP_NET_ADMIN)`.
+        if force && !current_capable_net_admin() {
+            return Err(EPERM);
+        }
+        let limits = Limits {
+            rmem_max: rmem::max(),
+            min_rcvbuf: rmem::min_rcvbuf(),
+        };
+        self.rx.lock().acct.set_rcvbuf(args.val, force, limits);
+        Ok(0)
+    }
+
+    fn info(&self) -> abi::Info {
+        let (i, policy) = {
+            let q = self.rx.lock();
+            (q.acct.info(), q.acct.policy())
+        };
+        abi::Info {
+            rcvbuf: i.rcvbuf,
+            rmem_alloc: i.rmem_alloc,
+            backlog_len: i.backlog_len,
+            backlog_count: i.backlog_count,
+            queued: i.queued,
+            policy: policy.to_raw(),
+            held: u32::from(i.owned),
+            forward_deficit: i.forward_deficit,
+            drops: i.drops,
+            forward_alloc: i.forward_alloc,
+            port: self.port.lock().map_or(0, u32::from),
+            reserved: 0,
+        }
+    }
+}
+
+impl DeviceFile for Socket {
+    type Owner = Udprx;
+
+    fn open() -> Result<Arc<Self>> {
+        let net = NetRef::current();
+        let rcvbuf = rmem::default(net.net())?;
+        Arc::pin_init(
+            pin_init!(Self {
+                net,
+                rx <- new_spinlock_irq!(RxQueue {
+                    skbs: SkbQueue::new(),
+                    backlog: SkbQueue::new(),
+                    acct: rxqueue::Queue::new(Policy::Modern, rcvbuf),
+                }, "udprx_socket_rx"),
+                wait <- new_poll_condvar!("udprx_socket_wait"),
+                port <- new_mutex!(None, "udprx_socket_port"),
+            }),
+            GFP_KERNEL,
+        )
+    }
+
+    /// One datagram per call, as `recv()` on a UDP socket: a short buffer gets the first
+    /// bytes and the rest of that datagram is discarded. A bad checksum that could not be
+    /// checked on arrival is found here (as in `udp_recvmsg()`): the datagram is counted
+    /// (`InCsumErrors`, `InErrors`, socket drops), dropped, and the next one is tried.
+    fn read(this: ArcBorrow<'_, Self>, to: &mut IovIterDest<'_>, nonblock: bool) -> Result<usize> {
+        loop {
+            let mut skb = this.dequeue(nonblock)?;
+            let state = this.state()?;
+            let copied = to.len().min(skb.len() as usize);
+            // `udp_recvmsg()` folds the verification into the copy when the whole datagram
+            // is copied (`skb_copy_and_csum_datagram_msg()`) and does it first otherwise
+            // (`__udp_lib_checksum_complete()`); doing it first always has the same outcome.
+            if !skb.csum_unnecessary() && skb.checksum_complete_bad() {
+                this.count_drop();
+                state.udp_mib.inc(udp_mib::IN_CSUM_ERRORS);
+                state.udp_mib.inc(udp_mib::IN_ERRORS);
+                state.drop_queued(skb, DropReason::UdpCsum);
+                continue;
+            }
+            if let Err(e) = skb.copy_to(to, copied) {
+                this.count_drop();
+                state.udp_mib.inc(udp_mib::IN_ERRORS);
+                state.drop_queued(skb, DropReason::NotSpecified);
+                return Err(e);
+            }
+            state.udp_mib.inc(udp_mib::IN_DATAGRAMS);
+            skb.consume();
+            return Ok(copied);
+        }
+    }
+
+    fn poll(this: ArcBorrow<'_, Self>, file: &File, table: PollTable<'_>) -> u32 {
+        table.register_wait(file, &this.wait);
+        if this.rx.lock().acct.readable() {
+            POLL_READABLE
+        } else {
+            0
+        }
+    }
+
+    fn ioctl(this: ArcBorrow<'_, Self>, cmd: u32, arg: UserPtr) -> Result<isize> {
+        match cmd {
+            abi::UDPRX_BIND => {
+                let mut raw = [0u8; abi::BindArgs::SIZE];
+                UserSlice::new(arg, raw.len()).reader().read_slice(&mut raw)?;
+                Self::bind(this, abi::BindArgs::from_bytes(raw))
+            }
+            abi::UDPRX_SET_RCVBUF => {
+                let mut raw = [0u8; abi::RcvbufArgs::SIZE];
+                UserSlice::new(arg, raw.len()).reader().read_slice(&mut raw)?;
+                this.set_rcvbuf(abi::RcvbufArgs::from_bytes(raw))
+            }
+            abi::UDPRX_SET_POLICY => {
+                let mut raw = [0u8; 4];
+                UserSlice::new(arg, raw.len()).reader().read_slice(&mut raw)?;
+                let policy = Policy::from_raw(u32::from_ne_bytes(raw)).ok_or(EINVAL)?;
+                if this.rx.lock().acct.set_policy(policy) {
+                    Ok(0)
+                } else {
+                    Err(EBUSY)
+                }
+            }
+            abi::UDPRX_HOLD => {
+                let mut q = this.rx.lock();
+                if q.acct.info().owned {
+                    return Err(EBUSY);
+                }
+                q.acct.take();
+                Ok(0)
+            }
+            abi::UDPRX_RELEASE => this.release_backlog().map(|()| 0),
+            abi::UDPRX_INFO => {
+                let info = this.info().to_bytes();
+                UserSlice::new(arg, info.len()).writer().write_slice(&info)?;
+                Ok(0)
+            }
+            _ => Err(ENOTTY),
+        }
+    }
+
+    /// Close: unbind (after which no softirq can reach the socket), release a held
+    /// socket's backlog, then free what is still queued (`SKB_DROP_REASON_SOCKET_CLOSE`)
+    /// and uncharge it: nothing stays charged.
+    fn release(this: Arc<Self>) {
+        let port = this.port.lock().take();
+        let state = this.state().ok();
+        if let (Some(port), Some(state)) = (port, state) {
+            state.ports.remove(port);
+        }
+        let (dropped, why, mut queued) = {
+            let mut q = this.rx.lock();
+            let r = if q.acct.info().owned {
+                Self::release_locked(&mut q)
+            } else {
+                (SkbQueue::new(), None, false)
+            };
+            q.acct.close();
+            (r.0, r.1, q.skbs.take())
+        };
+        if let (Some(state), Some(why)) = (state, why) {
+            Self::count_drops(state, dropped, why);
+        }
+        while let Some(skb) = queued.pop_front() {
+            match state {
+                Some(state) => state.drop_queued(skb, DropReason::SocketClose),
+                None => skb.drop_reason(DropReason::SocketClose),
+            }
+        }
+    }
+}
