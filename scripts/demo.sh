@@ -79,3 +79,41 @@ echo " the stock path; those on protocol $proto are udprx's NoPorts)"
 echo
 echo "== /proc/net/udprx in $ns"
 in_ns cat /proc/net/udprx
+
+# The receive queue: the same 20 datagrams of 1000 bytes to a stock socket and to udprx
+# sockets under both policies, each with SO_RCVBUF 4096 and nobody reading.
+kill "${pids[@]}" 2>/dev/null || true
+wait 2>/dev/null || true
+pids=()
+echo
+echo "== receive queue: 20 x 1000 bytes, SO_RCVBUF 4096, no reads"
+printf '%-8s %9s %9s %10s %7s %6s\n' side sk_rcvbuf delivered rmem_alloc drops model
+for side in stock modern classic; do
+	case $side in
+	stock) args=(--stock) ;;
+	*) args=(--policy "$side") ;;
+	esac
+	in_ns udprx recv --port 7100 "${args[@]}" --rcvbuf 4096 --no-read --timeout 120 \
+		> /tmp/demo.q 2> /tmp/demo.q.err &
+	pid=$!
+	until grep -q "bound to port" /tmp/demo.q.err; do sleep 0.1; done
+	seen0=$(in_ns udprx stat | awk '$1 == "UdpRxHookSeen" { print $2 }')
+	in_ns udprx send --to 127.0.0.1:7100 --count 20 --size 1000 > /dev/null
+	until [ "$(in_ns udprx stat | awk '$1 == "UdpRxHookSeen" { print $2 }')" -ge $((seen0 + 20)) ]; do
+		sleep 0.1
+	done
+	kill -TERM $pid; wait $pid
+	j=$(cat /tmp/demo.q)
+	get() { sed -n "s/.*\"before_read\":{[^}]*\"$1\":\([0-9-]*\).*/\1/p" <<<"$j"; }
+	delivered=$(sed -n 's/.*"delivered":\([0-9]*\).*/\1/p' <<<"$j")
+	rmem=$(get rmem_alloc) rcv=$(get rcvbuf) drops=$(get drops)
+	model=-
+	if [ $side != stock ] && [ "$delivered" -gt 0 ]; then
+		ts=$((rmem / delivered))
+		model=$(in_ns udprx model --policy $side --sk-rcvbuf "$rcv" --truesize $ts --count 20 |
+			sed -n 's/.*"delivered":\([0-9]*\).*/\1/p')
+	fi
+	printf '%-8s %9s %9s %10s %7s %6s\n' $side "$rcv" "$delivered" "$rmem" "$drops" "$model"
+done
+echo "(modern follows 7.3's __udp_enqueue_schedule_skb: drop when rmem + truesize > rcvbuf;"
+echo " classic follows 3.13: queue while rmem < rcvbuf, so one more datagram gets in)"

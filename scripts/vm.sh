@@ -34,8 +34,12 @@ done
 # no5lvl: with TCG's `-cpu max` the guest gets LA57, and an interrupt taken that early in
 # boot once gave a KASAN wild-memory-access report in handle_edge_irq (ff11... address)
 # before udprx was even loaded; 4-level paging avoids it.
+# The guest's udev sees only the rule for virtme-ng's I/O ports (scripts/udev/): with the
+# host's full rule set, coldplug under TCG runs a program per device and does not settle
+# within udev's 300 s, after which vng falls back to the serial console.
 base=(vng --run "$kernel" --user root --cwd "$top" --cpus 2 --memory 2G
-	--append "panic=-1 kmemleak.verbose=1 no5lvl")
+	--append "panic=-1 kmemleak.verbose=1 no5lvl"
+	--rodir "/usr/lib/udev/rules.d=$top/scripts/udev")
 
 kvm_probe() {
 	[ -w /dev/kvm ] || { echo 0; return; }

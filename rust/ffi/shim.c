@@ -72,7 +72,9 @@ const struct udphdr *udprx_udp_hdr(const struct sk_buff *skb)
 
 unsigned int udprx_skb_rt_flags(const struct sk_buff *skb)
 {
-	return skb_rtable(skb)->rt_flags;
+	const struct rtable *rt = skb_rtable(skb);
+
+	return rt ? rt->rt_flags : 0;
 }
 
 bool udprx_pskb_may_pull(struct sk_buff *skb, unsigned int len)

@@ -52,7 +52,7 @@ bool udprx_skb_csum_valid(const struct sk_buff *skb);
 bool udprx_skb_csum_complete_sw(const struct sk_buff *skb);
 unsigned int udprx_skb_network_header_len(const struct sk_buff *skb);
 const struct udphdr *udprx_udp_hdr(const struct sk_buff *skb);
-/* skb_rtable(skb)->rt_flags (inline): RTCF_BROADCAST, RTCF_MULTICAST, ... */
+/* skb_rtable(skb)->rt_flags (inline): RTCF_BROADCAST, RTCF_MULTICAST, ...; 0 without a route. */
 unsigned int udprx_skb_rt_flags(const struct sk_buff *skb);
 
 /* Inline skb operations of the receive path. */

@@ -18,8 +18,22 @@ mod stat;
 #[derive(Parser)]
 #[command(name = "udprx", version, about = "udprx: traffic, sockets and counters for the udprx module")]
 struct Cli {
+    /// Run in the named network namespace (/run/netns/NAME), like `ip -n NAME`.
+    #[arg(short = 'n', long, global = true, value_name = "NAME")]
+    netns: Option<String>,
     #[command(subcommand)]
     cmd: Cmd,
+}
+
+/// Moves this (single-threaded) process into netns `name`, as `ip netns exec` does for the
+/// network namespace (no /sys remount: the tools only use sockets, /dev and /proc/net).
+fn enter_netns(name: &str) -> Result<()> {
+    use anyhow::Context;
+    let path = format!("/run/netns/{name}");
+    let f = std::fs::File::open(&path).with_context(|| format!("open {path}"))?;
+    nix::sched::setns(f, nix::sched::CloneFlags::CLONE_NEWNET)
+        .with_context(|| format!("setns({path})"))?;
+    Ok(())
 }
 
 #[derive(Subcommand)]
@@ -40,6 +54,12 @@ enum Cmd {
 
 fn main() {
     let cli = Cli::parse();
+    if let Some(ns) = &cli.netns {
+        if let Err(e) = enter_netns(ns) {
+            eprintln!("udprx: {e:#}");
+            std::process::exit(1);
+        }
+    }
     let r: Result<()> = match cli.cmd {
         Cmd::Send(a) => send::run(&a),
         Cmd::Recv(a) => recv::run(&a),
