@@ -87,7 +87,7 @@ udprx_load() {
 counter() {
 	local name=$1 ns=${2:-} out
 	if [ -n "$ns" ]; then
-		out=$(ip netns exec "$ns" udprx stat) || return 1
+		out=$(udprx -n "$ns" stat) || return 1
 	else
 		out=$(udprx stat) || return 1
 	fi
@@ -100,7 +100,7 @@ snap() {
 	local -n __snap=$1
 	local ns=${2:-} out name value
 	if [ -n "$ns" ]; then
-		out=$(ip netns exec "$ns" udprx stat) || return 1
+		out=$(udprx -n "$ns" stat) || return 1
 	else
 		out=$(udprx stat) || return 1
 	fi
@@ -180,7 +180,7 @@ recv_bg() {
 	local out err
 	out=$(mktemp) err=$(mktemp)
 	defer rm -f "$out" "$err"
-	ip netns exec "$ns" udprx recv "$@" >"$out" 2>"$err" &
+	udprx -n "$ns" recv "$@" >"$out" 2>"$err" &
 	local pid=$!
 	defer "kill $pid 2>/dev/null; wait $pid 2>/dev/null"
 	printf -v "${name}_pid" '%s' "$pid"

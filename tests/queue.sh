@@ -66,7 +66,7 @@ declare -A D_stock D_modern D_classic
 for side in stock modern classic; do
 	case $side in stock) port=7001 ;; modern) port=7002 ;; classic) port=7003 ;; esac
 	snap B "$NS"
-	ip netns exec "$NS" udprx send --to 127.0.0.1:$port --count $N --size $SIZE > /dev/null
+	udprx -n "$NS" send --to 127.0.0.1:$port --count $N --size $SIZE > /dev/null
 	wait_seen "$NS" $N || ktap_print_msg "$side: the hook did not see $N datagrams"
 	declare -n D=D_$side
 	snap AFTER "$NS"
@@ -97,7 +97,7 @@ check_eq "fill: modern rmem_alloc = stock rmem_alloc (SO_MEMINFO)" \
 	"$mo_rmem" "$(json_get "$ST_json" before_read rmem_alloc)"
 check_eq "fill: same sk_rcvbuf as stock" "$rcv" "$(json_get "$ST_json" before_read rcvbuf)"
 
-model() { ip netns exec "$NS" udprx model --sk-rcvbuf "$rcv" --truesize "$truesize" --count $N "$@"; }
+model() { udprx -n "$NS" model --sk-rcvbuf "$rcv" --truesize "$truesize" --count $N "$@"; }
 pm=$(model --policy modern)
 pc=$(model --policy classic)
 ktap_print_msg "model modern: $pm"
@@ -117,8 +117,8 @@ setup_ns NS || exit $ksft_fail
 recv_bg HC "$NS" --port 7003 --policy classic --rcvbuf $RCVBUF --hold --timeout 600 || exit $ksft_fail
 recv_bg HM "$NS" --port 7002 --policy modern --rcvbuf $RCVBUF --hold --timeout 600 || exit $ksft_fail
 snap B "$NS"
-ip netns exec "$NS" udprx send --to 127.0.0.1:7003 --count $N --size $SIZE > /dev/null
-ip netns exec "$NS" udprx send --to 127.0.0.1:7002 --count $N --size $SIZE > /dev/null
+udprx -n "$NS" send --to 127.0.0.1:7003 --count $N --size $SIZE > /dev/null
+udprx -n "$NS" send --to 127.0.0.1:7002 --count $N --size $SIZE > /dev/null
 wait_seen "$NS" $((2 * N)) || ktap_print_msg "hold: the hook did not see $((2 * N)) datagrams"
 finish HC; finish HM
 ktap_print_msg "classic held: $HC_json"
@@ -143,7 +143,7 @@ rmem_default=$(</proc/sys/net/core/rmem_default)
 # rcvbuf_of SIDE-ARGS...: the sk_rcvbuf a fresh socket ends up with.
 rcvbuf_of() {
 	local j
-	j=$(ip netns exec "$NS" udprx recv --port 7010 --no-read --timeout 0 "$@" 2>/dev/null) || return 1
+	j=$(udprx -n "$NS" recv --port 7010 --no-read --timeout 0 "$@" 2>/dev/null) || return 1
 	json_get "$j" before_read rcvbuf
 }
 check_eq "default sk_rcvbuf: net.core.rmem_default, as a stock socket" \
@@ -165,7 +165,7 @@ fi
 # --- close with data queued -------------------------------------------------------------------
 snap B "$NS"
 keep CQ "$NS" --port 7011 || exit $ksft_fail
-ip netns exec "$NS" udprx send --to 127.0.0.1:7011 --count 5 --size 300 > /dev/null
+udprx -n "$NS" send --to 127.0.0.1:7011 --count 5 --size 300 > /dev/null
 wait_seen "$NS" 5 || ktap_print_msg "close: the hook did not see 5 datagrams"
 kill -KILL "$CQ_pid"; wait "$CQ_pid" 2>/dev/null
 expect_deltas "close with 5 datagrams queued: all freed as SOCKET_CLOSE, none read" "$NS" B \
@@ -175,7 +175,7 @@ expect_deltas "close with 5 datagrams queued: all freed as SOCKET_CLOSE, none re
 M=3000
 snap B "$NS"
 recv_bg RR "$NS" --port 7012 --quiet --timeout 600 || exit $ksft_fail
-ip netns exec "$NS" udprx send --to 127.0.0.1:7012 --count $M --size 200 > /dev/null
+udprx -n "$NS" send --to 127.0.0.1:7012 --count $M --size 200 > /dev/null
 wait_seen "$NS" $M || ktap_print_msg "race: the hook did not see $M datagrams"
 declare -A R
 for ((i = 0; i < 100; i++)); do

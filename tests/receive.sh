@@ -34,7 +34,7 @@ valid() {
 	setup_ns NS || return 1
 	recv_bg R "$NS" --port $P --count 5 --timeout 60 || return 1
 	snap B "$NS"
-	ip netns exec "$NS" udprx send --to 127.0.0.1:$P --count 5 --size 100 --print \
+	udprx -n "$NS" send --to 127.0.0.1:$P --count 5 --size 100 --print \
 		"${extra[@]}" > "$tmp/sent.$entry"
 	wait "$R_pid"
 	local rc=$?
@@ -59,7 +59,7 @@ closed() {
 	[ "$entry" = proto ] && proto=$PROTO
 	setup_ns NS || return 1
 	snap B "$NS"
-	if ip netns exec "$NS" udprx send --to 127.0.0.1:$CLOSED --count 3 --proto $proto \
+	if udprx -n "$NS" send --to 127.0.0.1:$CLOSED --count 3 --proto $proto \
 		--expect-unreach > /dev/null 2> "$tmp/icmp"; then
 		ktap_test_pass "$entry: closed port: the sender sees 3 ICMP port unreachables"
 	else
@@ -96,13 +96,13 @@ malformed17() {
 	snap B "$NS"
 	[ -n "$deliver" ] && sink="$tmp/want.udprx"
 	# shellcheck disable=SC2086
-	ip netns exec "$NS" udprx send --to 127.0.0.1:$P $args --print >> "$sink"
+	udprx -n "$NS" send --to 127.0.0.1:$P $args --print >> "$sink"
 	# shellcheck disable=SC2086
 	expect_deltas "hook: $name: udprx $ours" "$NS" B $ours
 	snap M "$NS"
 	[ -n "$deliver" ] && sink="$tmp/want.stock" || sink=/dev/null
 	# shellcheck disable=SC2086
-	ip netns exec "$NS" udprx send --to 127.0.0.1:$Q $args --print >> "$sink"
+	udprx -n "$NS" send --to 127.0.0.1:$Q $args --print >> "$sink"
 	# shellcheck disable=SC2086
 	expect_deltas "hook: $name: stock socket, same datagram: $stock" "$NS" M $stock
 }
@@ -141,7 +141,7 @@ malformedP() {
 	[ -n "$deliver" ] && sink="$tmp/want.proto"
 	snap B "$NS"
 	# shellcheck disable=SC2086
-	ip netns exec "$NS" udprx send --proto $PROTO --to 127.0.0.1:$P $args --print >> "$sink"
+	udprx -n "$NS" send --proto $PROTO --to 127.0.0.1:$P $args --print >> "$sink"
 	# shellcheck disable=SC2086
 	expect_deltas "proto: $name: $want" "$NS" B UdpRxProtoInPackets=1 $want
 }
@@ -162,8 +162,8 @@ kill "$U_pid"; wait "$U_pid" 2>/dev/null
 setup_ns NA NB || exit $ksft_fail
 recv_bg A "$NA" --port $P --count 2 --timeout 60 || exit $ksft_fail
 recv_bg Bb "$NB" --port $P --count 3 --timeout 60 || exit $ksft_fail
-ip netns exec "$NA" udprx send --to 127.0.0.1:$P --count 2 --size 10 --print > "$tmp/na"
-ip netns exec "$NB" udprx send --to 127.0.0.1:$P --count 3 --size 20 --print > "$tmp/nb"
+udprx -n "$NA" send --to 127.0.0.1:$P --count 2 --size 10 --print > "$tmp/na"
+udprx -n "$NB" send --to 127.0.0.1:$P --count 3 --size 20 --print > "$tmp/nb"
 wait "$A_pid"; ra=$?
 wait "$Bb_pid"; rb=$?
 ktap_test_result "two netns bind the same port; each reader gets its own netns's datagrams" \
@@ -184,7 +184,7 @@ else
 	ktap_test_result "an unprivileged user can open /dev/udprx but binding fails with EPERM" \
 		grep -q EPERM "$tmp/eperm2"
 fi
-if ip netns exec "$NS" udprx ioctl-check --port $P > "$tmp/ioctl"; then
+if udprx -n "$NS" ioctl-check --port $P > "$tmp/ioctl"; then
 	ktap_test_pass "bad ioctls and reads: ENOTTY, EINVAL, EFAULT, EAGAIN, EADDRINUSE as specified"
 else
 	ktap_test_fail "bad ioctls and reads: ENOTTY, EINVAL, EFAULT, EAGAIN, EADDRINUSE as specified"
@@ -193,7 +193,7 @@ while read -r line; do ktap_print_msg "$line"; done < "$tmp/ioctl"
 
 # --- a short read buffer truncates; the rest of that datagram is gone ------------------------
 recv_bg T "$NS" --port $P --count 2 --bufsize 10 --timeout 60 || exit $ksft_fail
-ip netns exec "$NS" udprx send --to 127.0.0.1:$P --count 2 --size 40 --print > "$tmp/long"
+udprx -n "$NS" send --to 127.0.0.1:$P --count 2 --size 40 --print > "$tmp/long"
 wait "$T_pid"
 want=""
 while read -r len hex; do want+="10 ${hex:0:20}"$'\n'; done < "$tmp/long"
@@ -204,7 +204,7 @@ ktap_test_result "a 10-byte read gets the first 10 bytes of each datagram, then 
 snap B "$NS"
 recv_bg H "$NS" --port $P --timeout 600 || exit $ksft_fail
 kill -STOP "$H_pid"          # bound, not reading
-ip netns exec "$NS" udprx send --to 127.0.0.1:$P --count 3 --size 100 > /dev/null
+udprx -n "$NS" send --to 127.0.0.1:$P --count 3 --size 100 > /dev/null
 if rmmod udprx 2> "$tmp/rmmod"; then
 	ktap_test_fail "rmmod is refused while a udprx socket is open"
 	exit $ksft_fail

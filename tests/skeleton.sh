@@ -26,19 +26,19 @@ ktap_test_result "a new netns gets its own /proc/net/udprx" \
 seen0=$(counter UdpRxHookSeen "$NS1")
 acc0=$(counter UdpRxHookAccepted "$NS1")
 noports0=$(counter UdpNoPorts "$NS1")
-ip netns exec "$NS1" udprx send --to 127.0.0.1:$CLOSED_PORT --count $N >/dev/null
+udprx -n "$NS1" send --to 127.0.0.1:$CLOSED_PORT --count $N >/dev/null
 check_delta "UDP to a closed port: UdpRxHookSeen +$N" $N "$seen0" "$(counter UdpRxHookSeen "$NS1")"
 check_delta "UDP to a closed port: UdpRxHookAccepted +$N" $N "$acc0" "$(counter UdpRxHookAccepted "$NS1")"
 check_delta "UDP to a closed port: stock UdpNoPorts +$N" $N "$noports0" "$(counter UdpNoPorts "$NS1")"
 
 inp0=$(counter UdpRxProtoInPackets "$NS1")
 seen1=$(counter UdpRxHookSeen "$NS1")
-ip netns exec "$NS1" udprx send --to 127.0.0.1 --proto $PROTO --count $M >/dev/null
+udprx -n "$NS1" send --to 127.0.0.1 --proto $PROTO --count $M >/dev/null
 check_delta "raw protocol $PROTO: UdpRxProtoInPackets +$M" $M "$inp0" "$(counter UdpRxProtoInPackets "$NS1")"
 check_delta "raw protocol $PROTO: not seen as UDP by the hook" 0 "$seen1" "$(counter UdpRxHookSeen "$NS1")"
 
 # NS2 starts from zero, counts only its own traffic, and NS1 does not move.
-ns2_counts=$(ip netns exec "$NS2" udprx stat | awk '$1 ~ /^UdpRx/ && $2 != 0')
+ns2_counts=$(udprx -n "$NS2" stat | awk '$1 ~ /^UdpRx/ && $2 != 0')
 if [ -z "$ns2_counts" ]; then
 	ktap_test_pass "second netns: all udprx counters start at zero"
 else
@@ -46,7 +46,7 @@ else
 	ktap_test_fail "second netns: all udprx counters start at zero"
 fi
 seen_ns1=$(counter UdpRxHookSeen "$NS1")
-ip netns exec "$NS2" udprx send --to 127.0.0.1:$CLOSED_PORT --count $K >/dev/null
+udprx -n "$NS2" send --to 127.0.0.1:$CLOSED_PORT --count $K >/dev/null
 check_delta "second netns: UdpRxHookSeen +$K there" $K 0 "$(counter UdpRxHookSeen "$NS2")"
 check_delta "second netns: first netns unchanged" 0 "$seen_ns1" "$(counter UdpRxHookSeen "$NS1")"
 
