@@ -41,7 +41,8 @@ check: setup
 
 demo: setup
 	$(MAKE) --no-print-directory modules cli
-	scripts/vm.sh -- scripts/demo.sh
+	rm -rf out/demo && mkdir -p out/demo
+	scripts/vm.sh --rwdir $(CURDIR)/out/demo -- scripts/demo.sh
 
 run: export CMD := $(CMD)
 run: setup

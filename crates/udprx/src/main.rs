@@ -8,8 +8,10 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 mod check;
+mod compare;
 mod dev;
 mod model;
+mod plot;
 mod recv;
 mod send;
 mod snmp;
@@ -45,6 +47,9 @@ enum Cmd {
     Recv(recv::Args),
     /// Print the udprx counter groups next to the stock Udp: counters, nstat-style.
     Stat(stat::Args),
+    /// The same traffic to a stock UDP socket and to udprx under each policy, scenario by
+    /// scenario, next to the model's prediction; exits 1 on any mismatch.
+    Compare(compare::Args),
     /// What the accounting model predicts for N arrivals at a socket that does not read.
     Model(model::Args),
     /// Check /dev/udprx's answers to bad ioctls and reads (for the selftests).
@@ -66,6 +71,7 @@ fn main() {
         Cmd::Stat(a) => stat::run(&a),
         Cmd::IoctlCheck(a) => check::run(&a),
         Cmd::Model(a) => model::run(&a),
+        Cmd::Compare(a) => compare::run(&a),
     };
     if let Err(e) = r {
         eprintln!("udprx: {e:#}");

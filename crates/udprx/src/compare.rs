@@ -1,0 +1,884 @@
+//! `udprx compare`: the same traffic, scenario by scenario, to a stock UDP socket and to
+//! udprx sockets under each policy — each side in a fresh network namespace of its own —
+//! next to what the accounting model predicts. Exits 1 when `modern` differs from stock or
+//! a policy differs from its model.
+//!
+//! Everything runs in this one process (no exec per datagram): each side `unshare()`s a
+//! new netns, brings `lo` up, binds its socket and sends to itself over loopback; after
+//! each datagram it waits until the netns's counters show it arrived (the `LOCAL_IN` hook
+//! sees every UDP datagram; the protocol handler counts the others).
+
+use crate::{
+    dev::Device,
+    send::{payload, udp_checksum},
+    stat,
+};
+use anyhow::{bail, Context, Result};
+use serde_json::{json, Value};
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use std::{
+    collections::{BTreeMap, HashMap, VecDeque},
+    net::{Ipv4Addr, SocketAddrV4, UdpSocket},
+    os::fd::AsRawFd,
+    time::{Duration, Instant},
+};
+use udprx_rxqueue::{Counter, Outcome, Policy, Queue};
+
+const PORT: u16 = 7000;
+const CLOSED: u16 = 7999;
+const PROTO: u8 = 253;
+/// `CHECKSUM_BREAK`: datagrams up to this many bytes have their checksum verified on arrival.
+const CHECKSUM_BREAK: usize = 76;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Scenarios to run (default: all of them).
+    scenarios: Vec<String>,
+    /// Print JSON instead of tables.
+    #[arg(long)]
+    json: bool,
+    /// List the scenarios and exit.
+    #[arg(long)]
+    list: bool,
+    /// Write a PNG per scenario into DIR: sk_rmem_alloc over arrivals for each side.
+    #[arg(long, value_name = "DIR")]
+    plot: Option<std::path::PathBuf>,
+}
+
+/// What a datagram looks like.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum Kind {
+    Good,
+    BadCsum,
+    ZeroCsum,
+    /// UDP length field longer than the datagram.
+    LongUlen,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Step {
+    /// A datagram of `size` payload bytes to the bound port.
+    Send(usize, Kind),
+    /// A well-formed datagram to a port nobody bound (protocol 17 for stock, `PROTO` for
+    /// udprx).
+    SendClosed(usize),
+    /// One non-blocking read.
+    Read,
+    Hold,
+    Release,
+    /// Close the socket with whatever is queued.
+    Close,
+}
+
+struct Scenario {
+    name: &'static str,
+    about: String,
+    /// `SO_RCVBUF` value and whether forced.
+    rcvbuf: Option<(i32, bool)>,
+    steps: Vec<Step>,
+    /// Why `classic` differs from stock, when it does.
+    classic_reason: &'static str,
+}
+
+fn sends(n: usize, size: usize) -> Vec<Step> {
+    vec![Step::Send(size, Kind::Good); n]
+}
+
+fn rmem_max() -> Result<i32> {
+    let s = std::fs::read_to_string("/proc/sys/net/core/rmem_max").context("read rmem_max")?;
+    Ok(s.trim().parse()?)
+}
+
+/// The scenarios; `ts1000` is the truesize of a 1000-byte datagram on this kernel (measured
+/// first; `None` only for `--list`).
+fn scenarios(ts1000: Option<u32>) -> Result<Vec<Scenario>> {
+    let rmax = rmem_max()?;
+    // SO_RCVBUF for a buffer of exactly three datagrams (the kernel doubles it).
+    let exact = ts1000.map_or(3456, |t| (3 * t / 2) as i32);
+    let mut slow = Vec::new();
+    for i in 0..36 {
+        slow.push(Step::Send(1000, Kind::Good));
+        if i % 3 == 2 {
+            slow.push(Step::Read);
+        }
+    }
+    let mixed = [100, 1500, 3000, 600]
+        .iter()
+        .cycle()
+        .take(24)
+        .map(|&s| Step::Send(s, Kind::Good))
+        .collect();
+    let mut held = vec![Step::Hold];
+    held.extend(sends(20, 1000));
+    held.push(Step::Release);
+    let mut close = sends(5, 1000);
+    close.push(Step::Close);
+    // Each clamp scenario sends a little more than its buffer holds, in big datagrams (the
+    // truesize of 60000 bytes is over 60000, so buffer / 60000 datagrams overflow it).
+    let clamp_n = (2 * rmax as usize) / 60_000 + 4;
+    let force_n = (4 * rmax as usize) / 60_000 + 4;
+    Ok(vec![
+        Scenario {
+            name: "overflow",
+            about: "20 x 1000 B, SO_RCVBUF 4096, nobody reads".into(),
+            rcvbuf: Some((4096, false)),
+            steps: sends(20, 1000),
+            classic_reason: "3.13 sock_queue_rcv_skb() admits while rmem < rcvbuf (one more datagram), then sk_rcvqueues_full() drops early with InErrors only",
+        },
+        Scenario {
+            name: "exact-fit",
+            about: format!("6 x 1000 B, SO_RCVBUF {exact}: sk_rcvbuf is exactly 3 truesizes, nobody reads"),
+            rcvbuf: Some((exact, false)),
+            steps: sends(6, 1000),
+            classic_reason: "",
+        },
+        Scenario {
+            name: "slow-reader",
+            about: "36 x 1000 B, SO_RCVBUF 4096, one read after every 3rd arrival".into(),
+            rcvbuf: Some((4096, false)),
+            steps: slow,
+            classic_reason: "3.13 uncharges at once on read and admits while rmem < rcvbuf; 7.3 keeps read bytes charged until the deficit reaches rcvbuf/4 or the reader queue empties",
+        },
+        Scenario {
+            name: "mixed-sizes",
+            about: "24 datagrams of 100, 1500, 3000, 600 B (different truesizes), SO_RCVBUF 8192, nobody reads".into(),
+            rcvbuf: Some((8192, false)),
+            steps: mixed,
+            classic_reason: "3.13 tests rmem < rcvbuf without the arriving truesize; 7.3 tests rmem + truesize <= rcvbuf",
+        },
+        Scenario {
+            name: "tiny-rcvbuf",
+            about: "5 x 4000 B, SO_RCVBUF 1 (sk_rcvbuf = SOCK_MIN_RCVBUF, smaller than one datagram)".into(),
+            rcvbuf: Some((1, false)),
+            steps: sends(5, 4000),
+            classic_reason: "3.13: once the first datagram is in, rmem > rcvbuf and sk_rcvqueues_full() drops early, counting InErrors only",
+        },
+        Scenario {
+            name: "clamp",
+            about: format!("{clamp_n} x 60000 B, SO_RCVBUF 2 x rmem_max (clamped to rmem_max = {rmax})"),
+            rcvbuf: Some((rmax.saturating_mul(2), false)),
+            steps: sends(clamp_n, 60_000),
+            classic_reason: "3.13 admits while rmem < rcvbuf: one more datagram",
+        },
+        Scenario {
+            name: "force",
+            about: format!("{force_n} x 60000 B, SO_RCVBUFFORCE 2 x rmem_max (not clamped)"),
+            rcvbuf: Some((rmax.saturating_mul(2), true)),
+            steps: sends(force_n, 60_000),
+            classic_reason: "3.13 admits while rmem < rcvbuf: one more datagram",
+        },
+        Scenario {
+            name: "closed-port",
+            about: format!("3 datagrams to port {CLOSED}, bound by nobody (udprx: on protocol {PROTO})"),
+            rcvbuf: None,
+            steps: vec![Step::SendClosed(100); 3],
+            classic_reason: "",
+        },
+        Scenario {
+            name: "malformed",
+            about: "bad checksum (40 B: found on arrival; 208 B: found on read), zero checksum, UDP length > datagram; reads after each".into(),
+            rcvbuf: None,
+            steps: vec![
+                Step::Send(32, Kind::BadCsum),
+                Step::Send(200, Kind::BadCsum),
+                Step::Read,
+                Step::Send(48, Kind::ZeroCsum),
+                Step::Read,
+                Step::Send(100, Kind::LongUlen),
+                Step::Read,
+            ],
+            classic_reason: "",
+        },
+        Scenario {
+            name: "held",
+            about: "socket held, 20 x 1000 B, released; SO_RCVBUF 4096 (stock: 7.3 UDP never backlogs, so the stock side is the same traffic unheld)".into(),
+            rcvbuf: Some((4096, false)),
+            steps: held,
+            classic_reason: "3.13 backlogs while the socket is owned (sk_add_backlog, limit backlog.len + rmem > rcvbuf) and drains through sock_queue_rcv_skb() on release",
+        },
+        Scenario {
+            name: "close",
+            about: "5 x 1000 B queued, then close".into(),
+            rcvbuf: Some((65536, false)),
+            steps: close,
+            classic_reason: "",
+        },
+    ])
+}
+
+/// The sides of a comparison.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Side {
+    Stock,
+    Modern,
+    Classic,
+}
+
+impl Side {
+    fn name(self) -> &'static str {
+        match self {
+            Side::Stock => "stock",
+            Side::Modern => "modern",
+            Side::Classic => "classic",
+        }
+    }
+}
+
+/// Brings `lo` up in the current netns.
+fn lo_up() -> Result<()> {
+    let s = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).context("socket")?;
+    // SAFETY: `ifreq` is plain data; the ioctls read and write it.
+    unsafe {
+        let mut ifr: libc::ifreq = std::mem::zeroed();
+        for (d, c) in ifr.ifr_name.iter_mut().zip(b"lo\0") {
+            *d = *c as libc::c_char;
+        }
+        if libc::ioctl(s.as_raw_fd(), libc::SIOCGIFFLAGS, &mut ifr) != 0 {
+            return Err(std::io::Error::last_os_error()).context("SIOCGIFFLAGS lo");
+        }
+        ifr.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
+        if libc::ioctl(s.as_raw_fd(), libc::SIOCSIFFLAGS, &ifr) != 0 {
+            return Err(std::io::Error::last_os_error()).context("SIOCSIFFLAGS lo");
+        }
+    }
+    Ok(())
+}
+
+/// A new network namespace for this process, with `lo` up.
+fn fresh_netns() -> Result<()> {
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).context("unshare(CLONE_NEWNET)")?;
+    lo_up()
+}
+
+/// All counters of the current netns (`udprx stat`), by nstat name.
+fn counters() -> Result<HashMap<String, u64>> {
+    let mut m = HashMap::new();
+    for g in stat::groups()? {
+        for (n, v) in g.counters {
+            m.insert(format!("{}{}", g.name, n), v);
+        }
+    }
+    Ok(m)
+}
+
+fn arrivals(c: &HashMap<String, u64>) -> u64 {
+    c.get("UdpRxHookSeen").copied().unwrap_or(0) + c.get("UdpRxProtoInPackets").copied().unwrap_or(0)
+}
+
+/// Crafts a datagram: (bytes, IP protocol).
+fn craft(size: usize, kind: Kind, port: u16, proto: u8) -> Vec<u8> {
+    let body = payload(0, size);
+    let len = 8 + body.len();
+    let ulen = if kind == Kind::LongUlen { len + 100 } else { len } as u16;
+    let mut d = Vec::with_capacity(len);
+    d.extend(40000u16.to_be_bytes());
+    d.extend(port.to_be_bytes());
+    d.extend(ulen.to_be_bytes());
+    d.extend([0, 0]);
+    d.extend(&body);
+    let lo = Ipv4Addr::LOCALHOST;
+    let good = udp_checksum(lo, lo, proto, &d);
+    let check = match kind {
+        Kind::Good | Kind::LongUlen => good,
+        Kind::ZeroCsum => 0,
+        Kind::BadCsum => match good.wrapping_add(1) {
+            0 => 1,
+            b => b,
+        },
+    };
+    d[6..8].copy_from_slice(&check.to_be_bytes());
+    d
+}
+
+/// The sender of one side.
+struct Sender {
+    udp: UdpSocket,
+    raw17: Socket,
+    raw_proto: Socket,
+}
+
+impl Sender {
+    fn new() -> Result<Self> {
+        Ok(Self {
+            udp: UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))?,
+            raw17: Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::UDP)).context("raw socket")?,
+            raw_proto: Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(i32::from(PROTO))))
+                .context("raw socket")?,
+        })
+    }
+
+    fn send(&self, size: usize, kind: Kind, port: u16, proto: u8) -> Result<()> {
+        let to = SocketAddrV4::new(Ipv4Addr::LOCALHOST, port);
+        if kind == Kind::Good && proto == 17 {
+            self.udp.send_to(&payload(0, size), to)?;
+        } else {
+            let raw = if proto == 17 { &self.raw17 } else { &self.raw_proto };
+            raw.send_to(&craft(size, kind, port, proto), &SockAddr::from(SocketAddrV4::new(*to.ip(), 0)))?;
+        }
+        Ok(())
+    }
+}
+
+/// The receiver of one side.
+enum Rx {
+    Stock(UdpSocket),
+    Udprx(Device),
+}
+
+/// What a socket reports about its memory.
+struct Mem {
+    rmem: u32,
+    rcvbuf: u32,
+    drops: u64,
+}
+
+impl Rx {
+    fn open(side: Side, rcvbuf: Option<(i32, bool)>) -> Result<Self> {
+        Ok(match side {
+            Side::Stock => {
+                let s = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, PORT))?;
+                s.set_nonblocking(true)?;
+                if let Some((v, force)) = rcvbuf {
+                    let opt = if force { libc::SO_RCVBUFFORCE } else { libc::SO_RCVBUF };
+                    // SAFETY: Passes a valid int.
+                    let r = unsafe {
+                        libc::setsockopt(s.as_raw_fd(), libc::SOL_SOCKET, opt, (&v as *const i32).cast(), 4)
+                    };
+                    if r != 0 {
+                        return Err(std::io::Error::last_os_error()).context("setsockopt(SO_RCVBUF)");
+                    }
+                }
+                Rx::Stock(s)
+            }
+            Side::Modern | Side::Classic => {
+                let d = Device::open(true)?;
+                d.set_policy(if side == Side::Modern { udprx_abi::POLICY_MODERN } else { udprx_abi::POLICY_CLASSIC })?;
+                if let Some((v, force)) = rcvbuf {
+                    d.set_rcvbuf(v, force)?;
+                }
+                d.bind(PORT)?;
+                Rx::Udprx(d)
+            }
+        })
+    }
+
+    fn mem(&self) -> Result<Mem> {
+        match self {
+            Rx::Stock(s) => {
+                let mut m = [0u32; 9];
+                let mut len = 36 as libc::socklen_t;
+                // SAFETY: `m` is writable for `len` bytes.
+                let r = unsafe {
+                    libc::getsockopt(s.as_raw_fd(), libc::SOL_SOCKET, libc::SO_MEMINFO, m.as_mut_ptr().cast(), &mut len)
+                };
+                if r != 0 {
+                    return Err(std::io::Error::last_os_error()).context("SO_MEMINFO");
+                }
+                Ok(Mem { rmem: m[0], rcvbuf: m[1], drops: u64::from(m[8]) })
+            }
+            Rx::Udprx(d) => {
+                let i = d.info()?;
+                Ok(Mem { rmem: i.rmem_alloc, rcvbuf: i.rcvbuf, drops: i.drops })
+            }
+        }
+    }
+
+    /// One non-blocking read; whether a datagram was delivered.
+    fn read(&mut self, buf: &mut [u8]) -> Result<bool> {
+        let r = match self {
+            Rx::Stock(s) => s.recv(buf),
+            Rx::Udprx(d) => d.read(buf),
+        };
+        match r {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(false),
+            Err(e) => Err(e).context("read"),
+        }
+    }
+}
+
+/// What one side did.
+#[derive(Default)]
+struct Outcomes {
+    /// Counter deltas by short name (InDatagrams, ...).
+    mib: BTreeMap<&'static str, i64>,
+    delivered: i64,
+    drops: i64,
+    final_rmem: i64,
+    freed_at_close: i64,
+    rcvbuf: u32,
+    /// rmem after each arrival, and whether that arrival was dropped.
+    series: Vec<(u32, bool)>,
+}
+
+const MIB: [&str; 5] = ["InDatagrams", "NoPorts", "InErrors", "RcvbufErrors", "InCsumErrors"];
+
+fn run_side(sc: &Scenario, side: Side) -> Result<Outcomes> {
+    fresh_netns()?;
+    let group = if side == Side::Stock { "Udp" } else { "UdpRx" };
+    let mut rx = Some(Rx::open(side, sc.rcvbuf)?);
+    let tx = Sender::new()?;
+    let c0 = counters()?;
+    let mut o = Outcomes { rcvbuf: rx.as_ref().unwrap().mem()?.rcvbuf, ..Default::default() };
+    let mut buf = vec![0u8; 65536];
+    let mut held = false;
+    let mut seen = arrivals(&c0);
+    for step in &sc.steps {
+        match *step {
+            Step::Send(..) | Step::SendClosed(..) => {
+                let (size, kind, port, proto) = match *step {
+                    Step::SendClosed(size) if side == Side::Stock => (size, Kind::Good, CLOSED, 17),
+                    Step::SendClosed(size) => (size, Kind::Good, CLOSED, PROTO),
+                    Step::Send(size, kind) => (size, kind, PORT, 17),
+                    _ => unreachable!(),
+                };
+                let drops0 = match &rx {
+                    Some(r) => r.mem()?.drops,
+                    None => 0,
+                };
+                tx.send(size, kind, port, proto)?;
+                // Wait until the datagram has been through the receive path.
+                let deadline = Instant::now() + Duration::from_secs(5);
+                loop {
+                    let n = arrivals(&counters()?);
+                    if n > seen {
+                        seen = n;
+                        break;
+                    }
+                    if Instant::now() > deadline {
+                        bail!("{}: {}: a datagram did not arrive within 5 s", sc.name, side.name());
+                    }
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                if let Some(r) = &rx {
+                    let m = r.mem()?;
+                    o.series.push((m.rmem, m.drops > drops0));
+                }
+            }
+            Step::Read => {
+                if let Some(r) = rx.as_mut() {
+                    if r.read(&mut buf)? {
+                        o.delivered += 1;
+                    }
+                }
+            }
+            Step::Hold => {
+                if let Some(Rx::Udprx(d)) = &rx {
+                    d.hold()?;
+                    held = true;
+                }
+            }
+            Step::Release => {
+                if let Some(Rx::Udprx(d)) = &rx {
+                    if held {
+                        d.release()?;
+                        held = false;
+                    }
+                }
+            }
+            Step::Close => {
+                if let Some(r) = &rx {
+                    let m = r.mem()?;
+                    o.final_rmem = i64::from(m.rmem);
+                    o.drops = m.drops as i64;
+                }
+                rx = None;
+            }
+        }
+    }
+    if let Some(r) = rx.as_mut() {
+        let m = r.mem()?;
+        o.final_rmem = i64::from(m.rmem);
+        o.drops = m.drops as i64;
+        while r.read(&mut buf)? {
+            o.delivered += 1;
+        }
+    }
+    drop(rx);
+    let c1 = counters()?;
+    for name in MIB {
+        let key = format!("{group}{name}");
+        let d = c1.get(&key).copied().unwrap_or(0) as i64 - c0.get(&key).copied().unwrap_or(0) as i64;
+        o.mib.insert(name, d);
+    }
+    if side != Side::Stock {
+        o.freed_at_close = c1.get("UdpRxDropSOCKET_CLOSE").copied().unwrap_or(0) as i64
+            - c0.get("UdpRxDropSOCKET_CLOSE").copied().unwrap_or(0) as i64;
+    }
+    Ok(o)
+}
+
+/// truesize of each datagram shape, measured on a udprx socket in a netns of its own.
+fn calibrate(shapes: &[(usize, Kind)]) -> Result<HashMap<(usize, Kind), u32>> {
+    fresh_netns()?;
+    let tx = Sender::new()?;
+    let mut m = HashMap::new();
+    for &(size, kind) in shapes {
+        if matches!(kind, Kind::LongUlen) || (kind == Kind::BadCsum && size + 8 <= CHECKSUM_BREAK) {
+            continue; // dropped before any socket: never charged
+        }
+        let mut rx = Rx::open(Side::Modern, None)?;
+        let before = arrivals(&counters()?);
+        tx.send(size, kind, PORT, 17)?;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while arrivals(&counters()?) <= before {
+            if Instant::now() > deadline {
+                bail!("calibration: a datagram did not arrive within 5 s");
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        m.insert((size, kind), rx.mem()?.rmem);
+        let mut buf = vec![0u8; 65536];
+        while rx.read(&mut buf)? {}
+    }
+    Ok(m)
+}
+
+/// What the model predicts for one policy.
+fn model(sc: &Scenario, policy: Policy, rcvbuf: u32, truesize: &HashMap<(usize, Kind), u32>) -> Outcomes {
+    let mut q = Queue::new(policy, rcvbuf);
+    let mut o = Outcomes { rcvbuf, ..Default::default() };
+    for n in MIB {
+        o.mib.insert(n, 0);
+    }
+    let bump = |o: &mut Outcomes, c: &'static str| *o.mib.get_mut(c).unwrap() += 1;
+    // What is queued (truesize, checksum bad) and backlogged, in order.
+    let mut queue: VecDeque<(u32, bool)> = VecDeque::new();
+    let mut backlog: VecDeque<(u32, bool)> = VecDeque::new();
+    let drop_counters = |o: &mut Outcomes, d: udprx_rxqueue::Drop| {
+        for c in d.counters() {
+            *o.mib.get_mut(match c {
+                Counter::InErrors => "InErrors",
+                Counter::RcvbufErrors => "RcvbufErrors",
+            })
+            .unwrap() += 1;
+        }
+    };
+    let mut closed = false;
+    for step in &sc.steps {
+        match *step {
+            Step::SendClosed(_) => bump(&mut o, "NoPorts"),
+            Step::Send(size, kind) => {
+                if kind == Kind::LongUlen {
+                    bump(&mut o, "InErrors");
+                    o.series.push((q.info().rmem_alloc, false));
+                    continue;
+                }
+                if kind == Kind::BadCsum && size + 8 <= CHECKSUM_BREAK {
+                    bump(&mut o, "InCsumErrors");
+                    bump(&mut o, "InErrors");
+                    o.series.push((q.info().rmem_alloc, false));
+                    continue;
+                }
+                let ts = truesize[&(size, kind)];
+                let bad = kind == Kind::BadCsum;
+                let out = q.enqueue(ts, || ts);
+                match out {
+                    Outcome::Queued => queue.push_back((ts, bad)),
+                    Outcome::Backlogged => backlog.push_back((ts, bad)),
+                    Outcome::Dropped(d) => drop_counters(&mut o, d),
+                }
+                o.series.push((q.info().rmem_alloc, matches!(out, Outcome::Dropped(_))));
+            }
+            Step::Read => {
+                // A read skips (and counts) datagrams with a bad checksum, as udp_recvmsg.
+                while let Some((ts, bad)) = queue.pop_front() {
+                    q.dequeue(ts);
+                    if bad {
+                        q.count_drop();
+                        bump(&mut o, "InCsumErrors");
+                        bump(&mut o, "InErrors");
+                        continue;
+                    }
+                    bump(&mut o, "InDatagrams");
+                    o.delivered += 1;
+                    break;
+                }
+            }
+            Step::Hold => q.take(),
+            Step::Release => {
+                while let Some((ts, bad)) = backlog.pop_front() {
+                    match q.drain_one(ts) {
+                        Some(Outcome::Queued) => queue.push_back((ts, bad)),
+                        Some(Outcome::Dropped(d)) => drop_counters(&mut o, d),
+                        _ => {}
+                    }
+                }
+                q.release();
+            }
+            Step::Close => {
+                let i = q.info();
+                o.final_rmem = i64::from(i.rmem_alloc);
+                o.drops = i.drops as i64;
+                o.freed_at_close = i64::from(q.close());
+                queue.clear();
+                closed = true;
+            }
+        }
+    }
+    if !closed {
+        let i = q.info();
+        o.final_rmem = i64::from(i.rmem_alloc);
+        o.drops = i.drops as i64;
+        while let Some((ts, bad)) = queue.pop_front() {
+            q.dequeue(ts);
+            if bad {
+                q.count_drop();
+                bump(&mut o, "InCsumErrors");
+                bump(&mut o, "InErrors");
+            } else {
+                bump(&mut o, "InDatagrams");
+                o.delivered += 1;
+            }
+        }
+    }
+    o
+}
+
+/// The rows of a comparison table: (name, value per column).
+fn rows(o: &Outcomes) -> Vec<(&'static str, i64)> {
+    let mut r: Vec<(&'static str, i64)> = MIB.iter().map(|n| (*n, o.mib[n])).collect();
+    r.push(("delivered", o.delivered));
+    r.push(("socket drops", o.drops));
+    r.push(("final rmem", o.final_rmem));
+    r.push(("freed at close", o.freed_at_close));
+    r
+}
+
+struct Compared {
+    name: &'static str,
+    about: String,
+    rcvbuf: u32,
+    sides: Vec<(Side, Outcomes)>,
+    models: Vec<(Policy, Outcomes)>,
+    failures: Vec<String>,
+    classic_reason: &'static str,
+}
+
+fn compare_one(sc: &Scenario, truesize: &HashMap<(usize, Kind), u32>) -> Result<Compared> {
+    let mut sides = Vec::new();
+    for side in [Side::Stock, Side::Modern, Side::Classic] {
+        sides.push((side, run_side(sc, side)?));
+    }
+    let rcvbuf = sides[1].1.rcvbuf;
+    let models = vec![
+        (Policy::Modern, model(sc, Policy::Modern, rcvbuf, truesize)),
+        (Policy::Classic, model(sc, Policy::Classic, rcvbuf, truesize)),
+    ];
+    let mut failures = Vec::new();
+    let stock = rows(&sides[0].1);
+    let modern = rows(&sides[1].1);
+    let classic = rows(&sides[2].1);
+    let mm = rows(&models[0].1);
+    let mc = rows(&models[1].1);
+    for i in 0..stock.len() {
+        let name = stock[i].0;
+        // The stock socket's close is not observable after the fact.
+        if name != "freed at close" && modern[i].1 != stock[i].1 {
+            failures.push(format!("{name}: modern {} != stock {}", modern[i].1, stock[i].1));
+        }
+        if modern[i].1 != mm[i].1 {
+            failures.push(format!("{name}: modern {} != model {}", modern[i].1, mm[i].1));
+        }
+        if classic[i].1 != mc[i].1 {
+            failures.push(format!("{name}: classic {} != model {}", classic[i].1, mc[i].1));
+        }
+    }
+    if sides[0].1.rcvbuf != rcvbuf || sides[2].1.rcvbuf != rcvbuf {
+        failures.push(format!("sk_rcvbuf differs: stock {} modern {rcvbuf} classic {}", sides[0].1.rcvbuf, sides[2].1.rcvbuf));
+    }
+    Ok(Compared {
+        name: sc.name,
+        about: sc.about.clone(),
+        rcvbuf,
+        sides,
+        models,
+        failures,
+        classic_reason: sc.classic_reason,
+    })
+}
+
+fn print_table(c: &Compared) {
+    println!("== {}: {} (sk_rcvbuf {})", c.name, c.about, c.rcvbuf);
+    println!(
+        "{:<16} {:>8} {:>8} {:>8} {:>13} {:>14}",
+        "counter", "stock", "modern", "classic", "model:modern", "model:classic"
+    );
+    let cols: Vec<Vec<(&str, i64)>> = c
+        .sides
+        .iter()
+        .map(|(_, o)| rows(o))
+        .chain(c.models.iter().map(|(_, o)| rows(o)))
+        .collect();
+    let mut classic_differs = false;
+    for i in 0..cols[0].len() {
+        let stock = if cols[0][i].0 == "freed at close" { "-".to_string() } else { cols[0][i].1.to_string() };
+        let diff = cols[2][i].1 != cols[0][i].1 && cols[0][i].0 != "freed at close";
+        classic_differs |= diff;
+        println!(
+            "{:<16} {:>8} {:>8} {:>8} {:>13} {:>14}{}",
+            cols[0][i].0,
+            stock,
+            cols[1][i].1,
+            cols[2][i].1,
+            cols[3][i].1,
+            cols[4][i].1,
+            if diff { "  *" } else { "" }
+        );
+    }
+    if classic_differs {
+        let why = if c.classic_reason.is_empty() { "(no 3.13 rule recorded for this scenario)" } else { c.classic_reason };
+        println!("  * classic differs from stock: {why}");
+    }
+    if c.failures.is_empty() {
+        println!("  ok: modern = stock, each policy = its model");
+    } else {
+        for f in &c.failures {
+            println!("  FAIL {f}");
+        }
+    }
+    println!();
+}
+
+fn to_json(c: &Compared) -> Value {
+    let col = |o: &Outcomes| -> Value {
+        let mut m = serde_json::Map::new();
+        for (n, v) in rows(o) {
+            m.insert(n.into(), v.into());
+        }
+        m.insert("rcvbuf".into(), o.rcvbuf.into());
+        m.insert("rmem_series".into(), o.series.iter().map(|(r, _)| *r).collect::<Vec<_>>().into());
+        m.insert("dropped_series".into(), o.series.iter().map(|(_, d)| *d).collect::<Vec<_>>().into());
+        Value::Object(m)
+    };
+    let mut sides = serde_json::Map::new();
+    for (s, o) in &c.sides {
+        sides.insert(s.name().into(), col(o));
+    }
+    for (p, o) in &c.models {
+        sides.insert(if *p == Policy::Modern { "model:modern" } else { "model:classic" }.into(), col(o));
+    }
+    json!({
+        "scenario": c.name,
+        "about": c.about,
+        "sk_rcvbuf": c.rcvbuf,
+        "columns": sides,
+        "classic_reason": c.classic_reason,
+        "failures": c.failures,
+        "ok": c.failures.is_empty(),
+    })
+}
+
+pub fn run(a: &Args) -> Result<()> {
+    if a.list {
+        for s in &scenarios(None)? {
+            println!("{:<12} {}", s.name, s.about);
+        }
+        return Ok(());
+    }
+    let ts1000 = calibrate(&[(1000, Kind::Good)])?[&(1000, Kind::Good)];
+    let all = scenarios(Some(ts1000))?;
+    for n in &a.scenarios {
+        if !all.iter().any(|s| s.name == n) {
+            bail!("no scenario '{n}' (see --list)");
+        }
+    }
+    let chosen: Vec<&Scenario> = all.iter().filter(|s| a.scenarios.is_empty() || a.scenarios.iter().any(|n| n == s.name)).collect();
+    let mut shapes: Vec<(usize, Kind)> = chosen
+        .iter()
+        .flat_map(|s| s.steps.iter())
+        .filter_map(|st| if let Step::Send(size, kind) = st { Some((*size, *kind)) } else { None })
+        .collect();
+    shapes.sort();
+    shapes.dedup();
+    let truesize = calibrate(&shapes)?;
+    let mut failed = 0;
+    let mut out = Vec::new();
+    for sc in chosen {
+        let c = compare_one(sc, &truesize)?;
+        if !c.failures.is_empty() {
+            failed += 1;
+        }
+        if a.json {
+            out.push(to_json(&c));
+        } else {
+            print_table(&c);
+        }
+        if let Some(dir) = &a.plot {
+            std::fs::create_dir_all(dir).with_context(|| format!("mkdir {}", dir.display()))?;
+            let path = dir.join(format!("{}.png", c.name));
+            let lines: Vec<crate::plot::Line<'_>> = c
+                .sides
+                .iter()
+                .map(|(s, o)| crate::plot::Line { name: s.name(), points: &o.series })
+                .collect();
+            crate::plot::draw(&path, &format!("{}: {}", c.name, c.about), c.rcvbuf, &lines)?;
+            if !a.json {
+                println!("  picture: {}", path.display());
+            }
+        }
+    }
+    if a.json {
+        println!("{}", Value::Array(out));
+    }
+    if failed > 0 {
+        bail!("{failed} scenario(s) differ");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ts() -> HashMap<(usize, Kind), u32> {
+        let mut m = HashMap::new();
+        m.insert((1000, Kind::Good), 2304);
+        m.insert((200, Kind::BadCsum), 1280);
+        m.insert((48, Kind::ZeroCsum), 1280);
+        m
+    }
+
+    #[test]
+    fn model_overflow_and_malformed() {
+        let sc = Scenario {
+            name: "t",
+            about: String::new(),
+            rcvbuf: None,
+            steps: sends(20, 1000),
+            classic_reason: "",
+        };
+        let m = model(&sc, Policy::Modern, 8192, &ts());
+        assert_eq!((m.delivered, m.mib["RcvbufErrors"], m.mib["InErrors"], m.drops), (3, 17, 17, 17));
+        let c = model(&sc, Policy::Classic, 8192, &ts());
+        assert_eq!((c.delivered, c.mib["RcvbufErrors"], c.mib["InErrors"], c.drops), (4, 0, 16, 16));
+        let sc = Scenario {
+            name: "m",
+            about: String::new(),
+            rcvbuf: None,
+            steps: vec![
+                Step::Send(32, Kind::BadCsum),
+                Step::Send(200, Kind::BadCsum),
+                Step::Read,
+                Step::Send(48, Kind::ZeroCsum),
+                Step::Read,
+                Step::Send(100, Kind::LongUlen),
+                Step::Read,
+            ],
+            classic_reason: "",
+        };
+        let m = model(&sc, Policy::Modern, 212_992, &ts());
+        assert_eq!(m.mib["InCsumErrors"], 2);
+        assert_eq!(m.mib["InErrors"], 3);
+        assert_eq!(m.mib["InDatagrams"], 1);
+        assert_eq!((m.delivered, m.drops, m.final_rmem), (1, 1, 0));
+    }
+
+    #[test]
+    fn crafted_lengths_and_checksums() {
+        let d = craft(10, Kind::LongUlen, 7000, 17);
+        assert_eq!(u16::from_be_bytes([d[4], d[5]]), 118);
+        assert_eq!(&craft(10, Kind::ZeroCsum, 7000, 17)[6..8], &[0, 0]);
+        assert_ne!(craft(10, Kind::BadCsum, 7000, 17)[6..8], craft(10, Kind::Good, 7000, 17)[6..8]);
+    }
+}

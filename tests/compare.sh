@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# `udprx compare`, every scenario: the same traffic to a stock UDP socket and to udprx
+# sockets under both policies (each side in a netns of its own), next to the accounting
+# model. A scenario passes when `modern` equals stock on every counter and each policy
+# equals its model; one KTAP result per scenario, the table as diagnostics.
+
+source "$(dirname "$0")/lib.sh"
+
+ktap_print_header
+udprx_load || { ktap_print_msg "insmod failed"; exit $ksft_fail; }
+mapfile -t names < <(udprx compare --list | awk '{ print $1 }')
+ktap_set_plan "$(( ${#names[@]} + 1 ))"
+out=$(mktemp)
+png=$(mktemp -d)
+defer rm -rf "$out" "$png"
+udprx compare --plot "$png" > "$out" 2>&1
+rc=$?
+name=""
+declare -A result
+while IFS= read -r line; do
+	ktap_print_msg "$line"
+	if [[ $line =~ ^==\ ([a-z-]+): ]]; then name=${BASH_REMATCH[1]}; fi
+	if [[ $line == "  ok: "* ]]; then result[$name]=ok; fi
+	if [[ $line == "  FAIL "* ]]; then result[$name]=fail; fi
+done < "$out"
+for n in "${names[@]}"; do
+	if [ "${result[$n]:-}" = ok ]; then
+		ktap_test_pass "compare $n: modern = stock, each policy = its model"
+	else
+		ktap_test_fail "compare $n: modern = stock, each policy = its model"
+	fi
+done
+[ "$rc" -eq 0 ] || ktap_print_msg "udprx compare exited $rc"
+small=""
+for n in "${names[@]}"; do
+	f="$png/$n.png"
+	[ -s "$f" ] && [ "$(stat -c %s "$f")" -gt 5000 ] || small+=" $n"
+done
+if [ -z "$small" ]; then
+	ktap_test_pass "a PNG picture per scenario"
+else
+	ktap_print_msg "missing or empty pictures:$small"
+	ktap_test_fail "a PNG picture per scenario"
+fi
+ktap_finished
