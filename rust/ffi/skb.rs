@@ -428,12 +428,11 @@ impl Drop for QueuedSkb {
 ///
 /// # Invariants
 ///
-/// `head` .. `tail` is a chain of `len` owned skbs linked through `skb->next`, the last one's
-/// `next` null; `head` and `tail` are null iff `len == 0`.
+/// `head` .. `tail` is a chain of owned skbs linked through `skb->next`, the last one's
+/// `next` null; `head` and `tail` are both null when the queue is empty.
 pub(crate) struct SkbQueue {
     head: *mut bindings::sk_buff,
     tail: *mut bindings::sk_buff,
-    len: usize,
 }
 
 // SAFETY: The queue owns its skbs, which may be handled on any CPU.
@@ -445,14 +444,7 @@ impl SkbQueue {
         Self {
             head: core::ptr::null_mut(),
             tail: core::ptr::null_mut(),
-            len: 0,
         }
-    }
-
-    /// Whether nothing is queued.
-    #[allow(dead_code)]
-    pub(crate) fn is_empty(&self) -> bool {
-        self.len == 0
     }
 
     /// Moves everything to a new queue, leaving this one empty.
@@ -471,7 +463,6 @@ impl SkbQueue {
         }
         // INVARIANT: `ptr`'s `next` is null (`QueuedSkb` invariants), so it ends the chain.
         self.tail = ptr;
-        self.len += 1;
     }
 
     /// Removes and returns the oldest skb.
@@ -485,7 +476,6 @@ impl SkbQueue {
         if next.is_null() {
             self.tail = core::ptr::null_mut();
         }
-        self.len -= 1;
         // INVARIANT: The queue owned `ptr`'s reference and hands it over, unlinked.
         Some(QueuedSkb { ptr })
     }
