@@ -16,9 +16,9 @@ passed=0
 failed=0
 note() { echo "check: $*"; }
 
-# 1. Host tests.
+# 1. Host tests (with the ignored ones: they need root, for netns and veth).
 start=$(date +%s)
-cargo +"$RUST_TOOLCHAIN" test --workspace --locked --release 2>&1 | tee "$out/host.log"
+cargo +"$RUST_TOOLCHAIN" test --workspace --locked --release -- --include-ignored 2>&1 | tee "$out/host.log"
 rc=${PIPESTATUS[0]}
 read -r p f < <(awk '/^test result:/ { for (i = 1; i <= NF; i++) {
 		if ($(i + 1) ~ /^passed/) p += $i; if ($(i + 1) ~ /^failed/) f += $i } }

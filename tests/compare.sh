@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# `udprx compare`, every scenario: the same traffic to a stock UDP socket and to udprx
-# sockets under both policies (each side in a netns of its own), next to the accounting
-# model. A scenario passes when `modern` equals stock on every counter and each policy
-# equals its model; one KTAP result per scenario, the table as diagnostics.
+# `udprx compare`, every scenario over both links (loopback in one netns; a veth pair
+# between two netns): the same traffic to a stock UDP socket and to udprx sockets under
+# both policies (each side in netns of its own), next to the accounting model. A scenario
+# passes when `modern` equals stock on every counter and each policy equals its model; one
+# KTAP result per scenario and link, the tables as diagnostics.
 
 source "$(dirname "$0")/lib.sh"
 
 ktap_print_header
 udprx_load || { ktap_print_msg "insmod failed"; exit $ksft_fail; }
-mapfile -t names < <(udprx compare --list | awk '{ print $1 }')
+mapfile -t names < <(udprx compare --list | awk '{ print $1 "-" $2 }')
 ktap_set_plan "$(( ${#names[@]} + 1 ))"
 out=$(mktemp)
 png=$(mktemp -d)
@@ -21,15 +22,17 @@ name=""
 declare -A result
 while IFS= read -r line; do
 	ktap_print_msg "$line"
-	if [[ $line =~ ^==\ ([a-z-]+): ]]; then name=${BASH_REMATCH[1]}; fi
+	if [[ $line =~ ^==\ ([a-z-]+)\ \[([a-z]+)\]: ]]; then
+		name=${BASH_REMATCH[1]}-${BASH_REMATCH[2]}
+	fi
 	if [[ $line == "  ok: "* ]]; then result[$name]=ok; fi
 	if [[ $line == "  FAIL "* ]]; then result[$name]=fail; fi
 done < "$out"
 for n in "${names[@]}"; do
 	if [ "${result[$n]:-}" = ok ]; then
-		ktap_test_pass "compare $n: modern = stock, each policy = its model"
+		ktap_test_pass "compare ${n%-*} over ${n##*-}: modern = stock, each policy = its model"
 	else
-		ktap_test_fail "compare $n: modern = stock, each policy = its model"
+		ktap_test_fail "compare ${n%-*} over ${n##*-}: modern = stock, each policy = its model"
 	fi
 done
 [ "$rc" -eq 0 ] || ktap_print_msg "udprx compare exited $rc"
@@ -39,9 +42,9 @@ for n in "${names[@]}"; do
 	[ -s "$f" ] && [ "$(stat -c %s "$f")" -gt 5000 ] || small+=" $n"
 done
 if [ -z "$small" ]; then
-	ktap_test_pass "a PNG picture per scenario"
+	ktap_test_pass "a PNG picture per scenario and link"
 else
 	ktap_print_msg "missing or empty pictures:$small"
-	ktap_test_fail "a PNG picture per scenario"
+	ktap_test_fail "a PNG picture per scenario and link"
 fi
 ktap_finished
