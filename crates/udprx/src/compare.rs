@@ -157,7 +157,7 @@ fn scenarios(ts1000: Option<u32>) -> Result<Vec<Scenario>> {
             about: "24 datagrams of 100, 1500, 3000, 600 B (different truesizes), SO_RCVBUF 8192, nobody reads".into(),
             rcvbuf: Some((8192, false)),
             steps: mixed,
-            classic_reason: "3.13 tests rmem < rcvbuf without the arriving truesize; 7.3 tests rmem + truesize <= rcvbuf",
+            classic_reason: "3.13 tests rmem < rcvbuf without the arriving truesize, so it admits one datagram past rcvbuf whatever its size and then nothing; 7.3 tests rmem + truesize <= rcvbuf, so it refuses the datagram that does not fit and still takes smaller ones",
         },
         Scenario {
             name: "tiny-rcvbuf",
