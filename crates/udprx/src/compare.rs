@@ -4,9 +4,10 @@
 //! a policy differs from its model.
 //!
 //! Everything runs in this one process (no exec per datagram): each side `unshare()`s a
-//! new netns, brings `lo` up, binds its socket and sends to itself over loopback; after
-//! each datagram it waits until the netns's counters show it arrived (the `LOCAL_IN` hook
-//! sees every UDP datagram; the protocol handler counts the others).
+//! new netns, brings `lo` up and binds its socket; its sender sends over loopback from the
+//! same netns, or (link `veth`) from a second netns joined to it by a veth pair. After
+//! each datagram it waits until the receiving netns's counters show it arrived (the
+//! `LOCAL_IN` hook sees every UDP datagram; the protocol handler counts the others).
 
 use crate::{
     dev::Device,
