@@ -48,15 +48,7 @@ pub struct Args {
     plot: Option<std::path::PathBuf>,
     /// The paths to run each scenario over (default: both, lo first).
     #[arg(long, value_enum, value_name = "LINK")]
-    link: Vec<LinkArg>,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-enum LinkArg {
-    /// Sender and receiver in one netns, over loopback.
-    Lo,
-    /// Sender and receiver in two netns joined by a veth pair.
-    Veth,
+    link: Vec<Link>,
 }
 
 /// What a datagram looks like.
@@ -239,8 +231,8 @@ impl Side {
 }
 
 /// The path datagrams take from sender to receiver.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Link {
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
+enum Link {
     /// Sender and receiver in one netns, over `lo` (MTU 65536).
     Lo,
     /// Sender and receiver in two netns joined by a veth pair (MTU 1500: datagrams over
@@ -651,13 +643,11 @@ fn model(sc: &Scenario, policy: Policy, rcvbuf: u32, truesize: &HashMap<(usize, 
                 }
                 let ts = truesize[&(size, kind)];
                 let bad = kind == Kind::BadCsum;
-                let charged = std::cell::Cell::new(ts.plain);
-                let out = q.enqueue(ts.plain, || {
-                    charged.set(ts.condensed);
-                    ts.condensed
-                });
+                let rmem = q.info().rmem_alloc;
+                let out = q.enqueue(ts.plain, || ts.condensed);
                 match out {
-                    Outcome::Queued => queue.push_back((charged.get(), bad)),
+                    // What was charged: the truesize, condensed or not.
+                    Outcome::Queued => queue.push_back((q.info().rmem_alloc - rmem, bad)),
                     Outcome::Backlogged => backlog.push_back((ts.plain, bad)),
                     Outcome::Dropped(d) => drop_counters(&mut o, d),
                 }
@@ -895,43 +885,43 @@ fn to_json(c: &Compared) -> Value {
 }
 
 pub fn run(a: &Args) -> Result<()> {
-    let mut links: Vec<Link> = a.link.iter().map(|l| if *l == LinkArg::Lo { Link::Lo } else { Link::Veth }).collect();
+    let mut links = a.link.clone();
     if links.is_empty() {
         links = vec![Link::Lo, Link::Veth];
     }
+    links.sort();
     links.dedup();
-    let names: Vec<&'static str> = scenarios(None)?.iter().map(|s| s.name).collect();
+    let listed = scenarios(None)?;
     for n in &a.scenarios {
-        if !names.contains(&n.as_str()) {
+        if !listed.iter().any(|s| s.name == n) {
             bail!("no scenario '{n}' (see --list)");
         }
     }
+    let wanted = |s: &Scenario| a.scenarios.is_empty() || a.scenarios.iter().any(|n| n == s.name);
     if a.list {
         for link in &links {
-            for s in &scenarios(None)? {
-                if a.scenarios.is_empty() || a.scenarios.contains(&s.name.to_string()) {
-                    println!("{:<12} {:<5} {}", s.name, link.name(), s.about);
-                }
+            for s in listed.iter().filter(|s| wanted(s)) {
+                println!("{:<12} {:<5} {}", s.name, link.name(), s.about);
             }
         }
         return Ok(());
     }
+    // The datagram shapes do not depend on the measured truesize; 1000 B sizes exact-fit.
+    let mut shapes: Vec<(usize, Kind)> = listed
+        .iter()
+        .filter(|s| wanted(s))
+        .flat_map(|s| s.steps.iter())
+        .filter_map(|st| if let Step::Send(size, kind) = st { Some((*size, *kind)) } else { None })
+        .chain([(1000, Kind::Good)])
+        .collect();
+    shapes.sort();
+    shapes.dedup();
     let mut failed = 0;
     let mut out = Vec::new();
     for link in links {
-        // The exact-fit scenario is sized by the truesize on this link.
-        let ts1000 = calibrate(link, &[(1000, Kind::Good)])?[&(1000, Kind::Good)].plain;
-        let all = scenarios(Some(ts1000))?;
-        let chosen: Vec<&Scenario> =
-            all.iter().filter(|s| a.scenarios.is_empty() || a.scenarios.iter().any(|n| n == s.name)).collect();
-        let mut shapes: Vec<(usize, Kind)> = chosen
-            .iter()
-            .flat_map(|s| s.steps.iter())
-            .filter_map(|st| if let Step::Send(size, kind) = st { Some((*size, *kind)) } else { None })
-            .collect();
-        shapes.sort();
-        shapes.dedup();
         let truesize = calibrate(link, &shapes)?;
+        let all = scenarios(Some(truesize[&(1000, Kind::Good)].plain))?;
+        let chosen: Vec<&Scenario> = all.iter().filter(|s| wanted(s)).collect();
         for sc in chosen {
             let c = compare_one(sc, link, &truesize)?;
             if !c.failures.is_empty() {
