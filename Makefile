@@ -17,7 +17,7 @@ CLIPPY ?= 1
 KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) LLVM=1 CLIPPY=$(CLIPPY)
 CARGO = cargo +$(RUST_TOOLCHAIN)
 
-.PHONY: all modules setup cli check demo run shell clean rust-analyzer kdir
+.PHONY: all modules setup cli check vmtest demo run shell clean rust-analyzer kdir
 
 all: modules
 
@@ -38,6 +38,11 @@ cli:
 check: setup
 	$(MAKE) --no-print-directory modules cli
 	scripts/check.sh $(TESTS)
+
+# The selftests only (no host tests): the edit -> result loop.
+vmtest: kdir
+	$(MAKE) --no-print-directory modules cli
+	scripts/check.sh --vm-only $(TESTS)
 
 demo: setup
 	$(MAKE) --no-print-directory modules cli

@@ -5,7 +5,8 @@
 # (tests/run.sh, KTAP), then the VM console is scanned for kernel splats: a splat fails the
 # run even when every script passed. Ends with "N passed, N failed".
 #
-# usage: scripts/check.sh [TEST...]      (names of scripts in tests/; default: all)
+# usage: scripts/check.sh [--vm-only] [TEST...]   (names of scripts in tests/; default: all)
+#   --vm-only: skip the host tests (`make vmtest`)
 # Logs: $UDPRX_OUT (default out/check): host.log, ktap.log, console.log.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -15,17 +16,23 @@ rm -rf "$out"; mkdir -p "$out"
 passed=0
 failed=0
 note() { echo "check: $*"; }
+host=1
+if [ "${1:-}" = --vm-only ]; then host=0; shift; fi
 
 # 1. Host tests (with the ignored ones: they need root, for netns and veth).
-start=$(date +%s)
-cargo +"$RUST_TOOLCHAIN" test --workspace --locked --release -- --include-ignored 2>&1 | tee "$out/host.log"
-rc=${PIPESTATUS[0]}
-read -r p f < <(awk '/^test result:/ { for (i = 1; i <= NF; i++) {
-		if ($(i + 1) ~ /^passed/) p += $i; if ($(i + 1) ~ /^failed/) f += $i } }
-	END { print p + 0, f + 0 }' "$out/host.log")
-if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; note "cargo test failed to build or run (rc=$rc)"; fi
-note "host: $p passed, $f failed ($(( $(date +%s) - start )) s)"
-passed=$((passed + p)); failed=$((failed + f))
+host_tests() {
+	local start rc p f
+	start=$(date +%s)
+	cargo +"$RUST_TOOLCHAIN" test --workspace --locked --release -- --include-ignored 2>&1 | tee "$out/host.log"
+	rc=${PIPESTATUS[0]}
+	read -r p f < <(awk '/^test result:/ { for (i = 1; i <= NF; i++) {
+			if ($(i + 1) ~ /^passed/) p += $i; if ($(i + 1) ~ /^failed/) f += $i } }
+		END { print p + 0, f + 0 }' "$out/host.log")
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; note "cargo test failed to build or run (rc=$rc)"; fi
+	note "host: $p passed, $f failed ($(( $(date +%s) - start )) s)"
+	passed=$((passed + p)); failed=$((failed + f))
+}
+[ "$host" = 0 ] || host_tests
 
 # 2. Selftests, all in one VM.
 start=$(date +%s)

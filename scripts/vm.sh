@@ -3,7 +3,8 @@
 #
 # Boot the udprx test kernel with virtme-ng and run a command in it (as root, the repo
 # root as working directory, udprx.ko in it and target/release on PATH), or a shell.
-# The exit status is the command's.
+# The exit status is the command's. UDPRX_VM_APPEND: more kernel parameters (e.g.
+# kmemleak=off, to measure what it costs).
 #
 # usage: scripts/vm.sh [--console FILE] [--rwdir DIR]... -- PROGRAM [ARG...]
 #        scripts/vm.sh --shell
@@ -31,14 +32,20 @@ while [ $# -gt 0 ]; do
 	esac
 done
 
+# The guest: virtme-ng's own init mounts /proc, /sys, /dev (devtmpfs: misc devices such
+# as /dev/udprx appear without udev), /run and debugfs, runs systemd-tmpfiles and udev,
+# then the command. udev is there for vng's script I/O ports only: the guest's udev sees
+# just the rule that links them (scripts/udev/), so coldplug runs no rule programs.
+# The command's output and exit status also come back through a shared directory
+# (scripts/guest-run.sh), so results survive vng falling back to the serial console.
+# The root filesystem is the host's, over 9p, read-only and cached in the guest
+# (cache=loose): every exec would otherwise read the binary and its libraries through
+# 9p again. Shared read-write directories (--rwdir) stay uncached.
 # no5lvl: with TCG's `-cpu max` the guest gets LA57, and an interrupt taken that early in
 # boot once gave a KASAN wild-memory-access report in handle_edge_irq (ff11... address)
 # before udprx was even loaded; 4-level paging avoids it.
-# The guest's udev sees only the rule for virtme-ng's I/O ports (scripts/udev/): with the
-# host's full rule set, coldplug under TCG runs a program per device and does not settle
-# within udev's 300 s, after which vng falls back to the serial console.
-base=(vng --run "$kernel" --user root --cwd "$top" --cpus 2 --memory 2G
-	--append "panic=-1 kmemleak.verbose=1 no5lvl"
+base=(vng --run "$kernel" --user root --cwd "$top" --cpus 2 --memory 2G --disable-microvm
+	--append "panic=-1 kmemleak.verbose=1 no5lvl printk.time=1 rootflags=version=9p2000.L,trans=virtio,access=any,msize=524288,cache=loose ${UDPRX_VM_APPEND:-}"
 	--rodir "/usr/lib/udev/rules.d=$top/scripts/udev")
 
 kvm_probe() {
@@ -59,7 +66,8 @@ fi
 [ "$kvm" = 1 ] || base+=(--disable-kvm)
 
 if [ "$shell" = 1 ]; then
-	exec "${base[@]}"
+	"${base[@]}" --shell "$top/scripts/guest-shell.sh"
+	exit
 fi
 [ $# -gt 0 ] || { echo "usage: vm.sh [--console FILE] [--rwdir DIR] -- CMD..." >&2; exit 2; }
 

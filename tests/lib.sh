@@ -76,7 +76,19 @@ setup_ns() {
 }
 
 # --- the module ---------------------------------------------------------------------
+# udprx_load [PARAM=VALUE...]: load udprx (with these parameters) and unload it at exit.
+# Under tests/run.sh a test not marked exclusive shares the module the runner loaded
+# with default parameters (UDPRX_MODULE_SHARED=1): it must not ask for others (module
+# parameters are not in sysfs, so they cannot be checked), and it leaves the module be.
 udprx_load() {
+	if [ -n "${UDPRX_MODULE_SHARED:-}" ]; then
+		if [ $# -gt 0 ]; then
+			ktap_print_msg "udprx_load $*: a test that needs module parameters must be exclusive (tests/settings)"
+			return 1
+		fi
+		[ -d /sys/module/udprx ] || { ktap_print_msg "the shared udprx is not loaded"; return 1; }
+		return 0
+	fi
 	if [ -d /sys/module/udprx ]; then rmmod udprx || return 1; fi
 	insmod "$UDPRX_KO" "$@" || return 1
 	defer 'if [ -d /sys/module/udprx ]; then rmmod udprx; fi'

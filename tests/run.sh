@@ -5,14 +5,28 @@
 # as arguments) with a timeout, prints KTAP with the test's own output as comments, then
 # clears the way for the splat scan: a final kmemleak scan with reports on the console.
 #
+# Tests run side by side, like kselftest's RUN_IN_NETNS mode: every test sets up network
+# namespaces of its own, so their counters never mix. Up to $UDPRX_JOBS (default: the
+# guest's CPUs) run at once; each one's output is kept apart and printed whole, in plan
+# order, as soon as it and every test before it have finished.
+#
+# The module is one for the whole guest. Tests named in `exclusive=` (tests/settings)
+# load and unload it themselves (insmod/rmmod behaviour) and run alone, first. The
+# others share one udprx loaded here with default parameters (UDPRX_MODULE_SHARED=1,
+# see udprx_load in lib.sh); once they are done it must unload: an extra result, since a
+# socket or a reference left behind by any of them would make rmmod fail.
+#
 # usage: tests/run.sh [NAME...]     (NAME: a script in tests/, with or without .sh)
 
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/.." && pwd)
 timeout_s=300
+exclusive=""
 # shellcheck disable=SC1091
-[ -f "$here/settings" ] && . "$here/settings"    # may set timeout=SECONDS
+[ -f "$here/settings" ] && . "$here/settings"    # timeout=SECONDS, exclusive="NAME..."
 timeout_s=${timeout:-$timeout_s}
+jobs=${UDPRX_JOBS:-$(nproc)}
 
 tests=()
 if [ $# -gt 0 ]; then
@@ -24,6 +38,21 @@ else
 	done
 fi
 
+is_exclusive() {
+	local e
+	for e in $exclusive; do [ "$e" = "$1" ] && return 0; done
+	return 1
+}
+
+# Exclusive tests first, alone; then the shared ones.
+solo=() shared=()
+for t in "${tests[@]}"; do
+	if is_exclusive "$(basename "$t" .sh)"; then solo+=("$t"); else shared+=("$t"); fi
+done
+order=("${solo[@]}" "${shared[@]}")
+plan=${#order[@]}
+[ ${#shared[@]} -gt 0 ] && plan=$((plan + 1))
+
 kmemleak=/sys/kernel/debug/kmemleak
 [ -d /sys/kernel/debug/tracing ] || mount -t debugfs none /sys/kernel/debug 2>/dev/null
 # Report leaks on the console (kmemleak.verbose) and forget what boot left behind.
@@ -32,27 +61,89 @@ if [ -w "$kmemleak" ]; then
 	echo clear > "$kmemleak"
 fi
 
+logs=$(mktemp -d)
+trap 'rm -rf "$logs"' EXIT
+
 echo "TAP version 13"
-echo "1..${#tests[@]}"
-n=0
-for t in "${tests[@]}"; do
-	n=$((n + 1))
-	name=$(basename "$t" .sh)
-	if [ ! -x "$t" ]; then
-		echo "# $name: no such test"
-		echo "not ok $n selftests: udprx: $name # missing"
-		continue
-	fi
+echo "1..$plan"
+
+# start I: run test I in the background; its output in $logs/I.out, status in $logs/I.rc.
+start() {
+	local i=$1 t=${order[$1]}
+	(
+		if [ ! -x "$t" ]; then
+			echo "no such test: $t" > "$logs/$i.out"
+			echo missing > "$logs/$i.rc"
+			exit
+		fi
+		begin=$SECONDS
+		timeout -k 10 "$timeout_s" "$t" > "$logs/$i.out" 2>&1 < /dev/null
+		rc=$?
+		echo "$((SECONDS - begin)) s" > "$logs/$i.time"
+		echo "$rc" > "$logs/$i.rc"
+	) &
+}
+
+# report I: the KTAP lines of test I (which has finished).
+report() {
+	local i=$1 n=$(($1 + 1)) name rc
+	name=$(basename "${order[$i]}" .sh)
+	rc=$(<"$logs/$i.rc")
 	echo "# selftests: udprx: $name"
-	timeout --foreground "$timeout_s" "$t" 2>&1 | sed 's/^/# /'
-	rc=${PIPESTATUS[0]}
+	sed 's/^/# /' "$logs/$i.out"
 	case $rc in
 	0) echo "ok $n selftests: udprx: $name" ;;
 	4) echo "ok $n selftests: udprx: $name # SKIP" ;;
-	124) echo "not ok $n selftests: udprx: $name # TIMEOUT $timeout_s seconds" ;;
+	124|137) echo "not ok $n selftests: udprx: $name # TIMEOUT $timeout_s seconds" ;;
+	missing) echo "not ok $n selftests: udprx: $name # missing" ;;
 	*) echo "not ok $n selftests: udprx: $name # exit=$rc" ;;
 	esac
-done
+	echo "# $name: $(cat "$logs/$i.time" 2>/dev/null || echo "-")"
+}
+
+next=0      # next test to start
+shown=0     # next test to report
+running=0
+# run_until LIMIT: start tests up to index LIMIT-1, at most $1 at a time, reporting in
+# order; returns when all of them have been reported.
+run_until() {
+	local limit=$1 width=$2
+	while [ "$shown" -lt "$limit" ]; do
+		while [ "$next" -lt "$limit" ] && [ "$running" -lt "$width" ]; do
+			start "$next"
+			next=$((next + 1)); running=$((running + 1))
+		done
+		wait -n
+		running=$(jobs -rp | wc -l)
+		while [ "$shown" -lt "$next" ] && [ -f "$logs/$shown.rc" ]; do
+			report "$shown"
+			shown=$((shown + 1))
+		done
+	done
+}
+
+run_until ${#solo[@]} 1
+
+if [ ${#shared[@]} -gt 0 ]; then
+	if [ -d /sys/module/udprx ]; then rmmod udprx; fi
+	if insmod "$top/udprx.ko" 2> "$logs/insmod"; then
+		export UDPRX_MODULE_SHARED=1
+		run_until ${#order[@]} "$jobs"
+		unset UDPRX_MODULE_SHARED
+		if rmmod udprx 2> "$logs/rmmod"; then
+			echo "ok $plan selftests: udprx: rmmod after the shared tests"
+		else
+			sed 's/^/# /' "$logs/rmmod"
+			echo "not ok $plan selftests: udprx: rmmod after the shared tests"
+		fi
+	else
+		sed 's/^/# /' "$logs/insmod"
+		for ((i = ${#solo[@]}; i < ${#order[@]}; i++)); do
+			echo "not ok $((i + 1)) selftests: udprx: $(basename "${order[$i]}" .sh) # insmod failed"
+		done
+		echo "not ok $plan selftests: udprx: rmmod after the shared tests # insmod failed"
+	fi
+fi
 
 # kmemleak ignores objects younger than 5 s (MSECS_MIN_AGE): scan once everything the
 # tests freed or leaked is older than that. Leaks are printed on the console.

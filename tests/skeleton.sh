@@ -3,7 +3,9 @@
 #
 # The skeleton, for real: after insmod, N UDP datagrams to a closed port raise the hook's
 # Seen and the stock UdpNoPorts by exactly N; M raw packets on the udprx protocol raise the
-# handler's InPackets by exactly M; a second netns sees only its own counts; rmmod works.
+# handler's InPackets by exactly M; a second netns sees only its own counts; an open socket
+# pins the module; rmmod works. The module's lifecycle is tested here: this test is
+# exclusive (tests/settings), it loads and unloads udprx alone.
 
 source "$(dirname "$0")/lib.sh"
 
@@ -14,7 +16,7 @@ PROTO=253
 CLOSED_PORT=9
 
 ktap_print_header
-ktap_set_plan 11
+ktap_set_plan 13
 
 udprx_load proto=$PROTO
 ktap_test_result "insmod creates /proc/net/udprx" test -r /proc/net/udprx
@@ -50,11 +52,21 @@ udprx -n "$NS2" send --to 127.0.0.1:$CLOSED_PORT --count $K >/dev/null
 check_delta "second netns: UdpRxHookSeen +$K there" $K 0 "$(counter UdpRxHookSeen "$NS2")"
 check_delta "second netns: first netns unchanged" 0 "$seen_ns1" "$(counter UdpRxHookSeen "$NS1")"
 
+# An open /dev/udprx pins the module: rmmod is refused until the socket is closed.
+recv_bg H "$NS1" --port 7000 --timeout 600 || exit $ksft_fail
+if rmmod udprx 2>/dev/null; then
+	ktap_test_fail "rmmod is refused while a udprx socket is open"
+	exit $ksft_fail
+fi
+ktap_test_result "rmmod is refused while a udprx socket is open" test -d /sys/module/udprx
+kill "$H_pid"; wait "$H_pid" 2>/dev/null
 if rmmod udprx; then
-	ktap_test_result "rmmod succeeds and removes /proc/net/udprx in every netns" \
+	ktap_test_pass "rmmod succeeds once the socket is closed"
+	ktap_test_result "rmmod removes /proc/net/udprx in every netns" \
 		bash -c "test ! -e /proc/net/udprx && ip netns exec $NS1 test ! -e /proc/net/udprx"
 else
-	ktap_test_fail "rmmod succeeds and removes /proc/net/udprx in every netns"
+	ktap_test_fail "rmmod succeeds once the socket is closed"
+	ktap_test_fail "rmmod removes /proc/net/udprx in every netns"
 fi
 
 ktap_finished

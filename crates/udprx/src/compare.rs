@@ -884,6 +884,34 @@ fn to_json(c: &Compared) -> Value {
     })
 }
 
+/// Calibrates `link` and runs the chosen scenarios over it, in the calling thread (which
+/// `unshare()`s network namespaces of its own for each side); draws the pictures.
+fn run_link(
+    link: Link,
+    shapes: &[(usize, Kind)],
+    wanted: &(dyn Fn(&Scenario) -> bool + Sync),
+    plot: Option<&std::path::Path>,
+) -> Result<Vec<Compared>> {
+    let truesize = calibrate(link, shapes)?;
+    let all = scenarios(Some(truesize[&(1000, Kind::Good)].plain))?;
+    let mut done = Vec::new();
+    for sc in all.iter().filter(|s| wanted(s)) {
+        let c = compare_one(sc, link, &truesize)?;
+        if let Some(dir) = plot {
+            std::fs::create_dir_all(dir).with_context(|| format!("mkdir {}", dir.display()))?;
+            let path = dir.join(format!("{}-{}.png", c.name, link.name()));
+            let lines: Vec<crate::plot::Line<'_>> = c
+                .sides
+                .iter()
+                .map(|(s, o)| crate::plot::Line { name: s.name(), points: &o.series })
+                .collect();
+            crate::plot::draw(&path, &format!("{} [{}]: {}", c.name, link.name(), c.about), c.rcvbuf, &lines)?;
+        }
+        done.push(c);
+    }
+    Ok(done)
+}
+
 pub fn run(a: &Args) -> Result<()> {
     let mut links = a.link.clone();
     if links.is_empty() {
@@ -916,14 +944,24 @@ pub fn run(a: &Args) -> Result<()> {
         .collect();
     shapes.sort();
     shapes.dedup();
+    // The links are independent (each side in network namespaces of its own): each runs in
+    // a thread of its own, side by side; the results are printed in link order.
+    let results: Vec<Result<Vec<Compared>>> = std::thread::scope(|scope| {
+        let runs: Vec<_> = links
+            .iter()
+            .map(|&link| {
+                let shapes = &shapes;
+                scope.spawn(move || run_link(link, shapes, &wanted, a.plot.as_deref()))
+            })
+            .collect();
+        runs.into_iter()
+            .map(|r| r.join().unwrap_or_else(|_| Err(anyhow::anyhow!("a link's thread panicked"))))
+            .collect()
+    });
     let mut failed = 0;
     let mut out = Vec::new();
-    for link in links {
-        let truesize = calibrate(link, &shapes)?;
-        let all = scenarios(Some(truesize[&(1000, Kind::Good)].plain))?;
-        let chosen: Vec<&Scenario> = all.iter().filter(|s| wanted(s)).collect();
-        for sc in chosen {
-            let c = compare_one(sc, link, &truesize)?;
+    for r in results {
+        for c in r? {
             if !c.failures.is_empty() {
                 failed += 1;
             }
@@ -931,18 +969,8 @@ pub fn run(a: &Args) -> Result<()> {
                 out.push(to_json(&c));
             } else {
                 print_table(&c);
-            }
-            if let Some(dir) = &a.plot {
-                std::fs::create_dir_all(dir).with_context(|| format!("mkdir {}", dir.display()))?;
-                let path = dir.join(format!("{}-{}.png", c.name, link.name()));
-                let lines: Vec<crate::plot::Line<'_>> = c
-                    .sides
-                    .iter()
-                    .map(|(s, o)| crate::plot::Line { name: s.name(), points: &o.series })
-                    .collect();
-                crate::plot::draw(&path, &format!("{} [{}]: {}", c.name, link.name(), c.about), c.rcvbuf, &lines)?;
-                if !a.json {
-                    println!("  picture: {}", path.display());
+                if let Some(dir) = &a.plot {
+                    println!("  picture: {}", dir.join(format!("{}-{}.png", c.name, c.link.name())).display());
                 }
             }
         }

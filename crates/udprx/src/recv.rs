@@ -168,9 +168,10 @@ fn meminfo(s: &UdpSocket) -> Result<[u32; 9]> {
     Ok(m)
 }
 
-/// The `drops` column of the `/proc/net/udp` line of local port `port`.
+/// The `drops` column of the `/proc/net/udp` line of local port `port`, in the calling
+/// thread's netns.
 fn proc_net_udp_drops(port: u16) -> Result<u64> {
-    let text = std::fs::read_to_string("/proc/net/udp").context("read /proc/net/udp")?;
+    let text = std::fs::read_to_string("/proc/thread-self/net/udp").context("read /proc/net/udp")?;
     parse_proc_net_udp_drops(&text, port).with_context(|| format!("port {port} not in /proc/net/udp"))
 }
 

@@ -11,11 +11,13 @@ pub struct Args {
     json: bool,
 }
 
-/// The groups shown: the stock `Udp:` group, then every group of `/proc/net/udprx`.
+/// The groups shown: the stock `Udp:` group, then every group of `/proc/net/udprx`, of the
+/// calling thread's netns (`/proc/net` is the thread group leader's: `udprx compare` runs
+/// sides in threads of their own, each in its own netns).
 pub fn groups() -> Result<Vec<Group>> {
-    let stock = std::fs::read_to_string("/proc/net/snmp").context("read /proc/net/snmp")?;
+    let stock = std::fs::read_to_string("/proc/thread-self/net/snmp").context("read /proc/net/snmp")?;
     let mut out: Vec<Group> = snmp::parse(&stock)?.into_iter().filter(|g| g.name == "Udp").collect();
-    let ours = std::fs::read_to_string("/proc/net/udprx")
+    let ours = std::fs::read_to_string("/proc/thread-self/net/udprx")
         .context("read /proc/net/udprx (is udprx loaded?)")?;
     out.extend(snmp::parse(&ours)?);
     Ok(out)
