@@ -36,7 +36,7 @@ host_tests() {
 
 # 2. Selftests, all in one VM.
 start=$(date +%s)
-"$top/scripts/vm.sh" --console "$out/console.log" -- tests/run.sh "$@" | tee "$out/ktap.log"
+"$top/scripts/vm.sh" --console "$out/console.log" --timeout "${UDPRX_VM_TIMEOUT:-1800}" -- tests/run.sh "$@" | tee "$out/ktap.log"
 vmrc=${PIPESTATUS[0]}
 plan=$(sed -n 's/^1\.\.\([0-9]*\)$/\1/p' "$out/ktap.log" | head -n 1)
 ok=$(grep -cE '^ok [0-9]+ ' "$out/ktap.log" | tr -d ' ')

@@ -6,8 +6,11 @@
 # The exit status is the command's. UDPRX_VM_APPEND: more kernel parameters (e.g.
 # kmemleak=off, to measure what it costs).
 #
-# usage: scripts/vm.sh [--console FILE] [--rwdir DIR]... -- PROGRAM [ARG...]
+# usage: scripts/vm.sh [--console FILE] [--rwdir DIR]... [--timeout SECONDS] -- PROGRAM [ARG...]
 #        scripts/vm.sh --shell
+#
+# --timeout: a guest that has not powered off by then (hung, or stuck in a panic loop) is
+# killed; the run fails (255) and its console is kept.
 #
 # KVM is used only when a probe shows the kernel boots with it (nested KVM fails on some
 # hosts: qemu aborts on MSR 0x10a or hangs while decompressing); otherwise TCG. The probe
@@ -22,10 +25,12 @@ kernel=$kdir/arch/x86/boot/bzImage
 console=""
 rwdirs=()
 shell=0
+vm_timeout=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--console) console=$2; shift 2 ;;
 	--rwdir) rwdirs+=(--rwdir "$2"); shift 2 ;;
+	--timeout) vm_timeout=$2; shift 2 ;;
 	--shell) shell=1; shift ;;
 	--) shift; break ;;
 	*) break ;;
@@ -77,7 +82,8 @@ fi
 run=$(mktemp -d "${TMPDIR:-/tmp}/udprx-vm.XXXXXX")
 : > "$run/output"
 console=${console:-$run/console.log}
-"${base[@]}" "${rwdirs[@]}" --rwdir "$run" --verbose -- \
+# timeout 0 never fires; otherwise it signals its whole process group (vng and qemu).
+timeout -k 10 "$vm_timeout" "${base[@]}" "${rwdirs[@]}" --rwdir "$run" --verbose -- \
 	"$top/scripts/guest-run.sh" "$run" "$@" > "$console" 2>&1 < /dev/null &
 vng_pid=$!
 tail -n +1 -f --pid="$vng_pid" "$run/output"
@@ -87,6 +93,9 @@ wait "$vng_pid" || vng_rc=$?
 if [ -s "$run/rc" ]; then
 	rc=$(cat "$run/rc")
 else
+	if [ "$vng_rc" = 124 ] || [ "$vng_rc" = 137 ]; then
+		echo "vm: the guest did not finish within $vm_timeout s: killed" >&2
+	fi
 	echo "vm: the command did not finish (vng exited $vng_rc); console: $console" >&2
 	rc=255
 fi
