@@ -17,7 +17,7 @@ CLIPPY ?= 1
 KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) LLVM=1 CLIPPY=$(CLIPPY)
 CARGO = cargo +$(RUST_TOOLCHAIN)
 
-.PHONY: all modules setup cli check vmtest demo run shell clean rust-analyzer kdir
+.PHONY: all modules setup cli check vmtest fmt demo run shell clean rust-analyzer kdir
 
 all: modules
 
@@ -38,6 +38,12 @@ cli:
 check: setup
 	$(MAKE) --no-print-directory modules cli
 	scripts/check.sh $(TESTS)
+
+# Formats the crates (rustfmt defaults) and the module (the kernel's .rustfmt.toml), as
+# `make check` checks them.
+fmt: kdir
+	$(CARGO) fmt --all
+	rustfmt +$(RUST_TOOLCHAIN) --edition 2021 --config-path $(KDIR)/.rustfmt.toml rust/udprx_main.rs
 
 # The selftests only (no host tests): the edit -> result loop.
 vmtest: kdir

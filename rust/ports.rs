@@ -21,7 +21,6 @@ struct Ports {
     entries: KVec<(u16, Arc<Socket>)>,
 }
 
-
 /// The bound sockets of one netns.
 #[pin_data]
 pub(crate) struct PortTable {
@@ -42,7 +41,10 @@ impl PortTable {
     /// The socket bound to `port`, valid while `guard` is held.
     pub(crate) fn lookup<'a>(&'a self, guard: &'a rcu::Guard, port: u16) -> Option<&'a Socket> {
         let ports = self.current.get(guard)?;
-        let i = ports.entries.binary_search_by_key(&port, |(p, _)| *p).ok()?;
+        let i = ports
+            .entries
+            .binary_search_by_key(&port, |(p, _)| *p)
+            .ok()?;
         Some(&*ports.entries[i].1)
     }
 
@@ -64,7 +66,8 @@ impl PortTable {
         let guard = rcu::read_lock();
         if let Some(old) = self.current.get(&guard) {
             for (p, s) in old.entries.iter() {
-                new.push_within_capacity((*p, s.clone())).map_err(|_| ENOMEM)?;
+                new.push_within_capacity((*p, s.clone()))
+                    .map_err(|_| ENOMEM)?;
             }
         }
         Ok(new)
@@ -90,7 +93,9 @@ impl PortTable {
             Ok(_) => return Err(EADDRINUSE),
             Err(i) => i,
         };
-        entries.insert_within_capacity(i, (port, sock)).map_err(|_| ENOMEM)?;
+        entries
+            .insert_within_capacity(i, (port, sock))
+            .map_err(|_| ENOMEM)?;
         self.publish(entries, GFP_KERNEL)
     }
 

@@ -299,17 +299,23 @@ impl DeviceFile for Socket {
         match cmd {
             abi::UDPRX_BIND => {
                 let mut raw = [0u8; abi::BindArgs::SIZE];
-                UserSlice::new(arg, raw.len()).reader().read_slice(&mut raw)?;
+                UserSlice::new(arg, raw.len())
+                    .reader()
+                    .read_slice(&mut raw)?;
                 Self::bind(this, abi::BindArgs::from_bytes(raw))
             }
             abi::UDPRX_SET_RCVBUF => {
                 let mut raw = [0u8; abi::RcvbufArgs::SIZE];
-                UserSlice::new(arg, raw.len()).reader().read_slice(&mut raw)?;
+                UserSlice::new(arg, raw.len())
+                    .reader()
+                    .read_slice(&mut raw)?;
                 this.set_rcvbuf(abi::RcvbufArgs::from_bytes(raw))
             }
             abi::UDPRX_SET_POLICY => {
                 let mut raw = [0u8; 4];
-                UserSlice::new(arg, raw.len()).reader().read_slice(&mut raw)?;
+                UserSlice::new(arg, raw.len())
+                    .reader()
+                    .read_slice(&mut raw)?;
                 let policy = Policy::from_raw(u32::from_ne_bytes(raw)).ok_or(EINVAL)?;
                 if this.rx.lock().acct.set_policy(policy) {
                     Ok(0)
@@ -328,7 +334,9 @@ impl DeviceFile for Socket {
             abi::UDPRX_RELEASE => this.release_backlog().map(|()| 0),
             abi::UDPRX_INFO => {
                 let info = this.info().to_bytes();
-                UserSlice::new(arg, info.len()).writer().write_slice(&info)?;
+                UserSlice::new(arg, info.len())
+                    .writer()
+                    .write_slice(&info)?;
                 Ok(0)
             }
             _ => Err(ENOTTY),

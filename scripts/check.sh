@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# `make check`: host tests (cargo test over the workspace), then every selftest in one VM
-# (tests/run.sh, KTAP), then the VM console is scanned for kernel splats: a splat fails the
-# run even when every script passed. Ends with "N passed, N failed".
+# `make check`: formatting and lints (rustfmt on the crates and, with the kernel's
+# .rustfmt.toml, on the module; clippy -D warnings on the crates), host tests (cargo test
+# over the workspace), then every selftest in one VM (tests/run.sh, KTAP), then the VM
+# console is scanned for kernel splats: a splat fails the run even when every script
+# passed. Ends with "N passed, N failed".
 #
 # usage: scripts/check.sh [--vm-only] [TEST...]   (names of scripts in tests/; default: all)
-#   --vm-only: skip the host tests (`make vmtest`)
+#   --vm-only: skip the lints and the host tests (`make vmtest`)
 # Logs: $UDPRX_OUT (default out/check): host.log, ktap.log, console.log.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,6 +20,27 @@ failed=0
 note() { echo "check: $*"; }
 host=1
 if [ "${1:-}" = --vm-only ]; then host=0; shift; fi
+
+# 0. Formatting and lints: one result each. (The module itself is built through clippy
+# with warnings as errors.)
+lint() {
+	local what=$1
+	shift
+	if "$@" > "$out/lint.log" 2>&1; then
+		passed=$((passed + 1)); note "$what: ok"
+	else
+		failed=$((failed + 1)); cat "$out/lint.log"; note "$what: FAILED ($*)"
+	fi
+}
+lints() {
+	local kdir=${KDIR:-${UDPRX_CACHE:-/var/cache/udprx}/kernel}
+	lint "rustfmt: crates" cargo +"$RUST_TOOLCHAIN" fmt --all --check
+	lint "rustfmt: module (kernel .rustfmt.toml)" rustfmt +"$RUST_TOOLCHAIN" --edition 2021 \
+		--config-path "$kdir/.rustfmt.toml" --check "$top/rust/udprx_main.rs"
+	lint "clippy: crates (-D warnings)" cargo +"$RUST_TOOLCHAIN" clippy --workspace --all-targets \
+		--locked --release -- -D warnings
+}
+[ "$host" = 0 ] || lints
 
 # 1. Host tests (with the ignored ones: they need root, for netns and veth).
 host_tests() {

@@ -15,6 +15,10 @@ mod tests {
     use super::*;
 
     #[test]
+    #[allow(
+        clippy::unnecessary_cast,
+        reason = "nix's ioctl_num_type is c_ulong on glibc, c_int on musl"
+    )]
     fn numbers_match_the_kernel_encoding() {
         // nix implements _IOW() as <asm-generic/ioctl.h> defines it.
         let want = nix::request_code_write!(b'U', 1, core::mem::size_of::<BindArgs>());
@@ -24,8 +28,14 @@ mod tests {
         assert_eq!(u64::from(UDPRX_SET_RCVBUF), w as u64);
         let w = nix::request_code_write!(b'U', 3, 4);
         assert_eq!(u64::from(UDPRX_SET_POLICY), w as u64);
-        assert_eq!(u64::from(UDPRX_HOLD), nix::request_code_none!(b'U', 4) as u64);
-        assert_eq!(u64::from(UDPRX_RELEASE), nix::request_code_none!(b'U', 5) as u64);
+        assert_eq!(
+            u64::from(UDPRX_HOLD),
+            nix::request_code_none!(b'U', 4) as u64
+        );
+        assert_eq!(
+            u64::from(UDPRX_RELEASE),
+            nix::request_code_none!(b'U', 5) as u64
+        );
         let r = nix::request_code_read!(b'U', 6, core::mem::size_of::<Info>());
         assert_eq!(u64::from(UDPRX_INFO), r as u64);
     }
@@ -50,7 +60,10 @@ mod tests {
         assert_eq!(core::mem::offset_of!(Info, drops), 32);
         assert_eq!(core::mem::offset_of!(Info, forward_alloc), 40);
         assert_eq!(core::mem::offset_of!(Info, port), 48);
-        let r = RcvbufArgs { val: -5, flags: RCVBUF_FORCE };
+        let r = RcvbufArgs {
+            val: -5,
+            flags: RCVBUF_FORCE,
+        };
         let mut b = [0u8; 8];
         b[..4].copy_from_slice(&(-5i32).to_ne_bytes());
         b[4..].copy_from_slice(&1u32.to_ne_bytes());
@@ -59,7 +72,11 @@ mod tests {
 
     #[test]
     fn bind_args_round_trip_in_struct_layout() {
-        let a = BindArgs { port: 0x1234, flags: 7, reserved: 0xdead_beef };
+        let a = BindArgs {
+            port: 0x1234,
+            flags: 7,
+            reserved: 0xdead_beef,
+        };
         assert_eq!(BindArgs::from_bytes(a.to_bytes()), a);
         let b = a.to_bytes();
         assert_eq!(u16::from_ne_bytes([b[0], b[1]]), 0x1234);

@@ -288,7 +288,11 @@ impl Queue {
             return self.drop(Drop::RcvbufFull);
         }
         // `if (rmem > (rcvbuf >> 1)) { skb_condense(skb); size = skb->truesize; }`
-        let size = if rmem > rcvbuf >> 1 { condense() } else { truesize };
+        let size = if rmem > rcvbuf >> 1 {
+            condense()
+        } else {
+            truesize
+        };
         // `udp_rmem_schedule()`: `delta = size - sk->sk_forward_alloc; if (delta > 0 &&
         // !__sk_mem_schedule(sk, delta, SK_MEM_RECV)) return -ENOBUFS;` — scheduling
         // raises `sk_forward_alloc` by `sk_mem_pages(delta)` pages.

@@ -92,7 +92,10 @@ fn run(policy: Policy, ops: &[Op]) -> Result<(), TestCaseError> {
     let mut fate: Vec<Fate> = Vec::new();
     for o in ops {
         match *o {
-            Op::Arrive { truesize, condensed } => {
+            Op::Arrive {
+                truesize,
+                condensed,
+            } => {
                 let id = fate.len();
                 let mut called = false;
                 let rmem_before = r.rmem();
@@ -195,13 +198,22 @@ fn run(policy: Policy, ops: &[Op]) -> Result<(), TestCaseError> {
             }
             Op::SetRcvbuf { val, force } => {
                 q.set_rcvbuf(val, force, LIMITS);
-                let v: i64 = if force { i64::from(val.max(0)) } else { i64::from((val as u32).min(LIMITS.rmem_max)) };
-                r.rcvbuf = (v.min(i64::from(i32::MAX / 2)) * 2).max(i64::from(LIMITS.min_rcvbuf)) as u32;
+                let v: i64 = if force {
+                    i64::from(val.max(0))
+                } else {
+                    i64::from((val as u32).min(LIMITS.rmem_max))
+                };
+                r.rcvbuf =
+                    (v.min(i64::from(i32::MAX / 2)) * 2).max(i64::from(LIMITS.min_rcvbuf)) as u32;
             }
         }
         let i = q.info();
         prop_assert_eq!(i.rcvbuf, r.rcvbuf);
-        prop_assert_eq!(i.rmem_alloc, r.rmem(), "rmem_alloc = queued truesizes + deficit");
+        prop_assert_eq!(
+            i.rmem_alloc,
+            r.rmem(),
+            "rmem_alloc = queued truesizes + deficit"
+        );
         prop_assert_eq!(i.forward_deficit, r.deficit);
         prop_assert_eq!(i.queued as usize, r.queue.len());
         prop_assert_eq!(i.backlog_count as usize, r.backlog.len());
@@ -212,8 +224,14 @@ fn run(policy: Policy, ops: &[Op]) -> Result<(), TestCaseError> {
             prop_assert_eq!(i.backlog_count, 0, "7.3 UDP never backlogs");
         }
         prop_assert_eq!(i.drops, r.drops);
-        prop_assert_eq!(fate.iter().filter(|f| **f == Fate::Dropped).count() as u64, r.drops);
-        prop_assert_eq!(fate.iter().filter(|f| **f == Fate::Queued).count(), r.queue.len());
+        prop_assert_eq!(
+            fate.iter().filter(|f| **f == Fate::Dropped).count() as u64,
+            r.drops
+        );
+        prop_assert_eq!(
+            fate.iter().filter(|f| **f == Fate::Queued).count(),
+            r.queue.len()
+        );
     }
     // Close: release first if held, then everything queued is freed.
     if r.owned {
@@ -235,7 +253,9 @@ fn run(policy: Policy, ops: &[Op]) -> Result<(), TestCaseError> {
     let i = q.info();
     prop_assert_eq!(i.rmem_alloc, 0, "nothing left charged after close");
     prop_assert_eq!(i.forward_deficit, 0);
-    prop_assert!(fate.iter().all(|f| matches!(f, Fate::Read | Fate::Dropped | Fate::Closed)));
+    prop_assert!(fate
+        .iter()
+        .all(|f| matches!(f, Fate::Read | Fate::Dropped | Fate::Closed)));
     Ok(())
 }
 

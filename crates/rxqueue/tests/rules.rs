@@ -20,7 +20,14 @@ fn charged(policy: Policy, rcvbuf: u32, rmem: u32) -> Queue {
         // Charge with room to spare, then shrink the buffer (as SO_RCVBUF on a busy socket).
         let mut big = Queue::new(policy, u32::MAX / 8);
         assert_eq!(big.enqueue(rmem, no_condense), Outcome::Queued);
-        big.set_rcvbuf(0, true, Limits { rmem_max: 0, min_rcvbuf: rcvbuf });
+        big.set_rcvbuf(
+            0,
+            true,
+            Limits {
+                rmem_max: 0,
+                min_rcvbuf: rcvbuf,
+            },
+        );
         q = big;
     }
     assert_eq!(q.info().rmem_alloc, rmem);
@@ -37,11 +44,17 @@ fn classic_sock_queue_rcv_skb_rmem_ge_rcvbuf() {
     let mut q = charged(Policy::Classic, 10_000, 10_000);
     let o = q.enqueue(100, no_condense);
     assert_eq!(o, Outcome::Dropped(Drop::RcvbufFull));
-    assert_eq!(Drop::RcvbufFull.counters(), &[Counter::RcvbufErrors, Counter::InErrors]);
+    assert_eq!(
+        Drop::RcvbufFull.counters(),
+        &[Counter::RcvbufErrors, Counter::InErrors]
+    );
     assert_eq!(q.info().drops, 1);
     // rmem == rcvbuf + 1: the early sk_rcvqueues_full() drop, InErrors only.
     let mut q = charged(Policy::Classic, 10_000, 10_001);
-    assert_eq!(q.enqueue(100, no_condense), Outcome::Dropped(Drop::RcvqueuesFull));
+    assert_eq!(
+        q.enqueue(100, no_condense),
+        Outcome::Dropped(Drop::RcvqueuesFull)
+    );
     assert_eq!(Drop::RcvqueuesFull.counters(), &[Counter::InErrors]);
 }
 
@@ -57,9 +70,15 @@ fn classic_rcvqueues_full_counts_the_backlog() {
     // qsize = 10_000 == rcvbuf: not full (the test is >).
     assert_eq!(q.enqueue(7, no_condense), Outcome::Backlogged);
     // qsize = 10_007 > rcvbuf: full.
-    assert_eq!(q.enqueue(1, no_condense), Outcome::Dropped(Drop::RcvqueuesFull));
+    assert_eq!(
+        q.enqueue(1, no_condense),
+        Outcome::Dropped(Drop::RcvqueuesFull)
+    );
     let i = q.info();
-    assert_eq!((i.backlog_len, i.backlog_count, i.rmem_alloc, i.drops), (6_007, 3, 4_000, 1));
+    assert_eq!(
+        (i.backlog_len, i.backlog_count, i.rmem_alloc, i.drops),
+        (6_007, 3, 4_000, 1)
+    );
 }
 
 #[test]
@@ -70,7 +89,10 @@ fn classic_release_goes_through_sock_queue_rcv_skb() {
         assert_eq!(q.enqueue(4_000, no_condense), Outcome::Backlogged);
     }
     // backlog 12_000 > rcvbuf now.
-    assert_eq!(q.enqueue(1, no_condense), Outcome::Dropped(Drop::RcvqueuesFull));
+    assert_eq!(
+        q.enqueue(1, no_condense),
+        Outcome::Dropped(Drop::RcvqueuesFull)
+    );
     // Drain: 0 < 10_000 queued; 4_000 < 10_000 queued; 8_000 < 10_000 queued (>= test).
     assert_eq!(q.drain_one(4_000), Some(Outcome::Queued));
     assert_eq!(q.drain_one(4_000), Some(Outcome::Queued));
@@ -80,9 +102,21 @@ fn classic_release_goes_through_sock_queue_rcv_skb() {
     assert_eq!(q.info().backlog_len, 12_000);
     q.release();
     let i = q.info();
-    assert_eq!((i.backlog_len, i.backlog_count, i.rmem_alloc, i.queued, i.owned), (0, 0, 12_000, 3, false));
+    assert_eq!(
+        (
+            i.backlog_len,
+            i.backlog_count,
+            i.rmem_alloc,
+            i.queued,
+            i.owned
+        ),
+        (0, 0, 12_000, 3, false)
+    );
     // Now the buffer is over: the next arrival drops early.
-    assert_eq!(q.enqueue(1, no_condense), Outcome::Dropped(Drop::RcvqueuesFull));
+    assert_eq!(
+        q.enqueue(1, no_condense),
+        Outcome::Dropped(Drop::RcvqueuesFull)
+    );
 }
 
 #[test]
@@ -107,7 +141,10 @@ fn modern_rmem_plus_size_gt_rcvbuf() {
     assert_eq!(q.enqueue(6_000, || 6_000), Outcome::Queued);
     // rmem + size == rcvbuf + 1, rmem != 0: dropped, RcvbufErrors + InErrors.
     let mut q = charged(Policy::Modern, 10_000, 4_000);
-    assert_eq!(q.enqueue(6_001, no_condense), Outcome::Dropped(Drop::RcvbufFull));
+    assert_eq!(
+        q.enqueue(6_001, no_condense),
+        Outcome::Dropped(Drop::RcvbufFull)
+    );
     // rmem + size == rcvbuf - 1: queued.
     let mut q = charged(Policy::Modern, 10_000, 4_000);
     assert_eq!(q.enqueue(5_999, || 5_999), Outcome::Queued);
@@ -118,7 +155,10 @@ fn modern_accepts_one_datagram_when_nothing_is_charged() {
     // rmem == 0: "Accept the packet if queue is empty", however big.
     let mut q = Queue::new(Policy::Modern, 2_304);
     assert_eq!(q.enqueue(100_000, no_condense), Outcome::Queued);
-    assert_eq!(q.enqueue(1, no_condense), Outcome::Dropped(Drop::RcvbufFull));
+    assert_eq!(
+        q.enqueue(1, no_condense),
+        Outcome::Dropped(Drop::RcvbufFull)
+    );
 }
 
 #[test]
@@ -126,10 +166,16 @@ fn modern_huge_rcvbuf_drops_even_when_empty() {
     // rcvbuf > INT_MAX >> 1 and rmem + size > rcvbuf: dropped even with rmem == 0.
     let limit = (i32::MAX as u32 >> 1) + 1;
     let mut q = Queue::new(Policy::Modern, limit);
-    assert_eq!(q.enqueue(limit + 1, no_condense), Outcome::Dropped(Drop::RcvbufFull));
+    assert_eq!(
+        q.enqueue(limit + 1, no_condense),
+        Outcome::Dropped(Drop::RcvbufFull)
+    );
     // rcvbuf == INT_MAX >> 1: the empty-queue rule applies.
     let mut q = Queue::new(Policy::Modern, i32::MAX as u32 >> 1);
-    assert_eq!(q.enqueue((i32::MAX as u32 >> 1) + 1, no_condense), Outcome::Queued);
+    assert_eq!(
+        q.enqueue((i32::MAX as u32 >> 1) + 1, no_condense),
+        Outcome::Queued
+    );
 }
 
 #[test]
@@ -153,10 +199,16 @@ fn modern_forward_deficit_threshold() {
     assert_eq!(q.info().rmem_alloc, 12_999);
     // deficit 4_000 < 10_000 and the reader queue is not empty: stays charged.
     assert!(q.dequeue(4_000));
-    assert_eq!((q.info().rmem_alloc, q.info().forward_deficit), (12_999, 4_000));
+    assert_eq!(
+        (q.info().rmem_alloc, q.info().forward_deficit),
+        (12_999, 4_000)
+    );
     // deficit 9_999 < 10_000: still charged.
     assert!(q.dequeue(5_999));
-    assert_eq!((q.info().rmem_alloc, q.info().forward_deficit), (12_999, 9_999));
+    assert_eq!(
+        (q.info().rmem_alloc, q.info().forward_deficit),
+        (12_999, 9_999)
+    );
     // The reader queue is empty after this one: everything is uncharged.
     assert!(q.dequeue(3_000));
     assert_eq!((q.info().rmem_alloc, q.info().forward_deficit), (0, 0));
@@ -179,7 +231,10 @@ fn modern_forward_deficit_blocks_arrivals() {
     }
     assert!(q.dequeue(9_000)); // deficit 9_000 < 10_000, 3 still queued
     assert_eq!(q.info().rmem_alloc, 36_000);
-    assert_eq!(q.enqueue(4_001, || 4_001), Outcome::Dropped(Drop::RcvbufFull));
+    assert_eq!(
+        q.enqueue(4_001, || 4_001),
+        Outcome::Dropped(Drop::RcvbufFull)
+    );
     assert_eq!(q.enqueue(4_000, || 4_000), Outcome::Queued);
 }
 

@@ -35,11 +35,14 @@ pub fn scan(log: &str) -> Vec<Finding> {
     log.lines()
         .enumerate()
         .filter_map(|(i, text)| {
-            MARKERS.iter().find(|m| text.contains(**m)).map(|marker| Finding {
-                line: i + 1,
-                marker,
-                text: text.to_string(),
-            })
+            MARKERS
+                .iter()
+                .find(|m| text.contains(**m))
+                .map(|marker| Finding {
+                    line: i + 1,
+                    marker,
+                    text: text.to_string(),
+                })
         })
         .collect()
 }

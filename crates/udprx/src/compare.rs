@@ -301,14 +301,19 @@ fn counters() -> Result<HashMap<String, u64>> {
 }
 
 fn arrivals(c: &HashMap<String, u64>) -> u64 {
-    c.get("UdpRxHookSeen").copied().unwrap_or(0) + c.get("UdpRxProtoInPackets").copied().unwrap_or(0)
+    c.get("UdpRxHookSeen").copied().unwrap_or(0)
+        + c.get("UdpRxProtoInPackets").copied().unwrap_or(0)
 }
 
 /// Crafts a datagram from `src` to `dst` (the checksum's pseudo-header).
 fn craft(size: usize, kind: Kind, port: u16, proto: u8, src: Ipv4Addr, dst: Ipv4Addr) -> Vec<u8> {
     let body = payload(0, size);
     let len = 8 + body.len();
-    let ulen = if kind == Kind::LongUlen { len + 100 } else { len } as u16;
+    let ulen = if kind == Kind::LongUlen {
+        len + 100
+    } else {
+        len
+    } as u16;
     let mut d = Vec::with_capacity(len);
     d.extend(40000u16.to_be_bytes());
     d.extend(port.to_be_bytes());
@@ -344,9 +349,14 @@ impl Sender {
             src,
             dst,
             udp: UdpSocket::bind((src, 0)).context("bind sender")?,
-            raw17: Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::UDP)).context("raw socket")?,
-            raw_proto: Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(i32::from(PROTO))))
+            raw17: Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::UDP))
                 .context("raw socket")?,
+            raw_proto: Socket::new(
+                Domain::IPV4,
+                Type::RAW,
+                Some(Protocol::from(i32::from(PROTO))),
+            )
+            .context("raw socket")?,
         })
     }
 
@@ -355,8 +365,15 @@ impl Sender {
         if kind == Kind::Good && proto == 17 {
             self.udp.send_to(&payload(0, size), to)?;
         } else {
-            let raw = if proto == 17 { &self.raw17 } else { &self.raw_proto };
-            raw.send_to(&craft(size, kind, port, proto, self.src, self.dst), &SockAddr::from(SocketAddrV4::new(*to.ip(), 0)))?;
+            let raw = if proto == 17 {
+                &self.raw17
+            } else {
+                &self.raw_proto
+            };
+            raw.send_to(
+                &craft(size, kind, port, proto, self.src, self.dst),
+                &SockAddr::from(SocketAddrV4::new(*to.ip(), 0)),
+            )?;
         }
         Ok(())
     }
@@ -382,20 +399,35 @@ impl Rx {
                 let s = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, PORT))?;
                 s.set_nonblocking(true)?;
                 if let Some((v, force)) = rcvbuf {
-                    let opt = if force { libc::SO_RCVBUFFORCE } else { libc::SO_RCVBUF };
+                    let opt = if force {
+                        libc::SO_RCVBUFFORCE
+                    } else {
+                        libc::SO_RCVBUF
+                    };
                     // SAFETY: Passes a valid int.
                     let r = unsafe {
-                        libc::setsockopt(s.as_raw_fd(), libc::SOL_SOCKET, opt, (&v as *const i32).cast(), 4)
+                        libc::setsockopt(
+                            s.as_raw_fd(),
+                            libc::SOL_SOCKET,
+                            opt,
+                            (&v as *const i32).cast(),
+                            4,
+                        )
                     };
                     if r != 0 {
-                        return Err(std::io::Error::last_os_error()).context("setsockopt(SO_RCVBUF)");
+                        return Err(std::io::Error::last_os_error())
+                            .context("setsockopt(SO_RCVBUF)");
                     }
                 }
                 Rx::Stock(s)
             }
             Side::Modern | Side::Classic => {
                 let d = Device::open(true)?;
-                d.set_policy(if side == Side::Modern { udprx_abi::POLICY_MODERN } else { udprx_abi::POLICY_CLASSIC })?;
+                d.set_policy(if side == Side::Modern {
+                    udprx_abi::POLICY_MODERN
+                } else {
+                    udprx_abi::POLICY_CLASSIC
+                })?;
                 if let Some((v, force)) = rcvbuf {
                     d.set_rcvbuf(v, force)?;
                 }
@@ -412,16 +444,30 @@ impl Rx {
                 let mut len = 36 as libc::socklen_t;
                 // SAFETY: `m` is writable for `len` bytes.
                 let r = unsafe {
-                    libc::getsockopt(s.as_raw_fd(), libc::SOL_SOCKET, libc::SO_MEMINFO, m.as_mut_ptr().cast(), &mut len)
+                    libc::getsockopt(
+                        s.as_raw_fd(),
+                        libc::SOL_SOCKET,
+                        libc::SO_MEMINFO,
+                        m.as_mut_ptr().cast(),
+                        &mut len,
+                    )
                 };
                 if r != 0 {
                     return Err(std::io::Error::last_os_error()).context("SO_MEMINFO");
                 }
-                Ok(Mem { rmem: m[0], rcvbuf: m[1], drops: u64::from(m[8]) })
+                Ok(Mem {
+                    rmem: m[0],
+                    rcvbuf: m[1],
+                    drops: u64::from(m[8]),
+                })
             }
             Rx::Udprx(d) => {
                 let i = d.info()?;
-                Ok(Mem { rmem: i.rmem_alloc, rcvbuf: i.rcvbuf, drops: i.drops })
+                Ok(Mem {
+                    rmem: i.rmem_alloc,
+                    rcvbuf: i.rcvbuf,
+                    drops: i.drops,
+                })
             }
         }
     }
@@ -454,7 +500,13 @@ struct Outcomes {
     series: Vec<(u32, bool)>,
 }
 
-const MIB: [&str; 5] = ["InDatagrams", "NoPorts", "InErrors", "RcvbufErrors", "InCsumErrors"];
+const MIB: [&str; 5] = [
+    "InDatagrams",
+    "NoPorts",
+    "InErrors",
+    "RcvbufErrors",
+    "InCsumErrors",
+];
 
 /// Waits until the current netns has seen one more datagram than `seen` (the `LOCAL_IN`
 /// hook counts every UDP datagram after reassembly; the protocol handler the others).
@@ -478,7 +530,10 @@ fn run_side(sc: &Scenario, side: Side, link: Link) -> Result<Outcomes> {
     let group = if side == Side::Stock { "Udp" } else { "UdpRx" };
     let mut rx = Some(Rx::open(side, sc.rcvbuf)?);
     let c0 = counters()?;
-    let mut o = Outcomes { rcvbuf: rx.as_ref().unwrap().mem()?.rcvbuf, ..Default::default() };
+    let mut o = Outcomes {
+        rcvbuf: rx.as_ref().unwrap().mem()?.rcvbuf,
+        ..Default::default()
+    };
     let mut buf = vec![0u8; 65536];
     let mut held = false;
     let mut seen = arrivals(&c0);
@@ -496,7 +551,9 @@ fn run_side(sc: &Scenario, side: Side, link: Link) -> Result<Outcomes> {
                     None => 0,
                 };
                 tx.send(size, kind, port, proto)?;
-                await_arrival(&mut seen, || format!("{} [{}]: {}", sc.name, link.name(), side.name()))?;
+                await_arrival(&mut seen, || {
+                    format!("{} [{}]: {}", sc.name, link.name(), side.name())
+                })?;
                 if let Some(r) = &rx {
                     let m = r.mem()?;
                     o.series.push((m.rmem, m.drops > drops0));
@@ -545,7 +602,8 @@ fn run_side(sc: &Scenario, side: Side, link: Link) -> Result<Outcomes> {
     let c1 = counters()?;
     for name in MIB {
         let key = format!("{group}{name}");
-        let d = c1.get(&key).copied().unwrap_or(0) as i64 - c0.get(&key).copied().unwrap_or(0) as i64;
+        let d =
+            c1.get(&key).copied().unwrap_or(0) as i64 - c0.get(&key).copied().unwrap_or(0) as i64;
         o.mib.insert(name, d);
     }
     if side != Side::Stock {
@@ -600,15 +658,29 @@ fn calibrate(link: Link, shapes: &[(usize, Kind)]) -> Result<HashMap<(usize, Kin
             bail!("{}: expected 5 x {plain} charged and room for one more, found rmem {} then {} (drops {} then {})",
                 what(), before.rmem, after.rmem, before.drops, after.drops);
         }
-        m.insert((size, kind), Truesize { plain, condensed: after.rmem - before.rmem });
+        m.insert(
+            (size, kind),
+            Truesize {
+                plain,
+                condensed: after.rmem - before.rmem,
+            },
+        );
     }
     Ok(m)
 }
 
 /// What the model predicts for one policy.
-fn model(sc: &Scenario, policy: Policy, rcvbuf: u32, truesize: &HashMap<(usize, Kind), Truesize>) -> Outcomes {
+fn model(
+    sc: &Scenario,
+    policy: Policy,
+    rcvbuf: u32,
+    truesize: &HashMap<(usize, Kind), Truesize>,
+) -> Outcomes {
     let mut q = Queue::new(policy, rcvbuf);
-    let mut o = Outcomes { rcvbuf, ..Default::default() };
+    let mut o = Outcomes {
+        rcvbuf,
+        ..Default::default()
+    };
     for n in MIB {
         o.mib.insert(n, 0);
     }
@@ -618,11 +690,12 @@ fn model(sc: &Scenario, policy: Policy, rcvbuf: u32, truesize: &HashMap<(usize, 
     let mut backlog: VecDeque<(u32, bool)> = VecDeque::new();
     let drop_counters = |o: &mut Outcomes, d: udprx_rxqueue::Drop| {
         for c in d.counters() {
-            *o.mib.get_mut(match c {
-                Counter::InErrors => "InErrors",
-                Counter::RcvbufErrors => "RcvbufErrors",
-            })
-            .unwrap() += 1;
+            *o.mib
+                .get_mut(match c {
+                    Counter::InErrors => "InErrors",
+                    Counter::RcvbufErrors => "RcvbufErrors",
+                })
+                .unwrap() += 1;
         }
     };
     let mut closed = false;
@@ -651,7 +724,8 @@ fn model(sc: &Scenario, policy: Policy, rcvbuf: u32, truesize: &HashMap<(usize, 
                     Outcome::Backlogged => backlog.push_back((ts.plain, bad)),
                     Outcome::Dropped(d) => drop_counters(&mut o, d),
                 }
-                o.series.push((q.info().rmem_alloc, matches!(out, Outcome::Dropped(_))));
+                o.series
+                    .push((q.info().rmem_alloc, matches!(out, Outcome::Dropped(_))));
             }
             Step::Read => {
                 model_read(&mut q, &mut queue, &mut o);
@@ -731,7 +805,11 @@ struct Compared {
 
 const NO_CONDENSE: &str = "3.13 has no skb_condense(): 7.3 shrinks a reassembled datagram once the socket is half full, so it fits more";
 
-fn compare_one(sc: &Scenario, link: Link, truesize: &HashMap<(usize, Kind), Truesize>) -> Result<Compared> {
+fn compare_one(
+    sc: &Scenario,
+    link: Link,
+    truesize: &HashMap<(usize, Kind), Truesize>,
+) -> Result<Compared> {
     let mut sides = Vec::new();
     for side in [Side::Stock, Side::Modern, Side::Classic] {
         sides.push((side, run_side(sc, side, link)?));
@@ -739,7 +817,10 @@ fn compare_one(sc: &Scenario, link: Link, truesize: &HashMap<(usize, Kind), True
     let rcvbuf = sides[1].1.rcvbuf;
     let models = vec![
         (Policy::Modern, model(sc, Policy::Modern, rcvbuf, truesize)),
-        (Policy::Classic, model(sc, Policy::Classic, rcvbuf, truesize)),
+        (
+            Policy::Classic,
+            model(sc, Policy::Classic, rcvbuf, truesize),
+        ),
     ];
     let mut failures = Vec::new();
     let stock = rows(&sides[0].1);
@@ -751,17 +832,29 @@ fn compare_one(sc: &Scenario, link: Link, truesize: &HashMap<(usize, Kind), True
         let name = stock[i].0;
         // The stock socket's close is not observable after the fact.
         if name != "freed at close" && modern[i].1 != stock[i].1 {
-            failures.push(format!("{name}: modern {} != stock {}", modern[i].1, stock[i].1));
+            failures.push(format!(
+                "{name}: modern {} != stock {}",
+                modern[i].1, stock[i].1
+            ));
         }
         if modern[i].1 != mm[i].1 {
-            failures.push(format!("{name}: modern {} != model {}", modern[i].1, mm[i].1));
+            failures.push(format!(
+                "{name}: modern {} != model {}",
+                modern[i].1, mm[i].1
+            ));
         }
         if classic[i].1 != mc[i].1 {
-            failures.push(format!("{name}: classic {} != model {}", classic[i].1, mc[i].1));
+            failures.push(format!(
+                "{name}: classic {} != model {}",
+                classic[i].1, mc[i].1
+            ));
         }
     }
     if sides[0].1.rcvbuf != rcvbuf || sides[2].1.rcvbuf != rcvbuf {
-        failures.push(format!("sk_rcvbuf differs: stock {} modern {rcvbuf} classic {}", sides[0].1.rcvbuf, sides[2].1.rcvbuf));
+        failures.push(format!(
+            "sk_rcvbuf differs: stock {} modern {rcvbuf} classic {}",
+            sides[0].1.rcvbuf, sides[2].1.rcvbuf
+        ));
     }
     let mut truesizes: Vec<(usize, Kind, Truesize)> = sc
         .steps
@@ -794,13 +887,23 @@ fn compare_one(sc: &Scenario, link: Link, truesize: &HashMap<(usize, Kind), True
 }
 
 fn print_table(c: &Compared) {
-    println!("== {} [{}]: {} (sk_rcvbuf {})", c.name, c.link.name(), c.about, c.rcvbuf);
+    println!(
+        "== {} [{}]: {} (sk_rcvbuf {})",
+        c.name,
+        c.link.name(),
+        c.about,
+        c.rcvbuf
+    );
     if !c.truesizes.is_empty() {
         let t: Vec<String> = c
             .truesizes
             .iter()
             .map(|(size, kind, t)| {
-                let k = if *kind == Kind::Good { String::new() } else { format!(" {kind:?}") };
+                let k = if *kind == Kind::Good {
+                    String::new()
+                } else {
+                    format!(" {kind:?}")
+                };
                 if t.condensed == t.plain {
                     format!("{size} B{k} {}", t.plain)
                 } else {
@@ -829,7 +932,11 @@ fn print_table(c: &Compared) {
         println!(
             "{:<16} {:>8} {:>8} {:>8} {:>13} {:>14}{}",
             name,
-            if unobservable { "-".to_string() } else { stock.to_string() },
+            if unobservable {
+                "-".to_string()
+            } else {
+                stock.to_string()
+            },
             at(1),
             at(2),
             at(3),
@@ -838,7 +945,11 @@ fn print_table(c: &Compared) {
         );
     }
     if classic_differs {
-        let why = if c.classic_reason.is_empty() { "(no 3.13 rule recorded for this scenario)" } else { &c.classic_reason };
+        let why = if c.classic_reason.is_empty() {
+            "(no 3.13 rule recorded for this scenario)"
+        } else {
+            &c.classic_reason
+        };
         println!("  * classic differs from stock: {why}");
     }
     if c.failures.is_empty() {
@@ -858,8 +969,14 @@ fn to_json(c: &Compared) -> Value {
             m.insert(n.into(), v.into());
         }
         m.insert("rcvbuf".into(), o.rcvbuf.into());
-        m.insert("rmem_series".into(), o.series.iter().map(|(r, _)| *r).collect::<Vec<_>>().into());
-        m.insert("dropped_series".into(), o.series.iter().map(|(_, d)| *d).collect::<Vec<_>>().into());
+        m.insert(
+            "rmem_series".into(),
+            o.series.iter().map(|(r, _)| *r).collect::<Vec<_>>().into(),
+        );
+        m.insert(
+            "dropped_series".into(),
+            o.series.iter().map(|(_, d)| *d).collect::<Vec<_>>().into(),
+        );
         Value::Object(m)
     };
     let mut sides = serde_json::Map::new();
@@ -867,7 +984,15 @@ fn to_json(c: &Compared) -> Value {
         sides.insert(s.name().into(), col(o));
     }
     for (p, o) in &c.models {
-        sides.insert(if *p == Policy::Modern { "model:modern" } else { "model:classic" }.into(), col(o));
+        sides.insert(
+            if *p == Policy::Modern {
+                "model:modern"
+            } else {
+                "model:classic"
+            }
+            .into(),
+            col(o),
+        );
     }
     json!({
         "scenario": c.name,
@@ -903,9 +1028,17 @@ fn run_link(
             let lines: Vec<crate::plot::Line<'_>> = c
                 .sides
                 .iter()
-                .map(|(s, o)| crate::plot::Line { name: s.name(), points: &o.series })
+                .map(|(s, o)| crate::plot::Line {
+                    name: s.name(),
+                    points: &o.series,
+                })
                 .collect();
-            crate::plot::draw(&path, &format!("{} [{}]: {}", c.name, link.name(), c.about), c.rcvbuf, &lines)?;
+            crate::plot::draw(
+                &path,
+                &format!("{} [{}]: {}", c.name, link.name(), c.about),
+                c.rcvbuf,
+                &lines,
+            )?;
         }
         done.push(c);
     }
@@ -939,7 +1072,13 @@ pub fn run(a: &Args) -> Result<()> {
         .iter()
         .filter(|s| wanted(s))
         .flat_map(|s| s.steps.iter())
-        .filter_map(|st| if let Step::Send(size, kind) = st { Some((*size, *kind)) } else { None })
+        .filter_map(|st| {
+            if let Step::Send(size, kind) = st {
+                Some((*size, *kind))
+            } else {
+                None
+            }
+        })
         .chain([(1000, Kind::Good)])
         .collect();
     shapes.sort();
@@ -955,7 +1094,10 @@ pub fn run(a: &Args) -> Result<()> {
             })
             .collect();
         runs.into_iter()
-            .map(|r| r.join().unwrap_or_else(|_| Err(anyhow::anyhow!("a link's thread panicked"))))
+            .map(|r| {
+                r.join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("a link's thread panicked")))
+            })
             .collect()
     });
     let mut failed = 0;
@@ -970,7 +1112,11 @@ pub fn run(a: &Args) -> Result<()> {
             } else {
                 print_table(&c);
                 if let Some(dir) = &a.plot {
-                    println!("  picture: {}", dir.join(format!("{}-{}.png", c.name, c.link.name())).display());
+                    println!(
+                        "  picture: {}",
+                        dir.join(format!("{}-{}.png", c.name, c.link.name()))
+                            .display()
+                    );
                 }
             }
         }
@@ -990,8 +1136,18 @@ mod tests {
 
     fn ts() -> HashMap<(usize, Kind), Truesize> {
         let mut m = HashMap::new();
-        for (k, t) in [((1000, Kind::Good), 2304), ((200, Kind::BadCsum), 1280), ((48, Kind::ZeroCsum), 1280)] {
-            m.insert(k, Truesize { plain: t, condensed: t });
+        for (k, t) in [
+            ((1000, Kind::Good), 2304),
+            ((200, Kind::BadCsum), 1280),
+            ((48, Kind::ZeroCsum), 1280),
+        ] {
+            m.insert(
+                k,
+                Truesize {
+                    plain: t,
+                    condensed: t,
+                },
+            );
         }
         m
     }
@@ -1006,9 +1162,25 @@ mod tests {
             classic_reason: "",
         };
         let m = model(&sc, Policy::Modern, 8192, &ts());
-        assert_eq!((m.delivered, m.mib["RcvbufErrors"], m.mib["InErrors"], m.drops), (3, 17, 17, 17));
+        assert_eq!(
+            (
+                m.delivered,
+                m.mib["RcvbufErrors"],
+                m.mib["InErrors"],
+                m.drops
+            ),
+            (3, 17, 17, 17)
+        );
         let c = model(&sc, Policy::Classic, 8192, &ts());
-        assert_eq!((c.delivered, c.mib["RcvbufErrors"], c.mib["InErrors"], c.drops), (4, 0, 16, 16));
+        assert_eq!(
+            (
+                c.delivered,
+                c.mib["RcvbufErrors"],
+                c.mib["InErrors"],
+                c.drops
+            ),
+            (4, 0, 16, 16)
+        );
         let sc = Scenario {
             name: "m",
             about: String::new(),
@@ -1045,15 +1217,20 @@ mod tests {
                 let mut buf = vec![0u8; 65536];
                 for size in [1000, 3000] {
                     tx.send(size, Kind::Good, PORT, 17)?;
-                    let (n, from) = rx.recv_from(&mut buf).with_context(|| format!("{link:?}: {size} B"))?;
+                    let (n, from) = rx
+                        .recv_from(&mut buf)
+                        .with_context(|| format!("{link:?}: {size} B"))?;
                     assert_eq!(&buf[..n], &payload(0, size)[..], "{link:?}");
                     assert_eq!(from.ip(), std::net::IpAddr::V4(tx.src));
                 }
                 // A crafted datagram's checksum covers the link's addresses: it is accepted.
                 // (a wrong one would be dropped by udp_recvmsg() and the recv time out).
                 let d = craft(100, Kind::Good, PORT, 17, tx.src, tx.dst);
-                tx.raw17.send_to(&d, &SockAddr::from(SocketAddrV4::new(tx.dst, 0)))?;
-                let n = rx.recv(&mut buf).with_context(|| format!("{link:?}: crafted"))?;
+                tx.raw17
+                    .send_to(&d, &SockAddr::from(SocketAddrV4::new(tx.dst, 0)))?;
+                let n = rx
+                    .recv(&mut buf)
+                    .with_context(|| format!("{link:?}: crafted"))?;
                 assert_eq!(&buf[..n], &d[8..]);
                 Ok(())
             })
@@ -1069,8 +1246,14 @@ mod tests {
         let d = craft(10, Kind::LongUlen, 7000, 17, lo, lo);
         assert_eq!(u16::from_be_bytes([d[4], d[5]]), 118);
         assert_eq!(&craft(10, Kind::ZeroCsum, 7000, 17, lo, lo)[6..8], &[0, 0]);
-        assert_ne!(craft(10, Kind::BadCsum, 7000, 17, lo, lo)[6..8], craft(10, Kind::Good, 7000, 17, lo, lo)[6..8]);
+        assert_ne!(
+            craft(10, Kind::BadCsum, 7000, 17, lo, lo)[6..8],
+            craft(10, Kind::Good, 7000, 17, lo, lo)[6..8]
+        );
         // The pseudo-header is part of the sum: the same datagram between other addresses.
-        assert_ne!(craft(10, Kind::Good, 7000, 17, lo, lo)[6..8], craft(10, Kind::Good, 7000, 17, VETH_TX.1, VETH_RX.1)[6..8]);
+        assert_ne!(
+            craft(10, Kind::Good, 7000, 17, lo, lo)[6..8],
+            craft(10, Kind::Good, 7000, 17, VETH_TX.1, VETH_RX.1)[6..8]
+        );
     }
 }

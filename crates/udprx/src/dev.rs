@@ -51,23 +51,35 @@ impl Device {
     pub fn bind_null(&self) -> nix::Result<()> {
         // SAFETY: The kernel only reads through the pointer; a null pointer is answered
         // with EFAULT, nothing in this process is touched.
-        unsafe { ioctl_bind(std::os::fd::AsRawFd::as_raw_fd(&self.file), std::ptr::null()) }
-            .map(drop)
+        unsafe {
+            ioctl_bind(
+                std::os::fd::AsRawFd::as_raw_fd(&self.file),
+                std::ptr::null(),
+            )
+        }
+        .map(drop)
     }
 
     /// An ioctl number udprx does not know (the kernel must answer `ENOTTY`).
     pub fn ioctl_raw(&self, cmd: u32, arg: &BindArgs) -> nix::Result<i32> {
         // SAFETY: The argument is a valid readable struct; an unknown command does not use it.
         let r = unsafe {
-            libc::ioctl(std::os::fd::AsRawFd::as_raw_fd(&self.file), cmd as _, arg as *const BindArgs)
+            libc::ioctl(
+                std::os::fd::AsRawFd::as_raw_fd(&self.file),
+                cmd as _,
+                arg as *const BindArgs,
+            )
         };
         nix::errno::Errno::result(r)
     }
 
     /// Binds to `port`.
     pub fn bind(&self, port: u16) -> Result<()> {
-        self.bind_args(&BindArgs { port, ..Default::default() })
-            .map_err(|e| anyhow::anyhow!("bind to port {port}: {}: {}", e, e.desc()))
+        self.bind_args(&BindArgs {
+            port,
+            ..Default::default()
+        })
+        .map_err(|e| anyhow::anyhow!("bind to port {port}: {}: {}", e, e.desc()))
     }
 
     fn fd(&self) -> i32 {
@@ -76,7 +88,10 @@ impl Device {
 
     /// `UDPRX_SET_RCVBUF`: like `SO_RCVBUF`, or `SO_RCVBUFFORCE` with `force`.
     pub fn set_rcvbuf(&self, val: i32, force: bool) -> Result<()> {
-        let a = RcvbufArgs { val, flags: if force { RCVBUF_FORCE } else { 0 } };
+        let a = RcvbufArgs {
+            val,
+            flags: if force { RCVBUF_FORCE } else { 0 },
+        };
         // SAFETY: `a` is a valid `RcvbufArgs`, the layout the ioctl reads.
         unsafe { ioctl_set_rcvbuf(self.fd(), &a) }
             .map(drop)
@@ -94,13 +109,17 @@ impl Device {
     /// `UDPRX_HOLD`.
     pub fn hold(&self) -> Result<()> {
         // SAFETY: No argument.
-        unsafe { ioctl_hold(self.fd()) }.map(drop).map_err(|e| errno_msg("hold", e))
+        unsafe { ioctl_hold(self.fd()) }
+            .map(drop)
+            .map_err(|e| errno_msg("hold", e))
     }
 
     /// `UDPRX_RELEASE`.
     pub fn release(&self) -> Result<()> {
         // SAFETY: No argument.
-        unsafe { ioctl_release(self.fd()) }.map(drop).map_err(|e| errno_msg("release", e))
+        unsafe { ioctl_release(self.fd()) }
+            .map(drop)
+            .map_err(|e| errno_msg("release", e))
     }
 
     /// `UDPRX_INFO`.
@@ -125,6 +144,9 @@ impl Device {
         };
         let mut fds = [PollFd::new(self.file.as_fd(), PollFlags::POLLIN)];
         let n = poll(&mut fds, t).context("poll")?;
-        Ok(n > 0 && fds[0].revents().is_some_and(|r| r.contains(PollFlags::POLLIN)))
+        Ok(n > 0
+            && fds[0]
+                .revents()
+                .is_some_and(|r| r.contains(PollFlags::POLLIN)))
     }
 }

@@ -28,7 +28,8 @@ pub fn flags(name: &str) -> Result<libc::c_int> {
     let mut ifr = ifreq(name)?;
     // SAFETY: `ifr` is a valid `ifreq` the ioctl reads and writes.
     if unsafe { libc::ioctl(s.as_raw_fd(), libc::SIOCGIFFLAGS, &mut ifr) } != 0 {
-        return Err(std::io::Error::last_os_error()).with_context(|| format!("SIOCGIFFLAGS {name}"));
+        return Err(std::io::Error::last_os_error())
+            .with_context(|| format!("SIOCGIFFLAGS {name}"));
     }
     // SAFETY: SIOCGIFFLAGS filled in the flags member of the union.
     Ok(libc::c_int::from(unsafe { ifr.ifr_ifru.ifru_flags }))
@@ -41,7 +42,8 @@ pub fn up(name: &str) -> Result<()> {
     ifr.ifr_ifru.ifru_flags = (flags(name)? | libc::IFF_UP) as libc::c_short;
     // SAFETY: `ifr` is a valid `ifreq` the ioctl reads.
     if unsafe { libc::ioctl(s.as_raw_fd(), libc::SIOCSIFFLAGS, &ifr) } != 0 {
-        return Err(std::io::Error::last_os_error()).with_context(|| format!("SIOCSIFFLAGS {name}"));
+        return Err(std::io::Error::last_os_error())
+            .with_context(|| format!("SIOCSIFFLAGS {name}"));
     }
     Ok(())
 }
@@ -130,7 +132,13 @@ impl Msg {
 /// Sends one request to rtnetlink in the current netns and waits for its acknowledgement.
 fn request(what: &str, msg: Msg) -> Result<()> {
     // SAFETY: Plain socket(2); the result is checked before use.
-    let fd = unsafe { libc::socket(libc::AF_NETLINK, libc::SOCK_RAW | libc::SOCK_CLOEXEC, libc::NETLINK_ROUTE) };
+    let fd = unsafe {
+        libc::socket(
+            libc::AF_NETLINK,
+            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+            libc::NETLINK_ROUTE,
+        )
+    };
     if fd < 0 {
         return Err(std::io::Error::last_os_error()).context("socket(AF_NETLINK)");
     }
@@ -152,13 +160,15 @@ fn request(what: &str, msg: Msg) -> Result<()> {
         )
     };
     if r < 0 {
-        return Err(std::io::Error::last_os_error()).with_context(|| format!("{what}: sendto(netlink)"));
+        return Err(std::io::Error::last_os_error())
+            .with_context(|| format!("{what}: sendto(netlink)"));
     }
     let mut ack = [0u8; 4096];
     // SAFETY: `ack` is writable for its length.
     let n = unsafe { libc::recv(fd.as_raw_fd(), ack.as_mut_ptr().cast(), ack.len(), 0) };
     if n < 0 {
-        return Err(std::io::Error::last_os_error()).with_context(|| format!("{what}: recv(netlink)"));
+        return Err(std::io::Error::last_os_error())
+            .with_context(|| format!("{what}: recv(netlink)"));
     }
     // nlmsghdr (16 bytes), then for NLMSG_ERROR an i32 error (0: acknowledged).
     if n < 20 || u16::from_ne_bytes([ack[4], ack[5]]) != libc::NLMSG_ERROR as u16 {
@@ -173,7 +183,10 @@ fn request(what: &str, msg: Msg) -> Result<()> {
 
 /// Creates a veth pair: `name` in the current netns, `peer` in the netns `peer_ns`.
 pub fn add_veth(name: &str, peer: &str, peer_ns: BorrowedFd<'_>) -> Result<()> {
-    let mut m = Msg::new(libc::RTM_NEWLINK, (libc::NLM_F_CREATE | libc::NLM_F_EXCL) as u16);
+    let mut m = Msg::new(
+        libc::RTM_NEWLINK,
+        (libc::NLM_F_CREATE | libc::NLM_F_EXCL) as u16,
+    );
     m.ifinfomsg();
     m.name(IFLA_IFNAME, name);
     let info = m.open(IFLA_LINKINFO);
@@ -195,9 +208,13 @@ pub fn add_addr(name: &str, addr: Ipv4Addr, prefix: u8) -> Result<()> {
     // SAFETY: `cname` is a valid C string.
     let index = unsafe { libc::if_nametoindex(cname.as_ptr()) };
     if index == 0 {
-        return Err(std::io::Error::last_os_error()).with_context(|| format!("no interface {name}"));
+        return Err(std::io::Error::last_os_error())
+            .with_context(|| format!("no interface {name}"));
     }
-    let mut m = Msg::new(libc::RTM_NEWADDR, (libc::NLM_F_CREATE | libc::NLM_F_EXCL) as u16);
+    let mut m = Msg::new(
+        libc::RTM_NEWADDR,
+        (libc::NLM_F_CREATE | libc::NLM_F_EXCL) as u16,
+    );
     // struct ifaddrmsg: family, prefixlen, flags, scope, index.
     m.0.extend([libc::AF_INET as u8, prefix, 0, 0]);
     m.0.extend(index.to_ne_bytes());
@@ -219,9 +236,15 @@ mod tests {
         m.close(o);
         let b = m.finish();
         assert_eq!(b.len(), 16 + 16 + 4 + 12);
-        assert_eq!(u32::from_ne_bytes(b[..4].try_into().unwrap()) as usize, b.len());
+        assert_eq!(
+            u32::from_ne_bytes(b[..4].try_into().unwrap()) as usize,
+            b.len()
+        );
         assert_eq!(u16::from_ne_bytes([b[32], b[33]]), 4 + 12);
-        assert_eq!(u16::from_ne_bytes([b[34], b[35]]), IFLA_LINKINFO | NLA_F_NESTED);
+        assert_eq!(
+            u16::from_ne_bytes([b[34], b[35]]),
+            IFLA_LINKINFO | NLA_F_NESTED
+        );
         // "veth\0" is 5 bytes: attribute length 9, padded to 12.
         assert_eq!(u16::from_ne_bytes([b[36], b[37]]), 9);
         assert_eq!(&b[40..45], b"veth\0");

@@ -19,7 +19,11 @@ mod snmp;
 mod stat;
 
 #[derive(Parser)]
-#[command(name = "udprx", version, about = "udprx: traffic, sockets and counters for the udprx module")]
+#[command(
+    name = "udprx",
+    version,
+    about = "udprx: traffic, sockets and counters for the udprx module"
+)]
 struct Cli {
     /// Run in the named network namespace (/run/netns/NAME), like `ip -n NAME`.
     #[arg(short = 'n', long, global = true, value_name = "NAME")]

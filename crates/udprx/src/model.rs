@@ -27,7 +27,13 @@ pub struct Args {
     hold: bool,
 }
 
-pub fn predict(policy: Policy, sk_rcvbuf: u32, truesize: u32, count: u32, hold: bool) -> serde_json::Value {
+pub fn predict(
+    policy: Policy,
+    sk_rcvbuf: u32,
+    truesize: u32,
+    count: u32,
+    hold: bool,
+) -> serde_json::Value {
     let mut q = Queue::new(policy, sk_rcvbuf);
     let (mut queued, mut backlogged, mut rcvbuf_errors, mut in_errors) = (0u32, 0u32, 0u32, 0u32);
     let count_drop = |d: udprx_rxqueue::Drop, rcv: &mut u32, inn: &mut u32| {
@@ -77,7 +83,10 @@ pub fn run(a: &Args) -> Result<()> {
         PolicyArg::Classic => Policy::Classic,
         PolicyArg::Modern => Policy::Modern,
     };
-    println!("{}", predict(policy, a.sk_rcvbuf, a.truesize, a.count, a.hold));
+    println!(
+        "{}",
+        predict(policy, a.sk_rcvbuf, a.truesize, a.count, a.hold)
+    );
     Ok(())
 }
 
@@ -92,15 +101,29 @@ mod tests {
         // queued; then rmem == rcvbuf: sk_rcvqueues_full (>) passes and
         // sock_queue_rcv_skb (>=) says ENOMEM, three times.
         let m = predict(Policy::Modern, 10_000, 2_000, 8, false);
-        assert_eq!((m["delivered"].as_u64(), m["RcvbufErrors"].as_u64()), (Some(5), Some(3)));
+        assert_eq!(
+            (m["delivered"].as_u64(), m["RcvbufErrors"].as_u64()),
+            (Some(5), Some(3))
+        );
         let c = predict(Policy::Classic, 10_000, 2_000, 8, false);
-        let got = (c["delivered"].as_u64(), c["RcvbufErrors"].as_u64(), c["InErrors"].as_u64());
+        let got = (
+            c["delivered"].as_u64(),
+            c["RcvbufErrors"].as_u64(),
+            c["InErrors"].as_u64(),
+        );
         assert_eq!(got, (Some(5), Some(3), Some(3)));
         // truesize 3_000: modern 3 (9k), classic 4 (0, 3k, 6k, 9k < 10k), after which rmem
         // 12k > rcvbuf: the early sk_rcvqueues_full drop, InErrors only.
-        assert_eq!(predict(Policy::Modern, 10_000, 3_000, 8, false)["delivered"].as_u64(), Some(3));
+        assert_eq!(
+            predict(Policy::Modern, 10_000, 3_000, 8, false)["delivered"].as_u64(),
+            Some(3)
+        );
         let c = predict(Policy::Classic, 10_000, 3_000, 8, false);
-        let got = (c["delivered"].as_u64(), c["RcvbufErrors"].as_u64(), c["InErrors"].as_u64());
+        let got = (
+            c["delivered"].as_u64(),
+            c["RcvbufErrors"].as_u64(),
+            c["InErrors"].as_u64(),
+        );
         assert_eq!(got, (Some(4), Some(0), Some(4)));
     }
 

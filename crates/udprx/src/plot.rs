@@ -32,7 +32,12 @@ pub struct Line<'a> {
 /// Draws `lines` and the `rcvbuf` line to `path`.
 pub fn draw(path: &Path, title: &str, rcvbuf: u32, lines: &[Line<'_>]) -> Result<()> {
     font()?;
-    let n = lines.iter().map(|l| l.points.len()).max().unwrap_or(0).max(1) as u32;
+    let n = lines
+        .iter()
+        .map(|l| l.points.len())
+        .max()
+        .unwrap_or(0)
+        .max(1) as u32;
     let ymax = lines
         .iter()
         .flat_map(|l| l.points.iter().map(|p| p.0))
@@ -59,18 +64,33 @@ pub fn draw(path: &Path, title: &str, rcvbuf: u32, lines: &[Line<'_>]) -> Result
         .draw()
         .map_err(|e| anyhow!("{e}"))?;
     chart
-        .draw_series(LineSeries::new(vec![(0, rcvbuf), (n + 1, rcvbuf)], BLACK.stroke_width(2)))
+        .draw_series(LineSeries::new(
+            vec![(0, rcvbuf), (n + 1, rcvbuf)],
+            BLACK.stroke_width(2),
+        ))
         .map_err(|e| anyhow!("{e}"))?
         .label(format!("sk_rcvbuf {rcvbuf}"))
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK.stroke_width(2)));
-    let colors = [RGBColor(0x1f, 0x77, 0xb4), RGBColor(0x2c, 0xa0, 0x2c), RGBColor(0xd6, 0x27, 0x28)];
+    let colors = [
+        RGBColor(0x1f, 0x77, 0xb4),
+        RGBColor(0x2c, 0xa0, 0x2c),
+        RGBColor(0xd6, 0x27, 0x28),
+    ];
     for (i, l) in lines.iter().enumerate() {
         let c = colors[i % colors.len()];
         // Offset each line by a pixel's worth so that equal lines stay visible.
-        let pts: Vec<(u32, u32)> = l.points.iter().enumerate().map(|(x, p)| (x as u32 + 1, p.0)).collect();
+        let pts: Vec<(u32, u32)> = l
+            .points
+            .iter()
+            .enumerate()
+            .map(|(x, p)| (x as u32 + 1, p.0))
+            .collect();
         let drops = l.points.iter().filter(|p| p.1).count();
         chart
-            .draw_series(LineSeries::new(pts.clone(), c.stroke_width(3 - i.min(2) as u32)))
+            .draw_series(LineSeries::new(
+                pts.clone(),
+                c.stroke_width(3 - i.min(2) as u32),
+            ))
             .map_err(|e| anyhow!("{e}"))?
             .label(format!("{} ({drops} dropped)", l.name))
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(3)));
@@ -80,7 +100,9 @@ pub fn draw(path: &Path, title: &str, rcvbuf: u32, lines: &[Line<'_>]) -> Result
                     .iter()
                     .enumerate()
                     .filter(|(_, p)| p.1)
-                    .map(|(x, p)| Cross::new((x as u32 + 1, p.0), 4 + 2 * i as i32, c.stroke_width(2))),
+                    .map(|(x, p)| {
+                        Cross::new((x as u32 + 1, p.0), 4 + 2 * i as i32, c.stroke_width(2))
+                    }),
             )
             .map_err(|e| anyhow!("{e}"))?;
     }
@@ -92,7 +114,8 @@ pub fn draw(path: &Path, title: &str, rcvbuf: u32, lines: &[Line<'_>]) -> Result
         .border_style(BLACK)
         .draw()
         .map_err(|e| anyhow!("{e}"))?;
-    root.present().with_context(|| format!("write {}", path.display()))?;
+    root.present()
+        .with_context(|| format!("write {}", path.display()))?;
     Ok(())
 }
 
@@ -110,7 +133,22 @@ mod tests {
         let p = dir.join("t.png");
         let a = [(2304, false), (4608, false), (6912, false), (6912, true)];
         let b = [(2304, false), (4608, false), (6912, false), (9216, false)];
-        draw(&p, "test", 8192, &[Line { name: "modern", points: &a }, Line { name: "classic", points: &b }]).unwrap();
+        draw(
+            &p,
+            "test",
+            8192,
+            &[
+                Line {
+                    name: "modern",
+                    points: &a,
+                },
+                Line {
+                    name: "classic",
+                    points: &b,
+                },
+            ],
+        )
+        .unwrap();
         let bytes = std::fs::read(&p).unwrap();
         assert_eq!(&bytes[1..4], b"PNG");
         assert!(bytes.len() > 5000, "a picture, not an empty file");

@@ -150,7 +150,10 @@ impl Receiver {
 }
 
 fn would_block(e: &std::io::Error) -> bool {
-    matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut)
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+    )
 }
 
 /// `getsockopt(SO_MEMINFO)`: rmem_alloc, rcvbuf, wmem_alloc, sndbuf, fwd_alloc,
@@ -160,7 +163,13 @@ fn meminfo(s: &UdpSocket) -> Result<[u32; 9]> {
     let mut len = std::mem::size_of_val(&m) as libc::socklen_t;
     // SAFETY: `m` is writable for `len` bytes; the kernel writes at most that.
     let r = unsafe {
-        libc::getsockopt(s.as_raw_fd(), libc::SOL_SOCKET, libc::SO_MEMINFO, m.as_mut_ptr().cast(), &mut len)
+        libc::getsockopt(
+            s.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_MEMINFO,
+            m.as_mut_ptr().cast(),
+            &mut len,
+        )
     };
     if r != 0 {
         return Err(std::io::Error::last_os_error()).context("getsockopt(SO_MEMINFO)");
@@ -171,21 +180,29 @@ fn meminfo(s: &UdpSocket) -> Result<[u32; 9]> {
 /// The `drops` column of the `/proc/net/udp` line of local port `port`, in the calling
 /// thread's netns.
 fn proc_net_udp_drops(port: u16) -> Result<u64> {
-    let text = std::fs::read_to_string("/proc/thread-self/net/udp").context("read /proc/net/udp")?;
-    parse_proc_net_udp_drops(&text, port).with_context(|| format!("port {port} not in /proc/net/udp"))
+    let text =
+        std::fs::read_to_string("/proc/thread-self/net/udp").context("read /proc/net/udp")?;
+    parse_proc_net_udp_drops(&text, port)
+        .with_context(|| format!("port {port} not in /proc/net/udp"))
 }
 
 pub fn parse_proc_net_udp_drops(text: &str, port: u16) -> Option<u64> {
     let want = format!(":{port:04X}");
     text.lines().skip(1).find_map(|l| {
         let f: Vec<&str> = l.split_whitespace().collect();
-        (f.len() >= 13 && f[1].ends_with(&want)).then(|| f[f.len() - 1].parse().ok()).flatten()
+        (f.len() >= 13 && f[1].ends_with(&want))
+            .then(|| f[f.len() - 1].parse().ok())
+            .flatten()
     })
 }
 
 /// `setsockopt(SO_RCVBUF)` or `SO_RCVBUFFORCE`.
 fn set_stock_rcvbuf(s: &UdpSocket, val: i32, force: bool) -> Result<()> {
-    let opt = if force { libc::SO_RCVBUFFORCE } else { libc::SO_RCVBUF };
+    let opt = if force {
+        libc::SO_RCVBUFFORCE
+    } else {
+        libc::SO_RCVBUF
+    };
     // SAFETY: Passes a valid int of the right size.
     let r = unsafe {
         libc::setsockopt(
@@ -214,7 +231,11 @@ fn wait_for_signal(timeout: Option<f64>) -> Result<()> {
     loop {
         // SAFETY: `set` is a valid signal set; `ts` is null or a valid timespec.
         let r = unsafe {
-            libc::sigtimedwait(set.as_ref(), std::ptr::null_mut(), ts.as_ref().map_or(std::ptr::null(), |t| t))
+            libc::sigtimedwait(
+                set.as_ref(),
+                std::ptr::null_mut(),
+                ts.as_ref().map_or(std::ptr::null(), |t| t),
+            )
         };
         if r >= 0 {
             return Ok(());
@@ -242,7 +263,8 @@ fn stop_requested() -> bool {
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigpending(&mut set) == 0
-            && (libc::sigismember(&set, libc::SIGTERM) == 1 || libc::sigismember(&set, libc::SIGINT) == 1)
+            && (libc::sigismember(&set, libc::SIGTERM) == 1
+                || libc::sigismember(&set, libc::SIGINT) == 1)
     }
 }
 
@@ -303,7 +325,9 @@ pub fn run(a: &Args) -> Result<()> {
         return Ok(());
     }
 
-    let deadline = a.timeout.map(|t| Instant::now() + Duration::from_secs_f64(t));
+    let deadline = a
+        .timeout
+        .map(|t| Instant::now() + Duration::from_secs_f64(t));
     let mut n = 0u64;
     let stdout = std::io::stdout();
     while a.count.is_none_or(|c| n < c) {

@@ -69,7 +69,13 @@ fn parse_dest(s: &str) -> Result<SocketAddrV4, String> {
 
 /// The payload of datagram `seq`: its sequence number, then a repeating pattern.
 pub fn payload(seq: u64, size: usize) -> Vec<u8> {
-    let mut p: Vec<u8> = seq.to_be_bytes().iter().copied().cycle().take(size.min(8)).collect();
+    let mut p: Vec<u8> = seq
+        .to_be_bytes()
+        .iter()
+        .copied()
+        .cycle()
+        .take(size.min(8))
+        .collect();
     p.extend((p.len()..size).map(|i| (i % 251) as u8));
     p
 }
@@ -151,7 +157,8 @@ pub fn craft(a: &Args, src: Ipv4Addr, seq: u64) -> Crafted {
 /// The source address the kernel will use towards `dst`.
 fn source_for(dst: Ipv4Addr) -> Result<Ipv4Addr> {
     let s = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).context("bind UDP socket")?;
-    s.connect((dst, 9)).with_context(|| format!("no route to {dst}"))?;
+    s.connect((dst, 9))
+        .with_context(|| format!("no route to {dst}"))?;
     match s.local_addr()? {
         std::net::SocketAddr::V4(a) => Ok(*a.ip()),
         std::net::SocketAddr::V6(_) => bail!("unexpected IPv6 source"),
@@ -189,11 +196,21 @@ fn await_unreach(icmp: &Socket, want: u64, proto: u8, dst: SocketAddrV4) -> Resu
         icmp.set_read_timeout(Some(left))?;
         let n = match icmp.recv(&mut buf) {
             Ok(n) => n,
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => break,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                break
+            }
             Err(e) => return Err(e).context("recv ICMP"),
         };
         // SAFETY: `recv` initialised the first `n` bytes.
-        let pkt: Vec<u8> = buf[..n].iter().map(|b| unsafe { b.assume_init() }).collect();
+        let pkt: Vec<u8> = buf[..n]
+            .iter()
+            .map(|b| unsafe { b.assume_init() })
+            .collect();
         if is_port_unreach(&pkt, proto, dst) {
             got += 1;
         }
@@ -213,12 +230,17 @@ pub fn run(a: &Args) -> Result<()> {
     };
     let src = source_for(*a.to.ip())?;
     if crafted {
-        let sock = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(i32::from(a.proto))))
-            .context("raw socket (needs CAP_NET_RAW)")?;
+        let sock = Socket::new(
+            Domain::IPV4,
+            Type::RAW,
+            Some(Protocol::from(i32::from(a.proto))),
+        )
+        .context("raw socket (needs CAP_NET_RAW)")?;
         let dst = SockAddr::from(SocketAddrV4::new(*a.to.ip(), 0));
         for seq in 0..a.count {
             let c = craft(a, src, seq);
-            sock.send_to(&c.wire, &dst).with_context(|| format!("send to {}", a.to.ip()))?;
+            sock.send_to(&c.wire, &dst)
+                .with_context(|| format!("send to {}", a.to.ip()))?;
             if a.print {
                 println!("{}", line(&c.delivered));
             }
@@ -230,7 +252,8 @@ pub fn run(a: &Args) -> Result<()> {
         let sock = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).context("bind UDP socket")?;
         for seq in 0..a.count {
             let p = payload(seq, a.size);
-            sock.send_to(&p, a.to).with_context(|| format!("send to {}", a.to))?;
+            sock.send_to(&p, a.to)
+                .with_context(|| format!("send to {}", a.to))?;
             if a.print {
                 println!("{}", line(&p));
             }
@@ -285,7 +308,10 @@ mod tests {
 
     #[test]
     fn destinations() {
-        assert_eq!(parse_dest("127.0.0.1:9").unwrap(), "127.0.0.1:9".parse().unwrap());
+        assert_eq!(
+            parse_dest("127.0.0.1:9").unwrap(),
+            "127.0.0.1:9".parse().unwrap()
+        );
         assert_eq!(parse_dest("10.0.0.1").unwrap().port(), 0);
         assert!(parse_dest("localhost:9").is_err());
     }
@@ -316,7 +342,10 @@ mod tests {
         for proto in ["17", "253"] {
             let good = craft(&args(&["--proto", proto, "--size", "33"]), lo, 3);
             assert!(verifies(lo, lo, proto.parse().unwrap(), &good.wire));
-            assert!(!verifies(lo, lo, 99, &good.wire), "the protocol is in the pseudo-header");
+            assert!(
+                !verifies(lo, lo, 99, &good.wire),
+                "the protocol is in the pseudo-header"
+            );
             assert_eq!(good.delivered, payload(3, 33));
             let bad = craft(&args(&["--proto", proto, "--csum", "bad"]), lo, 0);
             assert!(!verifies(lo, lo, proto.parse().unwrap(), &bad.wire));
@@ -346,12 +375,18 @@ mod tests {
         let mut pkt = vec![0x45; 1];
         pkt.resize(20, 0);
         pkt.extend([3, 3, 0, 0, 0, 0, 0, 0]);
-        let mut inner = vec![0x45, 0, 0, 0, 0, 0, 0, 0, 64, 17, 0, 0, 127, 0, 0, 1, 127, 0, 0, 1];
+        let mut inner = vec![
+            0x45, 0, 0, 0, 0, 0, 0, 0, 64, 17, 0, 0, 127, 0, 0, 1, 127, 0, 0, 1,
+        ];
         inner.extend([0x9c, 0x40, 0x1b, 0x58]);
         pkt.extend(&inner);
         assert!(is_port_unreach(&pkt, 17, dst));
         assert!(!is_port_unreach(&pkt, 253, dst));
-        assert!(!is_port_unreach(&pkt, 17, "127.0.0.1:7001".parse().unwrap()));
+        assert!(!is_port_unreach(
+            &pkt,
+            17,
+            "127.0.0.1:7001".parse().unwrap()
+        ));
         pkt[21] = 1; // code 1: host unreachable
         assert!(!is_port_unreach(&pkt, 17, dst));
     }

@@ -26,21 +26,31 @@ pub fn parse(text: &str) -> Result<Vec<Group>> {
         let names: Vec<&str> = names.split_whitespace().collect();
         let values: Vec<&str> = values.split_whitespace().collect();
         if names.len() != values.len() {
-            bail!("group {gn}: {} names but {} values", names.len(), values.len());
+            bail!(
+                "group {gn}: {} names but {} values",
+                names.len(),
+                values.len()
+            );
         }
         let counters = names
             .iter()
             .zip(&values)
             .map(|(n, v)| {
                 // Some stock counters (e.g. Ip: Forwarding) are small signed values.
-                let v = v.parse::<i64>().map(|x| x as u64).or_else(|_| v.parse::<u64>());
+                let v = v
+                    .parse::<i64>()
+                    .map(|x| x as u64)
+                    .or_else(|_| v.parse::<u64>());
                 match v {
                     Ok(v) => Ok((n.to_string(), v)),
                     Err(_) => bail!("group {gn}: counter {n} has a bad value"),
                 }
             })
             .collect::<Result<_>>()?;
-        groups.push(Group { name: gn.to_string(), counters });
+        groups.push(Group {
+            name: gn.to_string(),
+            counters,
+        });
     }
     Ok(groups)
 }

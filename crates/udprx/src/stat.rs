@@ -15,8 +15,12 @@ pub struct Args {
 /// calling thread's netns (`/proc/net` is the thread group leader's: `udprx compare` runs
 /// sides in threads of their own, each in its own netns).
 pub fn groups() -> Result<Vec<Group>> {
-    let stock = std::fs::read_to_string("/proc/thread-self/net/snmp").context("read /proc/net/snmp")?;
-    let mut out: Vec<Group> = snmp::parse(&stock)?.into_iter().filter(|g| g.name == "Udp").collect();
+    let stock =
+        std::fs::read_to_string("/proc/thread-self/net/snmp").context("read /proc/net/snmp")?;
+    let mut out: Vec<Group> = snmp::parse(&stock)?
+        .into_iter()
+        .filter(|g| g.name == "Udp")
+        .collect();
     let ours = std::fs::read_to_string("/proc/thread-self/net/udprx")
         .context("read /proc/net/udprx (is udprx loaded?)")?;
     out.extend(snmp::parse(&ours)?);
@@ -36,8 +40,11 @@ pub fn render_nstat(groups: &[Group]) -> String {
 pub fn render_json(groups: &[Group]) -> String {
     let mut top = serde_json::Map::new();
     for g in groups {
-        let m: serde_json::Map<_, _> =
-            g.counters.iter().map(|(n, v)| (n.clone(), serde_json::Value::from(*v))).collect();
+        let m: serde_json::Map<_, _> = g
+            .counters
+            .iter()
+            .map(|(n, v)| (n.clone(), serde_json::Value::from(*v)))
+            .collect();
         top.insert(g.name.clone(), m.into());
     }
     serde_json::Value::Object(top).to_string()
@@ -60,7 +67,10 @@ mod tests {
     #[test]
     fn nstat_and_json() {
         let g = snmp::parse("UdpRxHook: Seen Stolen\nUdpRxHook: 4 0\n").unwrap();
-        assert_eq!(render_nstat(&g), "#kernel\nUdpRxHookSeen                   4\nUdpRxHookStolen                 0\n");
+        assert_eq!(
+            render_nstat(&g),
+            "#kernel\nUdpRxHookSeen                   4\nUdpRxHookStolen                 0\n"
+        );
         assert_eq!(render_json(&g), r#"{"UdpRxHook":{"Seen":4,"Stolen":0}}"#);
     }
 }
