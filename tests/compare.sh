@@ -10,7 +10,7 @@
 source "$(dirname "$0")/lib.sh"
 
 ktap_print_header
-udprx_load || { ktap_print_msg "insmod failed"; exit $ksft_fail; }
+udprx_load || ktap_bail_out "insmod failed"
 mapfile -t names < <(udprx compare --list | awk '{ print $1 "-" $2 }')
 ktap_set_plan "$(( ${#names[@]} + 1 ))"
 out=$(mktemp)

@@ -40,6 +40,11 @@ ktap_test_result() {
 	local desc=$1; shift
 	if "$@"; then ktap_test_pass "$desc"; else ktap_test_fail "$desc"; fi
 }
+# ktap_bail_out REASON: a setup step failed, nothing after it can run (KTAP "Bail out!").
+ktap_bail_out() {
+	echo "Bail out! $*"
+	exit $ksft_fail
+}
 ktap_finished() {
 	local ran=$((KTAP_TESTNO - 1))
 	if [ -n "$KTAP_PLAN" ] && [ "$ran" -ne "$KTAP_PLAN" ]; then
@@ -52,15 +57,60 @@ ktap_finished() {
 	exit $ksft_pass
 }
 
-# --- defer: cleanup actions run in reverse order at exit ----------------------------
-__DEFER=()
-defer() { __DEFER+=("$*"); }
-defer_run_all() {
-	local i
-	for ((i = ${#__DEFER[@]} - 1; i >= 0; i--)); do eval "${__DEFER[i]}" || true; done
-	__DEFER=()
+# --- defer: cleanup actions in scopes, as lib/sh/defer.sh ------------------------------
+# `defer CMD ARG...` schedules CMD with its arguments quoted as given (${@@Q}); the
+# actions of a scope run in reverse order when it is popped, those of every scope still
+# open at exit. Each test case runs in a scope of its own (`in_scope`), so its namespaces
+# and readers do not outlive it.
+__DEFER_SCOPE=0
+declare -A __DEFER_JOBS=() __DEFER_N=([0]=0)
+defer() {
+	local n=${__DEFER_N[$__DEFER_SCOPE]}
+	__DEFER_JOBS[$__DEFER_SCOPE,$n]="${*@Q}"
+	__DEFER_N[$__DEFER_SCOPE]=$((n + 1))
 }
-trap defer_run_all EXIT
+defer_scope_push() {
+	__DEFER_SCOPE=$((__DEFER_SCOPE + 1))
+	__DEFER_N[$__DEFER_SCOPE]=0
+}
+defer_scope_pop() {
+	local i
+	for ((i = ${__DEFER_N[$__DEFER_SCOPE]} - 1; i >= 0; i--)); do
+		eval "${__DEFER_JOBS[$__DEFER_SCOPE,$i]}" || true
+		unset "__DEFER_JOBS[$__DEFER_SCOPE,$i]"
+	done
+	__DEFER_N[$__DEFER_SCOPE]=0
+	[ "$__DEFER_SCOPE" -gt 0 ] && __DEFER_SCOPE=$((__DEFER_SCOPE - 1))
+	return 0
+}
+defer_scopes_cleanup() {
+	while [ "$__DEFER_SCOPE" -gt 0 ]; do defer_scope_pop; done
+	defer_scope_pop
+}
+trap defer_scopes_cleanup EXIT
+# in_scope CMD ARG...: run CMD in a cleanup scope of its own; its status is CMD's.
+in_scope() {
+	local rc
+	defer_scope_push
+	"$@"
+	rc=$?
+	defer_scope_pop
+	return $rc
+}
+
+# --- waiting ----------------------------------------------------------------------------
+# slowwait SECONDS CMD ARG...: run CMD every 0.1 s until it succeeds (0) or SECONDS have
+# passed (1), as selftests/net/lib.sh's slowwait. CMD runs in this shell, so it may set
+# variables the caller reads.
+slowwait() {
+	local deadline=$((SECONDS + $1))
+	shift
+	while :; do
+		"$@" && return 0
+		[ "$SECONDS" -lt "$deadline" ] || return 1
+		sleep 0.1
+	done
+}
 
 # --- network namespaces ------------------------------------------------------------
 # setup_ns NAME...: create one netns per NAME, with lo up, and set $NAME to its name.
@@ -91,7 +141,11 @@ udprx_load() {
 	fi
 	if [ -d /sys/module/udprx ]; then rmmod udprx || return 1; fi
 	insmod "$UDPRX_KO" "$@" || return 1
-	defer 'if [ -d /sys/module/udprx ]; then rmmod udprx; fi'
+	defer udprx_unload
+}
+# udprx_unload: rmmod udprx if it is loaded.
+udprx_unload() {
+	if [ -d /sys/module/udprx ]; then rmmod udprx; fi
 }
 
 # --- counters -----------------------------------------------------------------------
@@ -149,20 +203,21 @@ deltas_match() {
 }
 
 # expect_deltas DESC NETNS BEFORE NAME=N...: one KTAP result. Counters of a reader are
-# bumped when it reads, so this polls (up to 15 s) until the deltas match, then passes;
+# bumped when it reads, so this polls (slowwait, 15 s) until the deltas match, then passes;
 # on timeout it fails and prints the difference. AFTER holds the last snapshot.
 declare -A AFTER
+__deltas_now() {
+	local ns=$1 before=$2
+	shift 2
+	snap AFTER "$ns" && deltas_match "$before" AFTER "$@"
+}
 expect_deltas() {
-	local desc=$1 ns=$2 before=$3 i
+	local desc=$1 ns=$2 before=$3
 	shift 3
-	for ((i = 0; i < 60; i++)); do
-		snap AFTER "$ns" || break
-		if deltas_match "$before" AFTER "$@"; then
-			ktap_test_pass "$desc"
-			return 0
-		fi
-		sleep 0.25
-	done
+	if slowwait 15 __deltas_now "$ns" "$before" "$@"; then
+		ktap_test_pass "$desc"
+		return 0
+	fi
 	ktap_print_msg "$desc:$DELTA_DIFF"
 	ktap_test_fail "$desc"
 	return 1
@@ -187,24 +242,31 @@ json_get() {
 # recv_bg NAME NETNS RECV-ARGS...: start `udprx recv` in the background; sets NAME_pid,
 # NAME_out and NAME_err, and returns once the socket is bound (or the reader failed).
 recv_bg() {
-	local name=$1 ns=$2 i
+	local name=$1 ns=$2
 	shift 2
 	local out err
 	out=$(mktemp) err=$(mktemp)
 	defer rm -f "$out" "$err"
 	udprx -n "$ns" recv "$@" >"$out" 2>"$err" &
 	local pid=$!
-	defer "kill $pid 2>/dev/null; wait $pid 2>/dev/null"
+	defer reader_stop "$pid"
 	printf -v "${name}_pid" '%s' "$pid"
 	printf -v "${name}_out" '%s' "$out"
 	printf -v "${name}_err" '%s' "$err"
-	for ((i = 0; i < 600; i++)); do
-		[[ $(<"$err") == *"bound to port"* ]] && return 0
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.05
-	done
+	slowwait 30 __reader_settled "$pid" "$err"
+	[[ $(<"$err") == *"bound to port"* ]] && return 0
 	ktap_print_msg "reader did not bind: $(<"$err")"
 	return 1
+}
+# __reader_settled PID ERR: the reader said it is bound, or it is gone.
+__reader_settled() {
+	[[ $(<"$2") == *"bound to port"* ]] || ! kill -0 "$1" 2>/dev/null
+}
+# reader_stop PID: kill a reader if it still runs, and reap it.
+reader_stop() {
+	kill "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+	return 0
 }
 
 # check_delta DESC EXPECTED BEFORE AFTER: one KTAP result, with the numbers on failure.

@@ -19,7 +19,7 @@ source "$(dirname "$0")/lib.sh"
 ktap_print_header
 ktap_set_plan 24
 
-udprx_load || { ktap_print_msg "insmod failed"; exit $ksft_fail; }
+udprx_load || ktap_bail_out "insmod failed"
 tmp=$(mktemp -d)
 defer rm -rf "$tmp"
 declare -A B
@@ -38,17 +38,13 @@ finish() {
 	wait "${!pid}"
 	printf -v "${name}_json" '%s' "$(<"${!out}")"
 }
-# wait_seen NETNS N: until the hook has seen N more UDP datagrams than in $B.
+# wait_seen NETNS N: until the hook has seen N more UDP datagrams than in $B (10 s).
+__seen_at_least() {
+	local -A S
+	snap S "$1" && [ "${S[UdpRxHookSeen]}" -ge "$2" ]
+}
 wait_seen() {
-	local ns=$1 n=$2 i want
-	want=$(( ${B[UdpRxHookSeen]} + n ))
-	declare -A S
-	for ((i = 0; i < 100; i++)); do
-		snap S "$ns"
-		[ "${S[UdpRxHookSeen]}" -ge "$want" ] && return 0
-		sleep 0.1
-	done
-	return 1
+	slowwait 10 __seen_at_least "$1" $(( ${B[UdpRxHookSeen]} + $2 ))
 }
 # check_eq DESC A B
 check_eq() {
@@ -57,10 +53,11 @@ check_eq() {
 }
 
 # --- fill without reading: stock, modern, classic -------------------------------------------
-setup_ns NS || exit $ksft_fail
-keep ST "$NS" --port 7001 --stock --rcvbuf $RCVBUF || exit $ksft_fail
-keep MO "$NS" --port 7002 --policy modern --rcvbuf $RCVBUF || exit $ksft_fail
-keep CL "$NS" --port 7003 --policy classic --rcvbuf $RCVBUF || exit $ksft_fail
+defer_scope_push
+setup_ns NS || ktap_bail_out "cannot create a netns"
+keep ST "$NS" --port 7001 --stock --rcvbuf $RCVBUF || ktap_bail_out "stock reader"
+keep MO "$NS" --port 7002 --policy modern --rcvbuf $RCVBUF || ktap_bail_out "modern reader"
+keep CL "$NS" --port 7003 --policy classic --rcvbuf $RCVBUF || ktap_bail_out "classic reader"
 
 declare -A D_stock D_modern D_classic
 for side in stock modern classic; do
@@ -111,11 +108,13 @@ check_eq "fill: classic = model (delivered, RcvbufErrors, InErrors)" \
 check_eq "fill: reading everything uncharges everything (modern, classic, stock)" \
 	"$(json_get "$MO_json" after_read rmem_alloc) $(json_get "$CL_json" after_read rmem_alloc) $(json_get "$ST_json" after_read rmem_alloc)" \
 	"0 0 0"
+defer_scope_pop
 
 # --- hold, traffic, release -----------------------------------------------------------------
-setup_ns NS || exit $ksft_fail
-recv_bg HC "$NS" --port 7003 --policy classic --rcvbuf $RCVBUF --hold --timeout 600 || exit $ksft_fail
-recv_bg HM "$NS" --port 7002 --policy modern --rcvbuf $RCVBUF --hold --timeout 600 || exit $ksft_fail
+defer_scope_push
+setup_ns NS || ktap_bail_out "cannot create a netns"
+recv_bg HC "$NS" --port 7003 --policy classic --rcvbuf $RCVBUF --hold --timeout 600 || ktap_bail_out "classic reader"
+recv_bg HM "$NS" --port 7002 --policy modern --rcvbuf $RCVBUF --hold --timeout 600 || ktap_bail_out "modern reader"
 snap B "$NS"
 udprx -n "$NS" send --to 127.0.0.1:7003 --count $N --size $SIZE > /dev/null
 udprx -n "$NS" send --to 127.0.0.1:7002 --count $N --size $SIZE > /dev/null
@@ -135,9 +134,11 @@ check_eq "release: the backlog drains through sock_queue_rcv_skb (delivered = mo
 	"$(json_get "$ph" delivered) 0 false"
 check_eq "hold: modern (7.3 UDP) never backlogs: queued directly, as without hold" \
 	"$(json_get "$HM_json" held backlog_count) $(json_get "$HM_json" delivered)" "0 $mo_del"
+defer_scope_pop
 
-# --- receive-buffer options, next to a stock socket ----------------------------------------
-setup_ns NS || exit $ksft_fail
+# --- receive-buffer options, next to a stock socket; close; a reader racing a sender ---------
+defer_scope_push
+setup_ns NS || ktap_bail_out "cannot create a netns"
 rmem_max=$(</proc/sys/net/core/rmem_max)
 rmem_default=$(</proc/sys/net/core/rmem_default)
 # rcvbuf_of SIDE-ARGS...: the sk_rcvbuf a fresh socket ends up with.
@@ -164,7 +165,7 @@ fi
 
 # --- close with data queued -------------------------------------------------------------------
 snap B "$NS"
-keep CQ "$NS" --port 7011 || exit $ksft_fail
+keep CQ "$NS" --port 7011 || ktap_bail_out "close: reader"
 udprx -n "$NS" send --to 127.0.0.1:7011 --count 5 --size 300 > /dev/null
 wait_seen "$NS" 5 || ktap_print_msg "close: the hook did not see 5 datagrams"
 kill -KILL "$CQ_pid"; wait "$CQ_pid" 2>/dev/null
@@ -174,20 +175,22 @@ expect_deltas "close with 5 datagrams queued: all freed as SOCKET_CLOSE, none re
 # --- a reader racing a sender ------------------------------------------------------------------
 M=3000
 snap B "$NS"
-recv_bg RR "$NS" --port 7012 --quiet --timeout 600 || exit $ksft_fail
+recv_bg RR "$NS" --port 7012 --quiet --timeout 600 || ktap_bail_out "race: reader"
 udprx -n "$NS" send --to 127.0.0.1:7012 --count $M --size 200 > /dev/null
 wait_seen "$NS" $M || ktap_print_msg "race: the hook did not see $M datagrams"
-declare -A R
-for ((i = 0; i < 100; i++)); do
-	snap R "$NS"
+# __all_accounted: every datagram read or dropped (sets read_n, drop_n).
+__all_accounted() {
+	local -A R
+	snap R "$NS" || return 1
 	read_n=$(( ${R[UdpRxInDatagrams]} - ${B[UdpRxInDatagrams]} ))
 	drop_n=$(( ${R[UdpRxRcvbufErrors]} - ${B[UdpRxRcvbufErrors]} ))
-	[ $((read_n + drop_n)) -ge $M ] && break
-	sleep 0.2
-done
+	[ $((read_n + drop_n)) -ge $M ]
+}
+slowwait 20 __all_accounted
 kill -TERM "$RR_pid"; wait "$RR_pid"
 ktap_print_msg "race: $M sent, $read_n read, $drop_n dropped (RcvbufErrors), reader printed $(<"$RR_out")"
 check_eq "race: every datagram read or dropped exactly once" "$((read_n + drop_n))" "$M"
 check_eq "race: the reader's count is InDatagrams" "$(<"$RR_out")" "$read_n"
+defer_scope_pop
 
 ktap_finished

@@ -22,7 +22,7 @@ defer rm -rf "$tmp"
 ktap_print_header
 ktap_set_plan 41
 
-udprx_load || { ktap_print_msg "insmod failed"; exit $ksft_fail; }
+udprx_load || ktap_bail_out "insmod failed"
 ktap_test_result "insmod creates /dev/udprx" test -c /dev/udprx
 declare -A B M
 
@@ -31,8 +31,8 @@ valid() {
 	local entry=$1 extra
 	shift
 	extra=("$@")
-	setup_ns NS || return 1
-	recv_bg R "$NS" --port $P --count 5 --timeout 60 || return 1
+	setup_ns NS || ktap_bail_out "cannot create a netns"
+	recv_bg R "$NS" --port $P --count 5 --timeout 60 || ktap_bail_out "$entry: reader"
 	snap B "$NS"
 	udprx -n "$NS" send --to 127.0.0.1:$P --count 5 --size 100 --print \
 		"${extra[@]}" > "$tmp/sent.$entry"
@@ -57,7 +57,7 @@ valid() {
 closed() {
 	local entry=$1 proto=17 want
 	[ "$entry" = proto ] && proto=$PROTO
-	setup_ns NS || return 1
+	setup_ns NS || ktap_bail_out "cannot create a netns"
 	snap B "$NS"
 	if udprx -n "$NS" send --to 127.0.0.1:$CLOSED --count 3 --proto $proto \
 		--expect-unreach > /dev/null 2> "$tmp/icmp"; then
@@ -76,17 +76,18 @@ closed() {
 	fi
 }
 
-valid hook
-valid proto --proto $PROTO
-closed hook
-closed proto
+in_scope valid hook
+in_scope valid proto --proto $PROTO
+in_scope closed hook
+in_scope closed proto
 
 # --- malformed datagrams, protocol 17: udprx (hook) next to a stock socket ---------------
 # Each case sends the datagram to the udprx port, checks udprx's deltas, then sends it to
 # the stock port and checks that the stock Udp: deltas are the same numbers.
-setup_ns NS || exit $ksft_fail
-recv_bg U "$NS" --port $P --timeout 600 || exit $ksft_fail
-recv_bg S "$NS" --port $Q --stock --timeout 600 || exit $ksft_fail
+defer_scope_push
+setup_ns NS || ktap_bail_out "cannot create a netns"
+recv_bg U "$NS" --port $P --timeout 600 || ktap_bail_out "udprx reader"
+recv_bg S "$NS" --port $Q --stock --timeout 600 || ktap_bail_out "stock reader"
 : > "$tmp/want.udprx"; : > "$tmp/want.stock"
 
 # malformed17 NAME "SEND ARGS" UDPRX-DELTAS STOCK-DELTAS [deliver]
@@ -129,11 +130,12 @@ malformed17 "UDP length < datagram: trimmed and delivered" "--ulen 30 --size 64"
 ktap_test_result "hook: delivered malformed datagrams arrive byte-exact (trimmed to the length field)" \
 	cmp -s "$tmp/want.udprx" "$U_out"
 ktap_test_result "hook: the stock socket got the same bytes" cmp -s "$tmp/want.stock" "$S_out"
-kill "$U_pid" "$S_pid"; wait "$U_pid" "$S_pid" 2>/dev/null
+defer_scope_pop
 
 # --- malformed datagrams on protocol $PROTO -------------------------------------------------
-setup_ns NS || exit $ksft_fail
-recv_bg U "$NS" --port $P --timeout 600 || exit $ksft_fail
+defer_scope_push
+setup_ns NS || ktap_bail_out "cannot create a netns"
+recv_bg U "$NS" --port $P --timeout 600 || ktap_bail_out "udprx reader"
 : > "$tmp/want.proto"
 # malformedP NAME "SEND ARGS" DELTAS [deliver]
 malformedP() {
@@ -156,21 +158,24 @@ malformedP "zero checksum: delivered" "--csum zero --size 48" "UdpRxInDatagrams=
 malformedP "UDP length < datagram: trimmed and delivered" "--ulen 30 --size 64" \
 	"UdpRxInDatagrams=1" deliver
 ktap_test_result "proto: delivered datagrams arrive byte-exact" cmp -s "$tmp/want.proto" "$U_out"
-kill "$U_pid"; wait "$U_pid" 2>/dev/null
+defer_scope_pop
 
 # --- two netns, one port ------------------------------------------------------------------
-setup_ns NA NB || exit $ksft_fail
-recv_bg A "$NA" --port $P --count 2 --timeout 60 || exit $ksft_fail
-recv_bg Bb "$NB" --port $P --count 3 --timeout 60 || exit $ksft_fail
+defer_scope_push
+setup_ns NA NB || ktap_bail_out "cannot create two netns"
+recv_bg A "$NA" --port $P --count 2 --timeout 60 || ktap_bail_out "reader in $NA"
+recv_bg Bb "$NB" --port $P --count 3 --timeout 60 || ktap_bail_out "reader in $NB"
 udprx -n "$NA" send --to 127.0.0.1:$P --count 2 --size 10 --print > "$tmp/na"
 udprx -n "$NB" send --to 127.0.0.1:$P --count 3 --size 20 --print > "$tmp/nb"
 wait "$A_pid"; ra=$?
 wait "$Bb_pid"; rb=$?
 ktap_test_result "two netns bind the same port; each reader gets its own netns's datagrams" \
 	test "$ra$rb" = 00 -a "$(<"$tmp/na")" = "$(<"$A_out")" -a "$(<"$tmp/nb")" = "$(<"$Bb_out")"
+defer_scope_pop
 
-# --- privileges and bad ioctls ----------------------------------------------------------
-setup_ns NS || exit $ksft_fail
+# --- privileges, bad ioctls, short reads, close with data queued ------------------------
+defer_scope_push
+setup_ns NS || ktap_bail_out "cannot create a netns"
 if ip netns exec "$NS" setpriv --inh-caps=-net_admin --bounding-set=-net_admin \
 	udprx recv --port $P --timeout 1 > /dev/null 2> "$tmp/eperm"; then
 	ktap_test_fail "bind without CAP_NET_ADMIN fails with EPERM"
@@ -192,7 +197,7 @@ fi
 while read -r line; do ktap_print_msg "$line"; done < "$tmp/ioctl"
 
 # --- a short read buffer truncates; the rest of that datagram is gone ------------------------
-recv_bg T "$NS" --port $P --count 2 --bufsize 10 --timeout 60 || exit $ksft_fail
+recv_bg T "$NS" --port $P --count 2 --bufsize 10 --timeout 60 || ktap_bail_out "short-read reader"
 udprx -n "$NS" send --to 127.0.0.1:$P --count 2 --size 40 --print > "$tmp/long"
 wait "$T_pid"
 want=""
@@ -202,11 +207,12 @@ ktap_test_result "a 10-byte read gets the first 10 bytes of each datagram, then 
 
 # --- close with data queued ---------------------------------------------------------------
 snap B "$NS"
-recv_bg H "$NS" --port $P --timeout 600 || exit $ksft_fail
+recv_bg H "$NS" --port $P --timeout 600 || ktap_bail_out "close: reader"
 kill -STOP "$H_pid"          # bound, not reading
 udprx -n "$NS" send --to 127.0.0.1:$P --count 3 --size 100 > /dev/null
 kill -KILL "$H_pid"; wait "$H_pid" 2>/dev/null
 expect_deltas "close with 3 datagrams queued: freed as SOCKET_CLOSE, none read" "$NS" B \
 	UdpRxDropSOCKET_CLOSE=3 UdpRxHookStolen=3 UdpRxHookSeen=3
+defer_scope_pop
 
 ktap_finished

@@ -12,6 +12,9 @@
 # at a time, 97 s two at a time, 74 s three at a time). Each one's output is kept apart
 # and printed whole, in plan order, as soon as it and every test before it have finished.
 #
+# Last, one more result: no test left a network namespace or a udprx process behind
+# (each test case cleans up in a scope of its own, see `defer` in lib.sh).
+#
 # The module is one for the whole guest. Tests named in `exclusive=` (tests/settings)
 # load and unload it themselves (insmod/rmmod behaviour) and run alone, first. The
 # others share one udprx loaded here with default parameters (UDPRX_MODULE_SHARED=1,
@@ -52,7 +55,7 @@ for t in "${tests[@]}"; do
 	if is_exclusive "$(basename "$t" .sh)"; then solo+=("$t"); else shared+=("$t"); fi
 done
 order=("${solo[@]}" "${shared[@]}")
-plan=${#order[@]}
+plan=$((${#order[@]} + 1))
 [ ${#shared[@]} -gt 0 ] && plan=$((plan + 1))
 
 kmemleak=/sys/kernel/debug/kmemleak
@@ -133,18 +136,26 @@ if [ ${#shared[@]} -gt 0 ]; then
 		run_until ${#order[@]} "$jobs"
 		unset UDPRX_MODULE_SHARED
 		if rmmod udprx 2> "$logs/rmmod"; then
-			echo "ok $plan selftests: udprx: rmmod after the shared tests"
+			echo "ok $((plan - 1)) selftests: udprx: rmmod after the shared tests"
 		else
 			sed 's/^/# /' "$logs/rmmod"
-			echo "not ok $plan selftests: udprx: rmmod after the shared tests"
+			echo "not ok $((plan - 1)) selftests: udprx: rmmod after the shared tests"
 		fi
 	else
 		sed 's/^/# /' "$logs/insmod"
 		for ((i = ${#solo[@]}; i < ${#order[@]}; i++)); do
 			echo "not ok $((i + 1)) selftests: udprx: $(basename "${order[$i]}" .sh) # insmod failed"
 		done
-		echo "not ok $plan selftests: udprx: rmmod after the shared tests # insmod failed"
+		echo "not ok $((plan - 1)) selftests: udprx: rmmod after the shared tests # insmod failed"
 	fi
+fi
+
+left=$(ip netns list; pgrep -a udprx)
+if [ -z "$left" ]; then
+	echo "ok $plan selftests: udprx: no netns or udprx process left behind"
+else
+	echo "$left" | sed 's/^/# left behind: /'
+	echo "not ok $plan selftests: udprx: no netns or udprx process left behind"
 fi
 
 # kmemleak ignores objects younger than 5 s (MSECS_MIN_AGE): scan once everything the

@@ -18,10 +18,10 @@ CLOSED_PORT=9
 ktap_print_header
 ktap_set_plan 13
 
-udprx_load proto=$PROTO
+udprx_load proto=$PROTO || ktap_bail_out "insmod failed"
 ktap_test_result "insmod creates /proc/net/udprx" test -r /proc/net/udprx
 
-setup_ns NS1 NS2 || { ktap_print_msg "cannot create netns"; exit $ksft_fail; }
+setup_ns NS1 NS2 || ktap_bail_out "cannot create two netns"
 ktap_test_result "a new netns gets its own /proc/net/udprx" \
 	ip netns exec "$NS2" test -r /proc/net/udprx
 
@@ -53,7 +53,7 @@ check_delta "second netns: UdpRxHookSeen +$K there" $K 0 "$(counter UdpRxHookSee
 check_delta "second netns: first netns unchanged" 0 "$seen_ns1" "$(counter UdpRxHookSeen "$NS1")"
 
 # An open /dev/udprx pins the module: rmmod is refused until the socket is closed.
-recv_bg H "$NS1" --port 7000 --timeout 600 || exit $ksft_fail
+recv_bg H "$NS1" --port 7000 --timeout 600 || ktap_bail_out "reader"
 if rmmod udprx 2>/dev/null; then
 	ktap_test_fail "rmmod is refused while a udprx socket is open"
 	exit $ksft_fail
