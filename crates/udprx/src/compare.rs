@@ -440,21 +440,7 @@ impl Rx {
     fn mem(&self) -> Result<Mem> {
         match self {
             Rx::Stock(s) => {
-                let mut m = [0u32; 9];
-                let mut len = 36 as libc::socklen_t;
-                // SAFETY: `m` is writable for `len` bytes.
-                let r = unsafe {
-                    libc::getsockopt(
-                        s.as_raw_fd(),
-                        libc::SOL_SOCKET,
-                        libc::SO_MEMINFO,
-                        m.as_mut_ptr().cast(),
-                        &mut len,
-                    )
-                };
-                if r != 0 {
-                    return Err(std::io::Error::last_os_error()).context("SO_MEMINFO");
-                }
+                let m = crate::recv::meminfo(s)?;
                 Ok(Mem {
                     rmem: m[0],
                     rcvbuf: m[1],

@@ -158,7 +158,7 @@ fn would_block(e: &std::io::Error) -> bool {
 
 /// `getsockopt(SO_MEMINFO)`: rmem_alloc, rcvbuf, wmem_alloc, sndbuf, fwd_alloc,
 /// wmem_queued, optmem, backlog, drops.
-fn meminfo(s: &UdpSocket) -> Result<[u32; 9]> {
+pub(crate) fn meminfo(s: &UdpSocket) -> Result<[u32; 9]> {
     let mut m = [0u32; 9];
     let mut len = std::mem::size_of_val(&m) as libc::socklen_t;
     // SAFETY: `m` is writable for `len` bytes; the kernel writes at most that.
