@@ -63,7 +63,7 @@ pub(crate) struct Socket {
 }
 
 /// The drop reason `skb:kfree_skb` shows for a drop of the model.
-fn reason(_d: rxqueue::Drop) -> DropReason {
+fn reason(_d: rxqueue::DropCause) -> DropReason {
     DropReason::SocketRcvbuff
 }
 
@@ -75,7 +75,7 @@ impl Socket {
     }
 
     /// Counts and frees datagrams the model dropped (after the lock is dropped).
-    fn count_drops(state: &UdprxNet, dropped: SkbQueue, why: rxqueue::Drop) {
+    fn count_drops(state: &UdprxNet, dropped: SkbQueue, why: rxqueue::DropCause) {
         let mut dropped = dropped;
         while let Some(skb) = dropped.pop_front() {
             for c in why.counters() {
@@ -132,7 +132,7 @@ impl Socket {
     }
 
     /// `release_sock()`: drains the backlog through the queueing rules, then lets go.
-    fn release_locked(q: &mut RxQueue) -> (SkbQueue, Option<rxqueue::Drop>, bool) {
+    fn release_locked(q: &mut RxQueue) -> (SkbQueue, Option<rxqueue::DropCause>, bool) {
         let mut dropped = SkbQueue::new();
         let mut why = None;
         let mut queued = false;

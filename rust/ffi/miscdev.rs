@@ -41,9 +41,9 @@ pub(crate) trait DeviceFile: Sized + Send + Sync + 'static {
     fn release(this: Arc<Self>);
 }
 
-/// `EPOLLIN | EPOLLRDNORM` (`include/uapi/linux/eventpoll.h`; bindgen cannot evaluate
-/// the `__poll_t` casts there): readable.
-pub(crate) const POLL_READABLE: u32 = 0x0001 | 0x0040;
+/// `EPOLLIN | EPOLLRDNORM`: readable (the values come from `shim.h`, since bindgen
+/// cannot evaluate the `__poll_t` casts of `include/uapi/linux/eventpoll.h`).
+pub(crate) const POLL_READABLE: u32 = bindings::UDPRX_EPOLLIN | bindings::UDPRX_EPOLLRDNORM;
 
 /// A registered misc device `/dev/<name>`, mode 0666, whose files are `T`s.
 ///

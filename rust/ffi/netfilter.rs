@@ -12,7 +12,6 @@ pub(crate) enum Verdict {
     /// `NF_ACCEPT`: the skb goes on through the stack.
     Accept(Skb),
     /// `NF_STOLEN`: the hook took the skb (and has freed or queued it).
-    #[allow(dead_code)]
     Stolen,
 }
 

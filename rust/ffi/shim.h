@@ -87,4 +87,11 @@ u32 udprx_sock_min_rcvbuf(void);
 /* READ_ONCE(sock->sk->sk_rcvbuf) (struct sock is opaque to Rust). */
 int udprx_socket_rcvbuf(const struct socket *sock);
 
+/*
+ * Constants whose macros bindgen cannot evaluate (casts to __poll_t), as the
+ * kernel's bindings_helper.h exports its RUST_CONST_HELPER_* values.
+ */
+const __poll_t UDPRX_EPOLLIN = EPOLLIN;
+const __poll_t UDPRX_EPOLLRDNORM = EPOLLRDNORM;
+
 #endif /* UDPRX_SHIM_H */

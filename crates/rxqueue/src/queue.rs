@@ -58,7 +58,7 @@ pub enum Counter {
 
 /// Why a datagram was dropped at the socket.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Drop {
+pub enum DropCause {
     /// 3.13 `udp_queue_rcv_skb()`: `if (sk_rcvqueues_full(sk, skb, sk->sk_rcvbuf)) goto
     /// drop;` with `sk_rcvqueues_full()` = `sk->sk_backlog.len + sk_rmem_alloc > limit`.
     /// The `drop:` label bumps `InErrors` only (and `sk_drops`).
@@ -70,12 +70,12 @@ pub enum Drop {
     RcvbufFull,
 }
 
-impl Drop {
+impl DropCause {
     /// The UDP MIB counters this drop bumps, in the kernel's order.
     pub const fn counters(self) -> &'static [Counter] {
         match self {
-            Drop::RcvqueuesFull => &[Counter::InErrors],
-            Drop::RcvbufFull => &[Counter::RcvbufErrors, Counter::InErrors],
+            DropCause::RcvqueuesFull => &[Counter::InErrors],
+            DropCause::RcvbufFull => &[Counter::RcvbufErrors, Counter::InErrors],
         }
     }
 }
@@ -88,7 +88,7 @@ pub enum Outcome {
     /// On the backlog (the socket is owned by a task), charged to `sk_backlog.len`.
     Backlogged,
     /// Dropped at the socket (`sk_drops` + 1).
-    Dropped(Drop),
+    Dropped(DropCause),
 }
 
 /// Sysctl values the socket options use.
@@ -236,7 +236,7 @@ impl Queue {
         }
     }
 
-    fn drop(&mut self, d: Drop) -> Outcome {
+    fn drop(&mut self, d: DropCause) -> Outcome {
         self.drops += 1;
         Outcome::Dropped(d)
     }
@@ -249,7 +249,7 @@ impl Queue {
         // packet to come.")
         let qsize = u64::from(self.backlog_len) + u64::from(self.rmem_alloc);
         if qsize > u64::from(self.rcvbuf) {
-            return self.drop(Drop::RcvqueuesFull);
+            return self.drop(DropCause::RcvqueuesFull);
         }
         // `if (!sock_owned_by_user(sk)) rc = __udp_queue_rcv_skb(sk, skb); else if
         // (sk_add_backlog(sk, skb, sk->sk_rcvbuf)) goto drop;` — `sk_add_backlog()` tests
@@ -267,7 +267,7 @@ impl Queue {
         // `if (atomic_read(&sk->sk_rmem_alloc) >= sk->sk_rcvbuf) { atomic_inc(&sk->sk_drops);
         // return -ENOMEM; }`
         if self.rmem_alloc >= self.rcvbuf {
-            return self.drop(Drop::RcvbufFull);
+            return self.drop(DropCause::RcvbufFull);
         }
         // `sk_rmem_schedule()` (protocol memory: not modelled), `skb_set_owner_r()`:
         // `atomic_add(skb->truesize, &sk->sk_rmem_alloc)`, `__skb_queue_tail()`.
@@ -285,7 +285,7 @@ impl Queue {
         if u64::from(rmem) + u64::from(truesize) > u64::from(rcvbuf)
             && (rcvbuf > INT_MAX >> 1 || rmem != 0)
         {
-            return self.drop(Drop::RcvbufFull);
+            return self.drop(DropCause::RcvbufFull);
         }
         // `if (rmem > (rcvbuf >> 1)) { skb_condense(skb); size = skb->truesize; }`
         let size = if rmem > rcvbuf >> 1 {

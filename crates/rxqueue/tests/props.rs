@@ -9,7 +9,7 @@
 
 use proptest::prelude::*;
 use std::collections::VecDeque;
-use udprx_rxqueue::{Drop, Limits, Outcome, Policy, Queue};
+use udprx_rxqueue::{DropCause, Limits, Outcome, Policy, Queue};
 
 const LIMITS: Limits = Limits {
     rmem_max: 1 << 20,
@@ -108,11 +108,11 @@ fn run(policy: Policy, ops: &[Op]) -> Result<(), TestCaseError> {
                 let want = match r.policy {
                     Policy::Classic => {
                         if r.backlog_bytes() + r.rmem() > r.rcvbuf {
-                            Outcome::Dropped(Drop::RcvqueuesFull)
+                            Outcome::Dropped(DropCause::RcvqueuesFull)
                         } else if r.owned {
                             Outcome::Backlogged
                         } else if r.rmem() >= r.rcvbuf {
-                            Outcome::Dropped(Drop::RcvbufFull)
+                            Outcome::Dropped(DropCause::RcvbufFull)
                         } else {
                             Outcome::Queued
                         }
@@ -120,7 +120,7 @@ fn run(policy: Policy, ops: &[Op]) -> Result<(), TestCaseError> {
                     Policy::Modern => {
                         let rmem = r.rmem();
                         if rmem + truesize > r.rcvbuf && rmem != 0 {
-                            Outcome::Dropped(Drop::RcvbufFull)
+                            Outcome::Dropped(DropCause::RcvbufFull)
                         } else {
                             Outcome::Queued
                         }
@@ -158,7 +158,7 @@ fn run(policy: Policy, ops: &[Op]) -> Result<(), TestCaseError> {
                 while let Some((id, ts)) = r.backlog.pop_front() {
                     let out = q.drain_one(ts);
                     let want = if r.rmem() >= r.rcvbuf {
-                        Outcome::Dropped(Drop::RcvbufFull)
+                        Outcome::Dropped(DropCause::RcvbufFull)
                     } else {
                         Outcome::Queued
                     };

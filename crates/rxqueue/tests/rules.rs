@@ -2,7 +2,7 @@
 
 //! Each cited kernel condition, pinned at its boundary: equal, one below, one above.
 
-use udprx_rxqueue::{Counter, Drop, Limits, Outcome, Policy, Queue};
+use udprx_rxqueue::{Counter, DropCause, Limits, Outcome, Policy, Queue};
 
 const LIMITS: Limits = Limits {
     rmem_max: 4 << 20,
@@ -43,9 +43,9 @@ fn classic_sock_queue_rcv_skb_rmem_ge_rcvbuf() {
     // rmem == rcvbuf: sk_rcvqueues_full() (>) passes, sock_queue_rcv_skb() (>=) drops.
     let mut q = charged(Policy::Classic, 10_000, 10_000);
     let o = q.enqueue(100, no_condense);
-    assert_eq!(o, Outcome::Dropped(Drop::RcvbufFull));
+    assert_eq!(o, Outcome::Dropped(DropCause::RcvbufFull));
     assert_eq!(
-        Drop::RcvbufFull.counters(),
+        DropCause::RcvbufFull.counters(),
         &[Counter::RcvbufErrors, Counter::InErrors]
     );
     assert_eq!(q.info().drops, 1);
@@ -53,9 +53,9 @@ fn classic_sock_queue_rcv_skb_rmem_ge_rcvbuf() {
     let mut q = charged(Policy::Classic, 10_000, 10_001);
     assert_eq!(
         q.enqueue(100, no_condense),
-        Outcome::Dropped(Drop::RcvqueuesFull)
+        Outcome::Dropped(DropCause::RcvqueuesFull)
     );
-    assert_eq!(Drop::RcvqueuesFull.counters(), &[Counter::InErrors]);
+    assert_eq!(DropCause::RcvqueuesFull.counters(), &[Counter::InErrors]);
 }
 
 #[test]
@@ -72,7 +72,7 @@ fn classic_rcvqueues_full_counts_the_backlog() {
     // qsize = 10_007 > rcvbuf: full.
     assert_eq!(
         q.enqueue(1, no_condense),
-        Outcome::Dropped(Drop::RcvqueuesFull)
+        Outcome::Dropped(DropCause::RcvqueuesFull)
     );
     let i = q.info();
     assert_eq!(
@@ -91,7 +91,7 @@ fn classic_release_goes_through_sock_queue_rcv_skb() {
     // backlog 12_000 > rcvbuf now.
     assert_eq!(
         q.enqueue(1, no_condense),
-        Outcome::Dropped(Drop::RcvqueuesFull)
+        Outcome::Dropped(DropCause::RcvqueuesFull)
     );
     // Drain: 0 < 10_000 queued; 4_000 < 10_000 queued; 8_000 < 10_000 queued (>= test).
     assert_eq!(q.drain_one(4_000), Some(Outcome::Queued));
@@ -115,7 +115,7 @@ fn classic_release_goes_through_sock_queue_rcv_skb() {
     // Now the buffer is over: the next arrival drops early.
     assert_eq!(
         q.enqueue(1, no_condense),
-        Outcome::Dropped(Drop::RcvqueuesFull)
+        Outcome::Dropped(DropCause::RcvqueuesFull)
     );
 }
 
@@ -129,7 +129,10 @@ fn classic_release_drops_with_enomem_at_rcvbuf() {
     assert_eq!(q.drain_one(5_000), Some(Outcome::Queued));
     assert_eq!(q.drain_one(5_000), Some(Outcome::Queued));
     // rmem == rcvbuf: -ENOMEM.
-    assert_eq!(q.drain_one(1), Some(Outcome::Dropped(Drop::RcvbufFull)));
+    assert_eq!(
+        q.drain_one(1),
+        Some(Outcome::Dropped(DropCause::RcvbufFull))
+    );
     q.release();
     assert_eq!(q.info().drops, 1);
 }
@@ -143,7 +146,7 @@ fn modern_rmem_plus_size_gt_rcvbuf() {
     let mut q = charged(Policy::Modern, 10_000, 4_000);
     assert_eq!(
         q.enqueue(6_001, no_condense),
-        Outcome::Dropped(Drop::RcvbufFull)
+        Outcome::Dropped(DropCause::RcvbufFull)
     );
     // rmem + size == rcvbuf - 1: queued.
     let mut q = charged(Policy::Modern, 10_000, 4_000);
@@ -157,7 +160,7 @@ fn modern_accepts_one_datagram_when_nothing_is_charged() {
     assert_eq!(q.enqueue(100_000, no_condense), Outcome::Queued);
     assert_eq!(
         q.enqueue(1, no_condense),
-        Outcome::Dropped(Drop::RcvbufFull)
+        Outcome::Dropped(DropCause::RcvbufFull)
     );
 }
 
@@ -168,7 +171,7 @@ fn modern_huge_rcvbuf_drops_even_when_empty() {
     let mut q = Queue::new(Policy::Modern, limit);
     assert_eq!(
         q.enqueue(limit + 1, no_condense),
-        Outcome::Dropped(Drop::RcvbufFull)
+        Outcome::Dropped(DropCause::RcvbufFull)
     );
     // rcvbuf == INT_MAX >> 1: the empty-queue rule applies.
     let mut q = Queue::new(Policy::Modern, i32::MAX as u32 >> 1);
@@ -233,7 +236,7 @@ fn modern_forward_deficit_blocks_arrivals() {
     assert_eq!(q.info().rmem_alloc, 36_000);
     assert_eq!(
         q.enqueue(4_001, || 4_001),
-        Outcome::Dropped(Drop::RcvbufFull)
+        Outcome::Dropped(DropCause::RcvbufFull)
     );
     assert_eq!(q.enqueue(4_000, || 4_000), Outcome::Queued);
 }

@@ -674,7 +674,7 @@ fn model(
     // What is queued (truesize, checksum bad) and backlogged, in order.
     let mut queue: VecDeque<(u32, bool)> = VecDeque::new();
     let mut backlog: VecDeque<(u32, bool)> = VecDeque::new();
-    let drop_counters = |o: &mut Outcomes, d: udprx_rxqueue::Drop| {
+    let drop_counters = |o: &mut Outcomes, d: udprx_rxqueue::DropCause| {
         for c in d.counters() {
             *o.mib
                 .get_mut(match c {

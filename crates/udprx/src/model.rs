@@ -36,7 +36,7 @@ pub fn predict(
 ) -> serde_json::Value {
     let mut q = Queue::new(policy, sk_rcvbuf);
     let (mut queued, mut backlogged, mut rcvbuf_errors, mut in_errors) = (0u32, 0u32, 0u32, 0u32);
-    let count_drop = |d: udprx_rxqueue::Drop, rcv: &mut u32, inn: &mut u32| {
+    let count_drop = |d: udprx_rxqueue::DropCause, rcv: &mut u32, inn: &mut u32| {
         for c in d.counters() {
             match c {
                 Counter::RcvbufErrors => *rcv += 1,
