@@ -137,25 +137,21 @@ impl Socket {
         let mut why = None;
         let mut queued = false;
         let mut backlog = q.backlog.take();
-        while let Some(skb) = backlog.pop_front() {
-            match q.acct.drain_one(skb.truesize()) {
-                Some(Outcome::Queued) => {
-                    q.skbs.push_back(skb);
-                    queued = true;
-                }
-                Some(Outcome::Dropped(d)) => {
+        let skbs = &mut q.skbs;
+        q.acct.release_backlog(
+            core::iter::from_fn(|| backlog.pop_front()),
+            |skb| skb.truesize(),
+            |skb, outcome| match outcome {
+                Outcome::Dropped(d) => {
                     why = Some(d);
                     dropped.push_back(skb);
                 }
-                // Cannot happen (the model counts exactly what is on the backlog): keep the
-                // datagram rather than lose it.
-                Some(Outcome::Backlogged) | None => {
-                    q.skbs.push_back(skb);
+                Outcome::Queued | Outcome::Backlogged => {
+                    skbs.push_back(skb);
                     queued = true;
                 }
-            }
-        }
-        q.acct.release();
+            },
+        );
         (dropped, why, queued)
     }
 

@@ -341,6 +341,24 @@ impl Queue {
         self.owned = false;
     }
 
+    /// All of `release_sock()`: each datagram of `backlog`, oldest first, through
+    /// [`Queue::drain_one`] with its `truesize`, then [`Queue::release`]. `each` gets every
+    /// datagram with its outcome, [`Outcome::Queued`] or [`Outcome::Dropped`]. A datagram
+    /// beyond what the model counts as backlogged (a caller's bug) is reported queued:
+    /// kept rather than lost.
+    pub fn release_backlog<T>(
+        &mut self,
+        backlog: impl IntoIterator<Item = T>,
+        truesize: impl Fn(&T) -> u32,
+        mut each: impl FnMut(T, Outcome),
+    ) {
+        for item in backlog {
+            let outcome = self.drain_one(truesize(&item)).unwrap_or(Outcome::Queued);
+            each(item, outcome);
+        }
+        self.release();
+    }
+
     /// A datagram of `truesize` is read (or dropped at read time for a bad checksum):
     /// it leaves the queue and is uncharged.
     ///

@@ -138,6 +138,42 @@ fn classic_release_drops_with_enomem_at_rcvbuf() {
 }
 
 #[test]
+fn classic_release_backlog_is_drain_one_each_then_release() {
+    // The same three datagrams as above, through release_backlog(): oldest first, each
+    // with its own truesize, the third refused at rmem == rcvbuf; then the task lets go.
+    let mut q = Queue::new(Policy::Classic, 10_000);
+    q.take();
+    for t in [5_000, 5_000, 1] {
+        assert_eq!(q.enqueue(t, no_condense), Outcome::Backlogged);
+    }
+    let mut seen = Vec::new();
+    q.release_backlog(
+        ["a", "b", "c"],
+        |&n| if n == "c" { 1 } else { 5_000 },
+        |n, o| seen.push((n, o)),
+    );
+    assert_eq!(
+        seen,
+        [
+            ("a", Outcome::Queued),
+            ("b", Outcome::Queued),
+            ("c", Outcome::Dropped(DropCause::RcvbufFull))
+        ]
+    );
+    let i = q.info();
+    assert_eq!(
+        (
+            i.backlog_len,
+            i.backlog_count,
+            i.owned,
+            i.rmem_alloc,
+            i.drops
+        ),
+        (0, 0, false, 10_000, 1)
+    );
+}
+
+#[test]
 fn modern_rmem_plus_size_gt_rcvbuf() {
     // rmem + size == rcvbuf: queued.
     let mut q = charged(Policy::Modern, 10_000, 4_000);

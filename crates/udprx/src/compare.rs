@@ -12,7 +12,7 @@
 use crate::{
     dev::Device,
     link,
-    send::{payload, udp_checksum},
+    send::{self, payload, Csum, Shape},
     stat,
 };
 use anyhow::{bail, Context, Result};
@@ -307,30 +307,22 @@ fn arrivals(c: &HashMap<String, u64>) -> u64 {
 
 /// Crafts a datagram from `src` to `dst` (the checksum's pseudo-header).
 fn craft(size: usize, kind: Kind, port: u16, proto: u8, src: Ipv4Addr, dst: Ipv4Addr) -> Vec<u8> {
-    let body = payload(0, size);
-    let len = 8 + body.len();
-    let ulen = if kind == Kind::LongUlen {
-        len + 100
-    } else {
-        len
-    } as u16;
-    let mut d = Vec::with_capacity(len);
-    d.extend(40000u16.to_be_bytes());
-    d.extend(port.to_be_bytes());
-    d.extend(ulen.to_be_bytes());
-    d.extend([0, 0]);
-    d.extend(&body);
-    let good = udp_checksum(src, dst, proto, &d);
-    let check = match kind {
-        Kind::Good | Kind::LongUlen => good,
-        Kind::ZeroCsum => 0,
-        Kind::BadCsum => match good.wrapping_add(1) {
-            0 => 1,
-            b => b,
-        },
+    let (csum, ulen) = match kind {
+        Kind::Good => (Csum::Good, None),
+        Kind::BadCsum => (Csum::Bad, None),
+        Kind::ZeroCsum => (Csum::Zero, None),
+        Kind::LongUlen => (Csum::Good, Some((8 + size + 100) as u16)),
     };
-    d[6..8].copy_from_slice(&check.to_be_bytes());
-    d
+    let shape = Shape {
+        sport: 40000,
+        dport: port,
+        seq: 0,
+        size,
+        ulen,
+        csum,
+        proto,
+    };
+    send::build(&shape, src, dst).wire
 }
 
 /// The sender of one side.
@@ -718,14 +710,14 @@ fn model(
             }
             Step::Hold => q.take(),
             Step::Release => {
-                while let Some((ts, bad)) = backlog.pop_front() {
-                    match q.drain_one(ts) {
-                        Some(Outcome::Queued) => queue.push_back((ts, bad)),
-                        Some(Outcome::Dropped(d)) => drop_counters(&mut o, d),
-                        _ => {}
-                    }
-                }
-                q.release();
+                q.release_backlog(
+                    backlog.drain(..),
+                    |&(ts, _)| ts,
+                    |d, outcome| match outcome {
+                        Outcome::Dropped(why) => drop_counters(&mut o, why),
+                        _ => queue.push_back(d),
+                    },
+                );
             }
             Step::Close => {
                 let i = q.info();

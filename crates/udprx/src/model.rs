@@ -56,14 +56,14 @@ pub fn predict(
     }
     let held = q.info();
     if hold {
-        for _ in 0..backlogged {
-            match q.drain_one(truesize) {
-                Some(Outcome::Queued) => queued += 1,
-                Some(Outcome::Dropped(d)) => count_drop(d, &mut rcvbuf_errors, &mut in_errors),
-                _ => {}
-            }
-        }
-        q.release();
+        q.release_backlog(
+            0..backlogged,
+            |_| truesize,
+            |_, outcome| match outcome {
+                Outcome::Dropped(d) => count_drop(d, &mut rcvbuf_errors, &mut in_errors),
+                _ => queued += 1,
+            },
+        );
     }
     let i = q.info();
     json!({

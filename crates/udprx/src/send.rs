@@ -124,21 +124,34 @@ pub struct Crafted {
     pub delivered: Vec<u8>,
 }
 
-/// Builds datagram `seq` as `a` asks.
-pub fn craft(a: &Args, src: Ipv4Addr, seq: u64) -> Crafted {
-    let body = payload(seq, a.size);
+/// A datagram to craft: ports, payload (datagram `seq` of `size` bytes), the UDP length
+/// field (default: header + payload) and checksum, and the IP protocol of the checksum's
+/// pseudo-header.
+pub struct Shape {
+    pub sport: u16,
+    pub dport: u16,
+    pub seq: u64,
+    pub size: usize,
+    pub ulen: Option<u16>,
+    pub csum: Csum,
+    pub proto: u8,
+}
+
+/// Builds `shape` from `src` to `dst` (the checksum's pseudo-header).
+pub fn build(shape: &Shape, src: Ipv4Addr, dst: Ipv4Addr) -> Crafted {
+    let body = payload(shape.seq, shape.size);
     let natural = (8 + body.len()).min(usize::from(u16::MAX)) as u16;
-    let ulen = a.ulen.unwrap_or(natural);
+    let ulen = shape.ulen.unwrap_or(natural);
     let mut d = Vec::with_capacity(8 + body.len());
-    d.extend(a.sport.to_be_bytes());
-    d.extend(a.to.port().to_be_bytes());
+    d.extend(shape.sport.to_be_bytes());
+    d.extend(shape.dport.to_be_bytes());
     d.extend(ulen.to_be_bytes());
     d.extend([0, 0]);
     d.extend(&body);
     // The receiver trims to the length field before it checks the checksum.
     let covered = usize::from(ulen).clamp(8, d.len());
-    let good = udp_checksum(src, *a.to.ip(), a.proto, &d[..covered]);
-    let check = match a.csum {
+    let good = udp_checksum(src, dst, shape.proto, &d[..covered]);
+    let check = match shape.csum {
         Csum::Good => good,
         Csum::Zero => 0,
         Csum::Bad => match good.wrapping_add(1) {
@@ -148,10 +161,25 @@ pub fn craft(a: &Args, src: Ipv4Addr, seq: u64) -> Crafted {
     };
     d[6..8].copy_from_slice(&check.to_be_bytes());
     let delivered = d[8..covered].to_vec();
-    if let Some(t) = a.truncate {
-        d.truncate(t);
-    }
     Crafted { wire: d, delivered }
+}
+
+/// Builds datagram `seq` as `a` asks.
+pub fn craft(a: &Args, src: Ipv4Addr, seq: u64) -> Crafted {
+    let shape = Shape {
+        sport: a.sport,
+        dport: a.to.port(),
+        seq,
+        size: a.size,
+        ulen: a.ulen,
+        csum: a.csum,
+        proto: a.proto,
+    };
+    let mut c = build(&shape, src, *a.to.ip());
+    if let Some(t) = a.truncate {
+        c.wire.truncate(t);
+    }
+    c
 }
 
 /// The source address the kernel will use towards `dst`.
