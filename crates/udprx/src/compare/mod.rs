@@ -1,0 +1,313 @@
+//! `udprx compare`: the same traffic, scenario by scenario, to a stock UDP socket and to
+//! udprx sockets under each policy — each side in a fresh network namespace of its own —
+//! next to what the accounting model predicts. Exits 1 when `modern` differs from stock or
+//! a policy differs from its model.
+//!
+//! Everything runs in this one process (no exec per datagram): each side `unshare()`s a
+//! new netns, brings `lo` up and binds its socket; its sender sends over loopback from the
+//! same netns, or (link `veth`) from a second netns joined to it by a veth pair. After
+//! each datagram it waits until the receiving netns's counters show it arrived (the
+//! `LOCAL_IN` hook sees every UDP datagram; the protocol handler counts the others).
+
+use crate::{
+    dev::Device,
+    link,
+    send::{self, payload, Csum, Shape},
+    stat,
+};
+use anyhow::{bail, Context, Result};
+use serde_json::{json, Value};
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use std::{
+    collections::{BTreeMap, HashMap, VecDeque},
+    net::{Ipv4Addr, SocketAddrV4, UdpSocket},
+    os::fd::{AsFd, AsRawFd},
+    time::{Duration, Instant},
+};
+use udprx_rxqueue::{Counter, Outcome, Policy, Queue};
+
+const PORT: u16 = 7000;
+const CLOSED: u16 = 7999;
+const PROTO: u8 = 253;
+/// `CHECKSUM_BREAK`: datagrams up to this many bytes have their checksum verified on arrival.
+const CHECKSUM_BREAK: usize = 76;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Scenarios to run (default: all of them).
+    scenarios: Vec<String>,
+    /// Print JSON instead of tables.
+    #[arg(long)]
+    json: bool,
+    /// List the scenarios and exit.
+    #[arg(long)]
+    list: bool,
+    /// Write a PNG per scenario and link into DIR (NAME-LINK.png): sk_rmem_alloc over
+    /// arrivals for each side.
+    #[arg(long, value_name = "DIR")]
+    plot: Option<std::path::PathBuf>,
+    /// The paths to run each scenario over (default: both, lo first).
+    #[arg(long, value_enum, value_name = "LINK")]
+    link: Vec<Link>,
+}
+
+mod calibrate;
+mod model;
+mod report;
+mod scenario;
+mod side;
+
+use calibrate::*;
+use model::*;
+use report::*;
+use scenario::*;
+use side::*;
+
+/// Calibrates `link` and runs the chosen scenarios over it, in the calling thread (which
+/// `unshare()`s network namespaces of its own for each side); draws the pictures.
+fn run_link(
+    link: Link,
+    shapes: &[(usize, Kind)],
+    wanted: &(dyn Fn(&Scenario) -> bool + Sync),
+    plot: Option<&std::path::Path>,
+) -> Result<Vec<Compared>> {
+    let truesize = calibrate(link, shapes)?;
+    let all = scenarios(Some(truesize[&(1000, Kind::Good)].plain))?;
+    let mut done = Vec::new();
+    for sc in all.iter().filter(|s| wanted(s)) {
+        let c = compare_one(sc, link, &truesize)?;
+        if let Some(dir) = plot {
+            std::fs::create_dir_all(dir).with_context(|| format!("mkdir {}", dir.display()))?;
+            let path = dir.join(format!("{}-{}.png", c.name, link.name()));
+            let lines: Vec<crate::plot::Line<'_>> = c
+                .sides
+                .iter()
+                .map(|(s, o)| crate::plot::Line {
+                    name: s.name(),
+                    points: &o.series,
+                })
+                .collect();
+            crate::plot::draw(
+                &path,
+                &format!("{} [{}]: {}", c.name, link.name(), c.about),
+                c.rcvbuf,
+                &lines,
+            )?;
+        }
+        done.push(c);
+    }
+    Ok(done)
+}
+
+pub fn run(a: &Args) -> Result<()> {
+    let mut links = a.link.clone();
+    if links.is_empty() {
+        links = vec![Link::Lo, Link::Veth];
+    }
+    links.sort();
+    links.dedup();
+    let listed = scenarios(None)?;
+    for n in &a.scenarios {
+        if !listed.iter().any(|s| s.name == n) {
+            bail!("no scenario '{n}' (see --list)");
+        }
+    }
+    let wanted = |s: &Scenario| a.scenarios.is_empty() || a.scenarios.iter().any(|n| n == s.name);
+    if a.list {
+        for link in &links {
+            for s in listed.iter().filter(|s| wanted(s)) {
+                println!("{:<12} {:<5} {}", s.name, link.name(), s.about);
+            }
+        }
+        return Ok(());
+    }
+    // The datagram shapes do not depend on the measured truesize; 1000 B sizes exact-fit.
+    let mut shapes: Vec<(usize, Kind)> = listed
+        .iter()
+        .filter(|s| wanted(s))
+        .flat_map(|s| s.steps.iter())
+        .filter_map(|st| {
+            if let Step::Send(size, kind) = st {
+                Some((*size, *kind))
+            } else {
+                None
+            }
+        })
+        .chain([(1000, Kind::Good)])
+        .collect();
+    shapes.sort();
+    shapes.dedup();
+    // The links are independent (each side in network namespaces of its own): each runs in
+    // a thread of its own, side by side; the results are printed in link order.
+    let results: Vec<Result<Vec<Compared>>> = std::thread::scope(|scope| {
+        let runs: Vec<_> = links
+            .iter()
+            .map(|&link| {
+                let shapes = &shapes;
+                scope.spawn(move || run_link(link, shapes, &wanted, a.plot.as_deref()))
+            })
+            .collect();
+        runs.into_iter()
+            .map(|r| {
+                r.join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("a link's thread panicked")))
+            })
+            .collect()
+    });
+    let mut failed = 0;
+    let mut out = Vec::new();
+    for r in results {
+        for c in r? {
+            if !c.failures.is_empty() {
+                failed += 1;
+            }
+            if a.json {
+                out.push(to_json(&c));
+            } else {
+                print_table(&c);
+                if let Some(dir) = &a.plot {
+                    println!(
+                        "  picture: {}",
+                        dir.join(format!("{}-{}.png", c.name, c.link.name()))
+                            .display()
+                    );
+                }
+            }
+        }
+    }
+    if a.json {
+        println!("{}", Value::Array(out));
+    }
+    if failed > 0 {
+        bail!("{failed} scenario(s) differ");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ts() -> HashMap<(usize, Kind), Truesize> {
+        let mut m = HashMap::new();
+        for (k, t) in [
+            ((1000, Kind::Good), 2304),
+            ((200, Kind::BadCsum), 1280),
+            ((48, Kind::ZeroCsum), 1280),
+        ] {
+            m.insert(
+                k,
+                Truesize {
+                    plain: t,
+                    condensed: t,
+                },
+            );
+        }
+        m
+    }
+
+    #[test]
+    fn model_overflow_and_malformed() {
+        let sc = Scenario {
+            name: "t",
+            about: String::new(),
+            rcvbuf: None,
+            steps: sends(20, 1000),
+            classic_reason: "",
+        };
+        let m = model(&sc, Policy::Modern, 8192, &ts());
+        assert_eq!(
+            (
+                m.delivered,
+                m.mib["RcvbufErrors"],
+                m.mib["InErrors"],
+                m.drops
+            ),
+            (3, 17, 17, 17)
+        );
+        let c = model(&sc, Policy::Classic, 8192, &ts());
+        assert_eq!(
+            (
+                c.delivered,
+                c.mib["RcvbufErrors"],
+                c.mib["InErrors"],
+                c.drops
+            ),
+            (4, 0, 16, 16)
+        );
+        let sc = Scenario {
+            name: "m",
+            about: String::new(),
+            rcvbuf: None,
+            steps: vec![
+                Step::Send(32, Kind::BadCsum),
+                Step::Send(200, Kind::BadCsum),
+                Step::Read,
+                Step::Send(48, Kind::ZeroCsum),
+                Step::Read,
+                Step::Send(100, Kind::LongUlen),
+                Step::Read,
+            ],
+            classic_reason: "",
+        };
+        let m = model(&sc, Policy::Modern, 212_992, &ts());
+        assert_eq!(m.mib["InCsumErrors"], 2);
+        assert_eq!(m.mib["InErrors"], 3);
+        assert_eq!(m.mib["InDatagrams"], 1);
+        assert_eq!((m.delivered, m.drops, m.final_rmem), (1, 1, 0));
+    }
+
+    /// Both links carry datagrams from the sender to a stock socket in the receiving netns,
+    /// a fragmented one too (MTU 1500 on veth). Needs CAP_NET_ADMIN (unshare, veth).
+    #[test]
+    #[ignore = "needs CAP_NET_ADMIN; make check runs it (as root)"]
+    fn links_carry_datagrams() {
+        for link in [Link::Lo, Link::Veth] {
+            // unshare() and setns() move the calling thread only: a thread of its own.
+            std::thread::spawn(move || -> Result<()> {
+                let tx = fresh_side(link)?;
+                let rx = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, PORT))?;
+                rx.set_read_timeout(Some(Duration::from_secs(5)))?;
+                let mut buf = vec![0u8; 65536];
+                for size in [1000, 3000] {
+                    tx.send(size, Kind::Good, PORT, 17)?;
+                    let (n, from) = rx
+                        .recv_from(&mut buf)
+                        .with_context(|| format!("{link:?}: {size} B"))?;
+                    assert_eq!(&buf[..n], &payload(0, size)[..], "{link:?}");
+                    assert_eq!(from.ip(), std::net::IpAddr::V4(tx.src));
+                }
+                // A crafted datagram's checksum covers the link's addresses: it is accepted.
+                // (a wrong one would be dropped by udp_recvmsg() and the recv time out).
+                let d = craft(100, Kind::Good, PORT, 17, tx.src, tx.dst);
+                tx.raw17
+                    .send_to(&d, &SockAddr::from(SocketAddrV4::new(tx.dst, 0)))?;
+                let n = rx
+                    .recv(&mut buf)
+                    .with_context(|| format!("{link:?}: crafted"))?;
+                assert_eq!(&buf[..n], &d[8..]);
+                Ok(())
+            })
+            .join()
+            .unwrap()
+            .unwrap();
+        }
+    }
+
+    #[test]
+    fn crafted_lengths_and_checksums() {
+        let lo = Ipv4Addr::LOCALHOST;
+        let d = craft(10, Kind::LongUlen, 7000, 17, lo, lo);
+        assert_eq!(u16::from_be_bytes([d[4], d[5]]), 118);
+        assert_eq!(&craft(10, Kind::ZeroCsum, 7000, 17, lo, lo)[6..8], &[0, 0]);
+        assert_ne!(
+            craft(10, Kind::BadCsum, 7000, 17, lo, lo)[6..8],
+            craft(10, Kind::Good, 7000, 17, lo, lo)[6..8]
+        );
+        // The pseudo-header is part of the sum: the same datagram between other addresses.
+        assert_ne!(
+            craft(10, Kind::Good, 7000, 17, lo, lo)[6..8],
+            craft(10, Kind::Good, 7000, 17, VETH_TX.1, VETH_RX.1)[6..8]
+        );
+    }
+}

@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! What the accounting model (`udprx-rxqueue`) predicts for a scenario under one policy.
+
+use super::*;
+
+/// What the model predicts for one policy.
+pub(super) fn model(
+    sc: &Scenario,
+    policy: Policy,
+    rcvbuf: u32,
+    truesize: &HashMap<(usize, Kind), Truesize>,
+) -> Outcomes {
+    let mut q = Queue::new(policy, rcvbuf);
+    let mut o = Outcomes {
+        rcvbuf,
+        ..Default::default()
+    };
+    for n in MIB {
+        o.mib.insert(n, 0);
+    }
+    let bump = |o: &mut Outcomes, c: &'static str| *o.mib.get_mut(c).unwrap() += 1;
+    // What is queued (truesize, checksum bad) and backlogged, in order.
+    let mut queue: VecDeque<(u32, bool)> = VecDeque::new();
+    let mut backlog: VecDeque<(u32, bool)> = VecDeque::new();
+    let drop_counters = |o: &mut Outcomes, d: udprx_rxqueue::DropCause| {
+        for c in d.counters() {
+            *o.mib
+                .get_mut(match c {
+                    Counter::InErrors => "InErrors",
+                    Counter::RcvbufErrors => "RcvbufErrors",
+                })
+                .unwrap() += 1;
+        }
+    };
+    let mut closed = false;
+    for step in &sc.steps {
+        match *step {
+            Step::SendClosed(_) => bump(&mut o, "NoPorts"),
+            Step::Send(size, kind) => {
+                if kind == Kind::LongUlen {
+                    bump(&mut o, "InErrors");
+                    o.series.push((q.info().rmem_alloc, false));
+                    continue;
+                }
+                if kind == Kind::BadCsum && size + 8 <= CHECKSUM_BREAK {
+                    bump(&mut o, "InCsumErrors");
+                    bump(&mut o, "InErrors");
+                    o.series.push((q.info().rmem_alloc, false));
+                    continue;
+                }
+                let ts = truesize[&(size, kind)];
+                let bad = kind == Kind::BadCsum;
+                let rmem = q.info().rmem_alloc;
+                let out = q.enqueue(ts.plain, || ts.condensed);
+                match out {
+                    // What was charged: the truesize, condensed or not.
+                    Outcome::Queued => queue.push_back((q.info().rmem_alloc - rmem, bad)),
+                    Outcome::Backlogged => backlog.push_back((ts.plain, bad)),
+                    Outcome::Dropped(d) => drop_counters(&mut o, d),
+                }
+                o.series
+                    .push((q.info().rmem_alloc, matches!(out, Outcome::Dropped(_))));
+            }
+            Step::Read => {
+                model_read(&mut q, &mut queue, &mut o);
+            }
+            Step::Hold => q.take(),
+            Step::Release => {
+                q.release_backlog(
+                    backlog.drain(..),
+                    |&(ts, _)| ts,
+                    |d, outcome| match outcome {
+                        Outcome::Dropped(why) => drop_counters(&mut o, why),
+                        _ => queue.push_back(d),
+                    },
+                );
+            }
+            Step::Close => {
+                let i = q.info();
+                o.final_rmem = i64::from(i.rmem_alloc);
+                o.drops = i.drops as i64;
+                o.freed_at_close = i64::from(q.close());
+                queue.clear();
+                closed = true;
+            }
+        }
+    }
+    if !closed {
+        let i = q.info();
+        o.final_rmem = i64::from(i.rmem_alloc);
+        o.drops = i.drops as i64;
+        while model_read(&mut q, &mut queue, &mut o) {}
+    }
+    o
+}
+
+/// One read in the model: skips (and counts) datagrams with a bad checksum, as
+/// `udp_recvmsg()` does, and delivers the first good one; `false` when nothing was left.
+pub(super) fn model_read(
+    q: &mut Queue,
+    queue: &mut VecDeque<(u32, bool)>,
+    o: &mut Outcomes,
+) -> bool {
+    while let Some((ts, bad)) = queue.pop_front() {
+        q.dequeue(ts);
+        if bad {
+            q.count_drop();
+            *o.mib.get_mut("InCsumErrors").unwrap() += 1;
+            *o.mib.get_mut("InErrors").unwrap() += 1;
+            continue;
+        }
+        *o.mib.get_mut("InDatagrams").unwrap() += 1;
+        o.delivered += 1;
+        return true;
+    }
+    false
+}

@@ -1,0 +1,237 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A comparison of one scenario over one link: the sides next to the model, the
+//! differences, and its table and JSON.
+
+use super::*;
+
+/// The rows of a comparison table: (name, value per column).
+pub(super) fn rows(o: &Outcomes) -> Vec<(&'static str, i64)> {
+    let mut r: Vec<(&'static str, i64)> = MIB.iter().map(|n| (*n, o.mib[n])).collect();
+    r.push(("delivered", o.delivered));
+    r.push(("socket drops", o.drops));
+    r.push(("final rmem", o.final_rmem));
+    r.push(("freed at close", o.freed_at_close));
+    r
+}
+
+pub(super) struct Compared {
+    pub(super) name: &'static str,
+    pub(super) link: Link,
+    pub(super) about: String,
+    pub(super) rcvbuf: u32,
+    pub(super) sides: Vec<(Side, Outcomes)>,
+    pub(super) models: Vec<(Policy, Outcomes)>,
+    pub(super) failures: Vec<String>,
+    /// Why classic differs from stock: the scenario's 3.13 rule, plus the missing
+    /// `skb_condense()` where a datagram shape shrinks under it on this link.
+    pub(super) classic_reason: String,
+    /// The charged shapes of the scenario: (payload bytes, kind, truesize).
+    pub(super) truesizes: Vec<(usize, Kind, Truesize)>,
+}
+
+pub(super) const NO_CONDENSE: &str = "3.13 has no skb_condense(): 7.3 shrinks a reassembled datagram once the socket is half full, so it fits more";
+
+pub(super) fn compare_one(
+    sc: &Scenario,
+    link: Link,
+    truesize: &HashMap<(usize, Kind), Truesize>,
+) -> Result<Compared> {
+    let mut sides = Vec::new();
+    for side in [Side::Stock, Side::Modern, Side::Classic] {
+        sides.push((side, run_side(sc, side, link)?));
+    }
+    let rcvbuf = sides[1].1.rcvbuf;
+    let models = vec![
+        (Policy::Modern, model(sc, Policy::Modern, rcvbuf, truesize)),
+        (
+            Policy::Classic,
+            model(sc, Policy::Classic, rcvbuf, truesize),
+        ),
+    ];
+    let mut failures = Vec::new();
+    let stock = rows(&sides[0].1);
+    let modern = rows(&sides[1].1);
+    let classic = rows(&sides[2].1);
+    let mm = rows(&models[0].1);
+    let mc = rows(&models[1].1);
+    for i in 0..stock.len() {
+        let name = stock[i].0;
+        // The stock socket's close is not observable after the fact.
+        if name != "freed at close" && modern[i].1 != stock[i].1 {
+            failures.push(format!(
+                "{name}: modern {} != stock {}",
+                modern[i].1, stock[i].1
+            ));
+        }
+        if modern[i].1 != mm[i].1 {
+            failures.push(format!(
+                "{name}: modern {} != model {}",
+                modern[i].1, mm[i].1
+            ));
+        }
+        if classic[i].1 != mc[i].1 {
+            failures.push(format!(
+                "{name}: classic {} != model {}",
+                classic[i].1, mc[i].1
+            ));
+        }
+    }
+    if sides[0].1.rcvbuf != rcvbuf || sides[2].1.rcvbuf != rcvbuf {
+        failures.push(format!(
+            "sk_rcvbuf differs: stock {} modern {rcvbuf} classic {}",
+            sides[0].1.rcvbuf, sides[2].1.rcvbuf
+        ));
+    }
+    let mut truesizes: Vec<(usize, Kind, Truesize)> = sc
+        .steps
+        .iter()
+        .filter_map(|st| match st {
+            Step::Send(size, kind) => truesize.get(&(*size, *kind)).map(|t| (*size, *kind, *t)),
+            _ => None,
+        })
+        .collect();
+    truesizes.sort_by_key(|(s, k, _)| (*s, *k));
+    truesizes.dedup_by_key(|(s, k, _)| (*s, *k));
+    let mut classic_reason = sc.classic_reason.to_string();
+    if truesizes.iter().any(|(_, _, t)| t.condensed != t.plain) {
+        if !classic_reason.is_empty() {
+            classic_reason.push_str("; ");
+        }
+        classic_reason.push_str(NO_CONDENSE);
+    }
+    Ok(Compared {
+        name: sc.name,
+        link,
+        about: sc.about.clone(),
+        rcvbuf,
+        sides,
+        models,
+        failures,
+        classic_reason,
+        truesizes,
+    })
+}
+
+pub(super) fn print_table(c: &Compared) {
+    println!(
+        "== {} [{}]: {} (sk_rcvbuf {})",
+        c.name,
+        c.link.name(),
+        c.about,
+        c.rcvbuf
+    );
+    if !c.truesizes.is_empty() {
+        let t: Vec<String> = c
+            .truesizes
+            .iter()
+            .map(|(size, kind, t)| {
+                let k = if *kind == Kind::Good {
+                    String::new()
+                } else {
+                    format!(" {kind:?}")
+                };
+                if t.condensed == t.plain {
+                    format!("{size} B{k} {}", t.plain)
+                } else {
+                    format!("{size} B{k} {} (condensed {})", t.plain, t.condensed)
+                }
+            })
+            .collect();
+        println!("truesize: {}", t.join(", "));
+    }
+    println!(
+        "{:<16} {:>8} {:>8} {:>8} {:>13} {:>14}",
+        "counter", "stock", "modern", "classic", "model:modern", "model:classic"
+    );
+    let cols: Vec<Vec<(&str, i64)>> = c
+        .sides
+        .iter()
+        .map(|(_, o)| rows(o))
+        .chain(c.models.iter().map(|(_, o)| rows(o)))
+        .collect();
+    let mut classic_differs = false;
+    for (i, (name, stock)) in cols[0].iter().enumerate() {
+        let at = |col: usize| cols[col][i].1;
+        let unobservable = *name == "freed at close";
+        let diff = at(2) != *stock && !unobservable;
+        classic_differs |= diff;
+        println!(
+            "{:<16} {:>8} {:>8} {:>8} {:>13} {:>14}{}",
+            name,
+            if unobservable {
+                "-".to_string()
+            } else {
+                stock.to_string()
+            },
+            at(1),
+            at(2),
+            at(3),
+            at(4),
+            if diff { "  *" } else { "" }
+        );
+    }
+    if classic_differs {
+        let why = if c.classic_reason.is_empty() {
+            "(no 3.13 rule recorded for this scenario)"
+        } else {
+            &c.classic_reason
+        };
+        println!("  * classic differs from stock: {why}");
+    }
+    if c.failures.is_empty() {
+        println!("  ok: modern = stock, each policy = its model");
+    } else {
+        for f in &c.failures {
+            println!("  FAIL {f}");
+        }
+    }
+    println!();
+}
+
+pub(super) fn to_json(c: &Compared) -> Value {
+    let col = |o: &Outcomes| -> Value {
+        let mut m = serde_json::Map::new();
+        for (n, v) in rows(o) {
+            m.insert(n.into(), v.into());
+        }
+        m.insert("rcvbuf".into(), o.rcvbuf.into());
+        m.insert(
+            "rmem_series".into(),
+            o.series.iter().map(|(r, _)| *r).collect::<Vec<_>>().into(),
+        );
+        m.insert(
+            "dropped_series".into(),
+            o.series.iter().map(|(_, d)| *d).collect::<Vec<_>>().into(),
+        );
+        Value::Object(m)
+    };
+    let mut sides = serde_json::Map::new();
+    for (s, o) in &c.sides {
+        sides.insert(s.name().into(), col(o));
+    }
+    for (p, o) in &c.models {
+        sides.insert(
+            if *p == Policy::Modern {
+                "model:modern"
+            } else {
+                "model:classic"
+            }
+            .into(),
+            col(o),
+        );
+    }
+    json!({
+        "scenario": c.name,
+        "link": c.link.name(),
+        "about": c.about,
+        "sk_rcvbuf": c.rcvbuf,
+        "columns": sides,
+        "classic_reason": c.classic_reason,
+        "truesize": c.truesizes.iter().map(|(size, kind, t)| json!({
+            "bytes": size, "kind": format!("{kind:?}"), "plain": t.plain, "condensed": t.condensed,
+        })).collect::<Vec<_>>(),
+        "failures": c.failures,
+        "ok": c.failures.is_empty(),
+    })
+}

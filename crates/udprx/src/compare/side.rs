@@ -1,0 +1,392 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! One side of a comparison: its network namespaces and link, its sender and receiving
+//! socket (stock or udprx), and the replay of a scenario's steps against it.
+
+use super::*;
+
+/// The sides of a comparison.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Side {
+    Stock,
+    Modern,
+    Classic,
+}
+
+impl Side {
+    pub(super) fn name(self) -> &'static str {
+        match self {
+            Side::Stock => "stock",
+            Side::Modern => "modern",
+            Side::Classic => "classic",
+        }
+    }
+}
+
+/// The path datagrams take from sender to receiver.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
+pub(super) enum Link {
+    /// Sender and receiver in one netns, over `lo` (MTU 65536).
+    Lo,
+    /// Sender and receiver in two netns joined by a veth pair (MTU 1500: datagrams over
+    /// 1472 bytes arrive as fragments and are reassembled before `LOCAL_IN`).
+    Veth,
+}
+
+impl Link {
+    pub(super) fn name(self) -> &'static str {
+        match self {
+            Link::Lo => "lo",
+            Link::Veth => "veth",
+        }
+    }
+}
+
+/// The veth pair's addresses (TEST-NET-1) and names.
+pub(super) const VETH_TX: (&str, Ipv4Addr) = ("udprx-tx", Ipv4Addr::new(192, 0, 2, 1));
+pub(super) const VETH_RX: (&str, Ipv4Addr) = ("udprx-rx", Ipv4Addr::new(192, 0, 2, 2));
+
+pub(super) fn this_netns() -> Result<std::fs::File> {
+    std::fs::File::open("/proc/thread-self/ns/net").context("open /proc/thread-self/ns/net")
+}
+
+pub(super) fn enter(ns: &std::fs::File) -> Result<()> {
+    nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWNET).context("setns(CLONE_NEWNET)")
+}
+
+/// A fresh side: leaves this thread in a new receiving netns and returns a sender whose
+/// sockets live where `link` says (the same netns for `lo`, a second one behind a veth
+/// pair for `veth`). A netns lives as long as a socket in it, so the sender keeps its own
+/// netns (and the veth pair) alive.
+pub(super) fn fresh_side(link: Link) -> Result<Sender> {
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).context("unshare(CLONE_NEWNET)")?;
+    link::up("lo")?;
+    if link == Link::Lo {
+        return Sender::new(Ipv4Addr::LOCALHOST, Ipv4Addr::LOCALHOST);
+    }
+    let rx_ns = this_netns()?;
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).context("unshare(CLONE_NEWNET)")?;
+    let tx_ns = this_netns()?;
+    link::up("lo")?;
+    link::add_veth(VETH_TX.0, VETH_RX.0, rx_ns.as_fd())?;
+    link::add_addr(VETH_TX.0, VETH_TX.1, 24)?;
+    link::up(VETH_TX.0)?;
+    enter(&rx_ns)?;
+    link::add_addr(VETH_RX.0, VETH_RX.1, 24)?;
+    link::up(VETH_RX.0)?;
+    link::wait_running(VETH_RX.0, Duration::from_secs(5))?;
+    enter(&tx_ns)?;
+    link::wait_running(VETH_TX.0, Duration::from_secs(5))?;
+    let tx = Sender::new(VETH_TX.1, VETH_RX.1)?;
+    enter(&rx_ns)?;
+    Ok(tx)
+}
+
+/// All counters of the current netns (`udprx stat`), by nstat name.
+pub(super) fn counters() -> Result<HashMap<String, u64>> {
+    let mut m = HashMap::new();
+    for g in stat::groups()? {
+        for (n, v) in g.counters {
+            m.insert(format!("{}{}", g.name, n), v);
+        }
+    }
+    Ok(m)
+}
+
+pub(super) fn arrivals(c: &HashMap<String, u64>) -> u64 {
+    c.get("UdpRxHookSeen").copied().unwrap_or(0)
+        + c.get("UdpRxProtoInPackets").copied().unwrap_or(0)
+}
+
+/// Crafts a datagram from `src` to `dst` (the checksum's pseudo-header).
+pub(super) fn craft(
+    size: usize,
+    kind: Kind,
+    port: u16,
+    proto: u8,
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+) -> Vec<u8> {
+    let (csum, ulen) = match kind {
+        Kind::Good => (Csum::Good, None),
+        Kind::BadCsum => (Csum::Bad, None),
+        Kind::ZeroCsum => (Csum::Zero, None),
+        Kind::LongUlen => (Csum::Good, Some((8 + size + 100) as u16)),
+    };
+    let shape = Shape {
+        sport: 40000,
+        dport: port,
+        seq: 0,
+        size,
+        ulen,
+        csum,
+        proto,
+    };
+    send::build(&shape, src, dst).wire
+}
+
+/// The sender of one side.
+pub(super) struct Sender {
+    pub(super) src: Ipv4Addr,
+    pub(super) dst: Ipv4Addr,
+    pub(super) udp: UdpSocket,
+    pub(super) raw17: Socket,
+    pub(super) raw_proto: Socket,
+}
+
+impl Sender {
+    /// Sockets in the current netns sending from `src` to `dst`.
+    pub(super) fn new(src: Ipv4Addr, dst: Ipv4Addr) -> Result<Self> {
+        Ok(Self {
+            src,
+            dst,
+            udp: UdpSocket::bind((src, 0)).context("bind sender")?,
+            raw17: Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::UDP))
+                .context("raw socket")?,
+            raw_proto: Socket::new(
+                Domain::IPV4,
+                Type::RAW,
+                Some(Protocol::from(i32::from(PROTO))),
+            )
+            .context("raw socket")?,
+        })
+    }
+
+    pub(super) fn send(&self, size: usize, kind: Kind, port: u16, proto: u8) -> Result<()> {
+        let to = SocketAddrV4::new(self.dst, port);
+        if kind == Kind::Good && proto == 17 {
+            self.udp.send_to(&payload(0, size), to)?;
+        } else {
+            let raw = if proto == 17 {
+                &self.raw17
+            } else {
+                &self.raw_proto
+            };
+            raw.send_to(
+                &craft(size, kind, port, proto, self.src, self.dst),
+                &SockAddr::from(SocketAddrV4::new(*to.ip(), 0)),
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// The receiver of one side.
+pub(super) enum Rx {
+    Stock(UdpSocket),
+    Udprx(Device),
+}
+
+/// What a socket reports about its memory.
+pub(super) struct Mem {
+    pub(super) rmem: u32,
+    pub(super) rcvbuf: u32,
+    pub(super) drops: u64,
+}
+
+impl Rx {
+    pub(super) fn open(side: Side, rcvbuf: Option<(i32, bool)>) -> Result<Self> {
+        Ok(match side {
+            Side::Stock => {
+                let s = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, PORT))?;
+                s.set_nonblocking(true)?;
+                if let Some((v, force)) = rcvbuf {
+                    let opt = if force {
+                        libc::SO_RCVBUFFORCE
+                    } else {
+                        libc::SO_RCVBUF
+                    };
+                    // SAFETY: Passes a valid int.
+                    let r = unsafe {
+                        libc::setsockopt(
+                            s.as_raw_fd(),
+                            libc::SOL_SOCKET,
+                            opt,
+                            (&v as *const i32).cast(),
+                            4,
+                        )
+                    };
+                    if r != 0 {
+                        return Err(std::io::Error::last_os_error())
+                            .context("setsockopt(SO_RCVBUF)");
+                    }
+                }
+                Rx::Stock(s)
+            }
+            Side::Modern | Side::Classic => {
+                let d = Device::open(true)?;
+                d.set_policy(if side == Side::Modern {
+                    udprx_abi::POLICY_MODERN
+                } else {
+                    udprx_abi::POLICY_CLASSIC
+                })?;
+                if let Some((v, force)) = rcvbuf {
+                    d.set_rcvbuf(v, force)?;
+                }
+                d.bind(PORT)?;
+                Rx::Udprx(d)
+            }
+        })
+    }
+
+    pub(super) fn mem(&self) -> Result<Mem> {
+        match self {
+            Rx::Stock(s) => {
+                let m = crate::recv::meminfo(s)?;
+                Ok(Mem {
+                    rmem: m[0],
+                    rcvbuf: m[1],
+                    drops: u64::from(m[8]),
+                })
+            }
+            Rx::Udprx(d) => {
+                let i = d.info()?;
+                Ok(Mem {
+                    rmem: i.rmem_alloc,
+                    rcvbuf: i.rcvbuf,
+                    drops: i.drops,
+                })
+            }
+        }
+    }
+
+    /// One non-blocking read; whether a datagram was delivered.
+    pub(super) fn read(&mut self, buf: &mut [u8]) -> Result<bool> {
+        let r = match self {
+            Rx::Stock(s) => s.recv(buf),
+            Rx::Udprx(d) => d.read(buf),
+        };
+        match r {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(false),
+            Err(e) => Err(e).context("read"),
+        }
+    }
+}
+
+/// What one side did.
+#[derive(Default)]
+pub(super) struct Outcomes {
+    /// Counter deltas by short name (InDatagrams, ...).
+    pub(super) mib: BTreeMap<&'static str, i64>,
+    pub(super) delivered: i64,
+    pub(super) drops: i64,
+    pub(super) final_rmem: i64,
+    pub(super) freed_at_close: i64,
+    pub(super) rcvbuf: u32,
+    /// rmem after each arrival, and whether that arrival was dropped.
+    pub(super) series: Vec<(u32, bool)>,
+}
+
+pub(super) const MIB: [&str; 5] = [
+    "InDatagrams",
+    "NoPorts",
+    "InErrors",
+    "RcvbufErrors",
+    "InCsumErrors",
+];
+
+/// Waits until the current netns has seen one more datagram than `seen` (the `LOCAL_IN`
+/// hook counts every UDP datagram after reassembly; the protocol handler the others).
+pub(super) fn await_arrival(seen: &mut u64, what: impl Fn() -> String) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let n = arrivals(&counters()?);
+        if n > *seen {
+            *seen = n;
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("{}: a datagram did not arrive within 5 s", what());
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+pub(super) fn run_side(sc: &Scenario, side: Side, link: Link) -> Result<Outcomes> {
+    let tx = fresh_side(link)?;
+    let group = if side == Side::Stock { "Udp" } else { "UdpRx" };
+    let mut rx = Some(Rx::open(side, sc.rcvbuf)?);
+    let c0 = counters()?;
+    let mut o = Outcomes {
+        rcvbuf: rx.as_ref().unwrap().mem()?.rcvbuf,
+        ..Default::default()
+    };
+    let mut buf = vec![0u8; 65536];
+    let mut held = false;
+    let mut seen = arrivals(&c0);
+    for step in &sc.steps {
+        match *step {
+            Step::Send(..) | Step::SendClosed(..) => {
+                let (size, kind, port, proto) = match *step {
+                    Step::SendClosed(size) if side == Side::Stock => (size, Kind::Good, CLOSED, 17),
+                    Step::SendClosed(size) => (size, Kind::Good, CLOSED, PROTO),
+                    Step::Send(size, kind) => (size, kind, PORT, 17),
+                    _ => unreachable!(),
+                };
+                let drops0 = match &rx {
+                    Some(r) => r.mem()?.drops,
+                    None => 0,
+                };
+                tx.send(size, kind, port, proto)?;
+                await_arrival(&mut seen, || {
+                    format!("{} [{}]: {}", sc.name, link.name(), side.name())
+                })?;
+                if let Some(r) = &rx {
+                    let m = r.mem()?;
+                    o.series.push((m.rmem, m.drops > drops0));
+                }
+            }
+            Step::Read => {
+                if let Some(r) = rx.as_mut() {
+                    if r.read(&mut buf)? {
+                        o.delivered += 1;
+                    }
+                }
+            }
+            Step::Hold => {
+                if let Some(Rx::Udprx(d)) = &rx {
+                    d.hold()?;
+                    held = true;
+                }
+            }
+            Step::Release => {
+                if let Some(Rx::Udprx(d)) = &rx {
+                    if held {
+                        d.release()?;
+                        held = false;
+                    }
+                }
+            }
+            Step::Close => {
+                if let Some(r) = &rx {
+                    let m = r.mem()?;
+                    o.final_rmem = i64::from(m.rmem);
+                    o.drops = m.drops as i64;
+                }
+                rx = None;
+            }
+        }
+    }
+    if let Some(r) = rx.as_mut() {
+        let m = r.mem()?;
+        o.final_rmem = i64::from(m.rmem);
+        o.drops = m.drops as i64;
+        while r.read(&mut buf)? {
+            o.delivered += 1;
+        }
+    }
+    drop(rx);
+    let c1 = counters()?;
+    for name in MIB {
+        let key = format!("{group}{name}");
+        let d =
+            c1.get(&key).copied().unwrap_or(0) as i64 - c0.get(&key).copied().unwrap_or(0) as i64;
+        o.mib.insert(name, d);
+    }
+    if side != Side::Stock {
+        o.freed_at_close = c1.get("UdpRxDropSOCKET_CLOSE").copied().unwrap_or(0) as i64
+            - c0.get("UdpRxDropSOCKET_CLOSE").copied().unwrap_or(0) as i64;
+    }
+    Ok(o)
+}
