@@ -19,7 +19,7 @@ use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::{
-    collections::{BTreeMap, HashMap, VecDeque},
+    collections::{HashMap, VecDeque},
     net::{Ipv4Addr, SocketAddrV4, UdpSocket},
     os::fd::{AsFd, AsRawFd},
     time::{Duration, Instant},
@@ -81,7 +81,8 @@ fn run_link(
             let path = dir.join(format!("{}-{}.png", c.name, link.name()));
             let lines: Vec<crate::plot::Line<'_>> = c
                 .sides
-                .iter()
+                .all()
+                .into_iter()
                 .map(|(s, o)| crate::plot::Line {
                     name: s.name(),
                     points: &o.series,
@@ -219,8 +220,8 @@ mod tests {
         assert_eq!(
             (
                 m.delivered,
-                m.mib["RcvbufErrors"],
-                m.mib["InErrors"],
+                m.mib[MibCounter::RcvbufErrors],
+                m.mib[MibCounter::InErrors],
                 m.drops
             ),
             (3, 17, 17, 17)
@@ -229,8 +230,8 @@ mod tests {
         assert_eq!(
             (
                 c.delivered,
-                c.mib["RcvbufErrors"],
-                c.mib["InErrors"],
+                c.mib[MibCounter::RcvbufErrors],
+                c.mib[MibCounter::InErrors],
                 c.drops
             ),
             (4, 0, 16, 16)
@@ -251,9 +252,9 @@ mod tests {
             classic_reason: "",
         };
         let m = model(&sc, Policy::Modern, 212_992, &ts());
-        assert_eq!(m.mib["InCsumErrors"], 2);
-        assert_eq!(m.mib["InErrors"], 3);
-        assert_eq!(m.mib["InDatagrams"], 1);
+        assert_eq!(m.mib[MibCounter::InCsumErrors], 2);
+        assert_eq!(m.mib[MibCounter::InErrors], 3);
+        assert_eq!(m.mib[MibCounter::InDatagrams], 1);
         assert_eq!((m.delivered, m.drops, m.final_rmem), (1, 1, 0));
     }
 

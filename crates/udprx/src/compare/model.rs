@@ -16,36 +16,28 @@ pub(super) fn model(
         rcvbuf,
         ..Default::default()
     };
-    for n in MIB {
-        o.mib.insert(n, 0);
-    }
-    let bump = |o: &mut Outcomes, c: &'static str| *o.mib.get_mut(c).unwrap() += 1;
+    let bump = |o: &mut Outcomes, c: MibCounter| o.mib[c] += 1;
     // What is queued (truesize, checksum bad) and backlogged, in order.
     let mut queue: VecDeque<(u32, bool)> = VecDeque::new();
     let mut backlog: VecDeque<(u32, bool)> = VecDeque::new();
     let drop_counters = |o: &mut Outcomes, d: udprx_rxqueue::DropCause| {
-        for c in d.counters() {
-            *o.mib
-                .get_mut(match c {
-                    Counter::InErrors => "InErrors",
-                    Counter::RcvbufErrors => "RcvbufErrors",
-                })
-                .unwrap() += 1;
+        for &c in d.counters() {
+            o.mib[MibCounter::of(c)] += 1;
         }
     };
     let mut closed = false;
     for step in &sc.steps {
         match *step {
-            Step::SendClosed(_) => bump(&mut o, "NoPorts"),
+            Step::SendClosed(_) => bump(&mut o, MibCounter::NoPorts),
             Step::Send(size, kind) => {
                 if kind == Kind::LongUlen {
-                    bump(&mut o, "InErrors");
+                    bump(&mut o, MibCounter::InErrors);
                     o.series.push((q.info().rmem_alloc, false));
                     continue;
                 }
                 if kind == Kind::BadCsum && size + 8 <= CHECKSUM_BREAK {
-                    bump(&mut o, "InCsumErrors");
-                    bump(&mut o, "InErrors");
+                    bump(&mut o, MibCounter::InCsumErrors);
+                    bump(&mut o, MibCounter::InErrors);
                     o.series.push((q.info().rmem_alloc, false));
                     continue;
                 }
@@ -106,11 +98,11 @@ pub(super) fn model_read(
         q.dequeue(ts);
         if bad {
             q.count_drop();
-            *o.mib.get_mut("InCsumErrors").unwrap() += 1;
-            *o.mib.get_mut("InErrors").unwrap() += 1;
+            o.mib[MibCounter::InCsumErrors] += 1;
+            o.mib[MibCounter::InErrors] += 1;
             continue;
         }
-        *o.mib.get_mut("InDatagrams").unwrap() += 1;
+        o.mib[MibCounter::InDatagrams] += 1;
         o.delivered += 1;
         return true;
     }

@@ -7,7 +7,10 @@ use super::*;
 
 /// The rows of a comparison table: (name, value per column).
 pub(super) fn rows(o: &Outcomes) -> Vec<(&'static str, i64)> {
-    let mut r: Vec<(&'static str, i64)> = MIB.iter().map(|n| (*n, o.mib[n])).collect();
+    let mut r: Vec<(&'static str, i64)> = MibCounter::ALL
+        .iter()
+        .map(|&c| (c.name(), o.mib[c]))
+        .collect();
     r.push(("delivered", o.delivered));
     r.push(("socket drops", o.drops));
     r.push(("final rmem", o.final_rmem));
@@ -15,13 +18,45 @@ pub(super) fn rows(o: &Outcomes) -> Vec<(&'static str, i64)> {
     r
 }
 
+/// What the three sides of a comparison measured.
+pub(super) struct Sides {
+    pub(super) stock: Outcomes,
+    pub(super) modern: Outcomes,
+    pub(super) classic: Outcomes,
+}
+
+impl Sides {
+    pub(super) fn all(&self) -> [(Side, &Outcomes); 3] {
+        [
+            (Side::Stock, &self.stock),
+            (Side::Modern, &self.modern),
+            (Side::Classic, &self.classic),
+        ]
+    }
+}
+
+/// What the accounting model predicts under each policy.
+pub(super) struct Models {
+    pub(super) modern: Outcomes,
+    pub(super) classic: Outcomes,
+}
+
+impl Models {
+    pub(super) fn all(&self) -> [(&'static str, &Outcomes); 2] {
+        [
+            ("model:modern", &self.modern),
+            ("model:classic", &self.classic),
+        ]
+    }
+}
+
 pub(super) struct Compared {
     pub(super) name: &'static str,
     pub(super) link: Link,
     pub(super) about: String,
     pub(super) rcvbuf: u32,
-    pub(super) sides: Vec<(Side, Outcomes)>,
-    pub(super) models: Vec<(Policy, Outcomes)>,
+    pub(super) sides: Sides,
+    pub(super) models: Models,
     pub(super) failures: Vec<String>,
     /// Why classic differs from stock: the scenario's 3.13 rule, plus the missing
     /// `skb_condense()` where a datagram shape shrinks under it on this link.
@@ -37,24 +72,22 @@ pub(super) fn compare_one(
     link: Link,
     truesize: &HashMap<(usize, Kind), Truesize>,
 ) -> Result<Compared> {
-    let mut sides = Vec::new();
-    for side in [Side::Stock, Side::Modern, Side::Classic] {
-        sides.push((side, run_side(sc, side, link)?));
-    }
-    let rcvbuf = sides[1].1.rcvbuf;
-    let models = vec![
-        (Policy::Modern, model(sc, Policy::Modern, rcvbuf, truesize)),
-        (
-            Policy::Classic,
-            model(sc, Policy::Classic, rcvbuf, truesize),
-        ),
-    ];
+    let sides = Sides {
+        stock: run_side(sc, Side::Stock, link)?,
+        modern: run_side(sc, Side::Modern, link)?,
+        classic: run_side(sc, Side::Classic, link)?,
+    };
+    let rcvbuf = sides.modern.rcvbuf;
+    let models = Models {
+        modern: model(sc, Policy::Modern, rcvbuf, truesize),
+        classic: model(sc, Policy::Classic, rcvbuf, truesize),
+    };
     let mut failures = Vec::new();
-    let stock = rows(&sides[0].1);
-    let modern = rows(&sides[1].1);
-    let classic = rows(&sides[2].1);
-    let mm = rows(&models[0].1);
-    let mc = rows(&models[1].1);
+    let stock = rows(&sides.stock);
+    let modern = rows(&sides.modern);
+    let classic = rows(&sides.classic);
+    let model_modern = rows(&models.modern);
+    let model_classic = rows(&models.classic);
     for i in 0..stock.len() {
         let name = stock[i].0;
         // The stock socket's close is not observable after the fact.
@@ -64,23 +97,23 @@ pub(super) fn compare_one(
                 modern[i].1, stock[i].1
             ));
         }
-        if modern[i].1 != mm[i].1 {
+        if modern[i].1 != model_modern[i].1 {
             failures.push(format!(
                 "{name}: modern {} != model {}",
-                modern[i].1, mm[i].1
+                modern[i].1, model_modern[i].1
             ));
         }
-        if classic[i].1 != mc[i].1 {
+        if classic[i].1 != model_classic[i].1 {
             failures.push(format!(
                 "{name}: classic {} != model {}",
-                classic[i].1, mc[i].1
+                classic[i].1, model_classic[i].1
             ));
         }
     }
-    if sides[0].1.rcvbuf != rcvbuf || sides[2].1.rcvbuf != rcvbuf {
+    if sides.stock.rcvbuf != rcvbuf || sides.classic.rcvbuf != rcvbuf {
         failures.push(format!(
             "sk_rcvbuf differs: stock {} modern {rcvbuf} classic {}",
-            sides[0].1.rcvbuf, sides[2].1.rcvbuf
+            sides.stock.rcvbuf, sides.classic.rcvbuf
         ));
     }
     let mut truesizes: Vec<(usize, Kind, Truesize)> = sc
@@ -146,9 +179,10 @@ pub(super) fn print_table(c: &Compared) {
     );
     let cols: Vec<Vec<(&str, i64)>> = c
         .sides
+        .all()
         .iter()
         .map(|(_, o)| rows(o))
-        .chain(c.models.iter().map(|(_, o)| rows(o)))
+        .chain(c.models.all().iter().map(|(_, o)| rows(o)))
         .collect();
     let mut classic_differs = false;
     for (i, (name, stock)) in cols[0].iter().enumerate() {
@@ -207,19 +241,11 @@ pub(super) fn to_json(c: &Compared) -> Value {
         Value::Object(m)
     };
     let mut sides = serde_json::Map::new();
-    for (s, o) in &c.sides {
+    for (s, o) in c.sides.all() {
         sides.insert(s.name().into(), col(o));
     }
-    for (p, o) in &c.models {
-        sides.insert(
-            if *p == Policy::Modern {
-                "model:modern"
-            } else {
-                "model:classic"
-            }
-            .into(),
-            col(o),
-        );
+    for (name, o) in c.models.all() {
+        sides.insert(name.into(), col(o));
     }
     json!({
         "scenario": c.name,

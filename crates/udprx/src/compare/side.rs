@@ -267,8 +267,8 @@ impl Rx {
 /// What one side did.
 #[derive(Default)]
 pub(super) struct Outcomes {
-    /// Counter deltas by short name (InDatagrams, ...).
-    pub(super) mib: BTreeMap<&'static str, i64>,
+    /// Deltas of the receive-side MIB counters (`Udp:` or `UdpRx:`).
+    pub(super) mib: Mib,
     pub(super) delivered: i64,
     pub(super) drops: i64,
     pub(super) final_rmem: i64,
@@ -278,13 +278,62 @@ pub(super) struct Outcomes {
     pub(super) series: Vec<(u32, bool)>,
 }
 
-pub(super) const MIB: [&str; 5] = [
-    "InDatagrams",
-    "NoPorts",
-    "InErrors",
-    "RcvbufErrors",
-    "InCsumErrors",
-];
+/// The receive-side counters of the stock `Udp:` group (and of `UdpRx:`) a comparison
+/// covers, in `/proc/net/snmp` order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum MibCounter {
+    InDatagrams,
+    NoPorts,
+    InErrors,
+    RcvbufErrors,
+    InCsumErrors,
+}
+
+impl MibCounter {
+    pub(super) const ALL: [MibCounter; 5] = [
+        MibCounter::InDatagrams,
+        MibCounter::NoPorts,
+        MibCounter::InErrors,
+        MibCounter::RcvbufErrors,
+        MibCounter::InCsumErrors,
+    ];
+
+    /// The name after the group's (`Udp` + name is the nstat name).
+    pub(super) fn name(self) -> &'static str {
+        match self {
+            MibCounter::InDatagrams => "InDatagrams",
+            MibCounter::NoPorts => "NoPorts",
+            MibCounter::InErrors => "InErrors",
+            MibCounter::RcvbufErrors => "RcvbufErrors",
+            MibCounter::InCsumErrors => "InCsumErrors",
+        }
+    }
+
+    /// The MIB counter an accounting-model counter is.
+    pub(super) fn of(c: Counter) -> Self {
+        match c {
+            Counter::InErrors => MibCounter::InErrors,
+            Counter::RcvbufErrors => MibCounter::RcvbufErrors,
+        }
+    }
+}
+
+/// One value per [`MibCounter`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct Mib([i64; 5]);
+
+impl core::ops::Index<MibCounter> for Mib {
+    type Output = i64;
+    fn index(&self, c: MibCounter) -> &i64 {
+        &self.0[c as usize]
+    }
+}
+
+impl core::ops::IndexMut<MibCounter> for Mib {
+    fn index_mut(&mut self, c: MibCounter) -> &mut i64 {
+        &mut self.0[c as usize]
+    }
+}
 
 /// Waits until the current netns has seen one more datagram than `seen` (the `LOCAL_IN`
 /// hook counts every UDP datagram after reassembly; the protocol handler the others).
@@ -378,11 +427,10 @@ pub(super) fn run_side(sc: &Scenario, side: Side, link: Link) -> Result<Outcomes
     }
     drop(rx);
     let c1 = counters()?;
-    for name in MIB {
-        let key = format!("{group}{name}");
-        let d =
+    for c in MibCounter::ALL {
+        let key = format!("{group}{}", c.name());
+        o.mib[c] =
             c1.get(&key).copied().unwrap_or(0) as i64 - c0.get(&key).copied().unwrap_or(0) as i64;
-        o.mib.insert(name, d);
     }
     if side != Side::Stock {
         o.freed_at_close = c1.get("UdpRxDropSOCKET_CLOSE").copied().unwrap_or(0) as i64
