@@ -197,7 +197,7 @@ pub fn parse_proc_net_udp_drops(text: &str, port: u16) -> Option<u64> {
 }
 
 /// `setsockopt(SO_RCVBUF)` or `SO_RCVBUFFORCE`.
-fn set_stock_rcvbuf(s: &UdpSocket, val: i32, force: bool) -> Result<()> {
+pub(crate) fn set_stock_rcvbuf(s: &UdpSocket, val: i32, force: bool) -> Result<()> {
     let opt = if force {
         libc::SO_RCVBUFFORCE
     } else {

@@ -21,7 +21,7 @@ use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::{
     collections::{HashMap, VecDeque},
     net::{Ipv4Addr, SocketAddrV4, UdpSocket},
-    os::fd::{AsFd, AsRawFd},
+    os::fd::AsFd,
     time::{Duration, Instant},
 };
 use udprx_rxqueue::{Counter, Outcome, Policy, Queue};
@@ -236,21 +236,11 @@ mod tests {
             ),
             (4, 0, 16, 16)
         );
-        let sc = Scenario {
-            name: "m",
-            about: String::new(),
-            rcvbuf: None,
-            steps: vec![
-                Step::Send(32, Kind::BadCsum),
-                Step::Send(200, Kind::BadCsum),
-                Step::Read,
-                Step::Send(48, Kind::ZeroCsum),
-                Step::Read,
-                Step::Send(100, Kind::LongUlen),
-                Step::Read,
-            ],
-            classic_reason: "",
-        };
+        let sc = scenarios(None)
+            .unwrap()
+            .into_iter()
+            .find(|s| s.name == "malformed")
+            .unwrap();
         let m = model(&sc, Policy::Modern, 212_992, &ts());
         assert_eq!(m.mib[MibCounter::InCsumErrors], 2);
         assert_eq!(m.mib[MibCounter::InErrors], 3);

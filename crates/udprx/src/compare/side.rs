@@ -191,25 +191,7 @@ impl Rx {
                 let s = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, PORT))?;
                 s.set_nonblocking(true)?;
                 if let Some((v, force)) = rcvbuf {
-                    let opt = if force {
-                        libc::SO_RCVBUFFORCE
-                    } else {
-                        libc::SO_RCVBUF
-                    };
-                    // SAFETY: Passes a valid int.
-                    let r = unsafe {
-                        libc::setsockopt(
-                            s.as_raw_fd(),
-                            libc::SOL_SOCKET,
-                            opt,
-                            (&v as *const i32).cast(),
-                            4,
-                        )
-                    };
-                    if r != 0 {
-                        return Err(std::io::Error::last_os_error())
-                            .context("setsockopt(SO_RCVBUF)");
-                    }
+                    crate::recv::set_stock_rcvbuf(&s, v, force)?;
                 }
                 Rx::Stock(s)
             }
