@@ -324,7 +324,7 @@ impl DeviceFile for Socket {
                 if q.acct.info().owned {
                     return Err(EBUSY);
                 }
-                q.acct.take();
+                q.acct.lock();
                 Ok(0)
             }
             abi::UDPRX_RELEASE => this.release_backlog().map(|()| 0),

@@ -3,6 +3,8 @@
 //! A misc character device whose open files are objects of a Rust type: open, release,
 //! `read_iter`, `poll` and `unlocked_ioctl`.
 //!
+//! C header: [`include/linux/miscdevice.h`](srctree/include/linux/miscdevice.h)
+//!
 //! `kernel::miscdevice` has no `poll`, which a socket-like device needs, so udprx brings its
 //! own `file_operations` (the same pattern: the file's `private_data` holds an
 //! `Arc<T>` from `open` until `release`).
@@ -105,7 +107,10 @@ impl<T: DeviceFile> Vtable<T> {
         read_iter: Some(Self::read_iter),
         poll: Some(Self::poll),
         unlocked_ioctl: Some(Self::ioctl),
-        compat_ioctl: Some(Self::ioctl),
+        // As the kernel crate's miscdevice: a 32-bit caller's argument goes through
+        // compat_ptr(). The ioctl structs (crates/abi) have one layout on 32 and 64 bits.
+        // None on a kernel without CONFIG_COMPAT.
+        compat_ioctl: kernel::bindings::compat_ptr_ioctl,
         ..pin_init::zeroed()
     };
 

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Netfilter hooks (`struct nf_hook_ops`) on IPv4 `NF_INET_LOCAL_IN`.
+//!
+//! C header: [`include/linux/netfilter.h`](srctree/include/linux/netfilter.h)
 
 use super::{bindings, netns::NetNs, skb::Skb};
 use core::{marker::PhantomData, ptr::NonNull};

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Network namespaces and per-netns state (`struct pernet_operations`).
+//!
+//! C header: [`include/net/net_namespace.h`](srctree/include/net/net_namespace.h)
 
 use super::bindings;
 use core::{cell::UnsafeCell, marker::PhantomData, ptr::NonNull};

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Per-netns files in `/proc/net` (`proc_create_net_single()`).
+//!
+//! C header: [`include/linux/proc_fs.h`](srctree/include/linux/proc_fs.h)
 
 use super::{
     bindings,

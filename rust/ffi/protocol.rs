@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! IPv4 protocol handlers (`struct net_protocol`, `inet_add_protocol()`).
+//!
+//! C header: [`include/net/protocol.h`](srctree/include/net/protocol.h)
 
 use super::{bindings, netns::NetNs, skb::Skb};
 use core::marker::PhantomData;

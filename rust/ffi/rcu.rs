@@ -3,6 +3,8 @@
 //! An RCU-protected, replace-only box: readers in any context see a consistent `T` under
 //! `rcu_read_lock()`; a writer publishes a whole new `T` and frees the old one after a grace
 //! period (`rcu_assign_pointer()` + `synchronize_rcu()` + free).
+//!
+//! C header: [`include/linux/rcupdate.h`](srctree/include/linux/rcupdate.h)
 
 use core::{
     ptr::null_mut,

@@ -2,6 +2,8 @@
 
 //! Socket buffers: an skb in the receive path ([`Skb`]), an skb parked on a socket's
 //! receive queue ([`QueuedSkb`]) and that queue ([`SkbQueue`]).
+//!
+//! C header: [`include/linux/skbuff.h`](srctree/include/linux/skbuff.h)
 
 use super::bindings;
 use core::{mem::ManuallyDrop, ptr::NonNull};

@@ -317,7 +317,7 @@ impl Queue {
     /// A task takes ownership (`lock_sock()`): classic arrivals go to the backlog from now
     /// on. 7.3 UDP never looks at ownership on receive, so for `modern` this changes
     /// nothing but the flag.
-    pub fn take(&mut self) {
+    pub fn lock(&mut self) {
         self.owned = true;
     }
 

@@ -149,7 +149,7 @@ fn run(policy: Policy, ops: &[Op]) -> Result<(), TestCaseError> {
                 }
             }
             Op::Hold => {
-                q.take();
+                q.lock();
                 r.owned = true;
             }
             Op::Release => {

@@ -63,7 +63,7 @@ fn classic_rcvqueues_full_counts_the_backlog() {
     // backlog.len + rmem_alloc > rcvbuf, at the boundary.
     let mut q = Queue::new(Policy::Classic, 10_000);
     assert_eq!(q.enqueue(4_000, no_condense), Outcome::Queued);
-    q.take();
+    q.lock();
     assert_eq!(q.enqueue(5_999, no_condense), Outcome::Backlogged);
     // qsize = 9_999: not full.
     assert_eq!(q.enqueue(1, no_condense), Outcome::Backlogged);
@@ -84,7 +84,7 @@ fn classic_rcvqueues_full_counts_the_backlog() {
 #[test]
 fn classic_release_goes_through_sock_queue_rcv_skb() {
     let mut q = Queue::new(Policy::Classic, 10_000);
-    q.take();
+    q.lock();
     for _ in 0..3 {
         assert_eq!(q.enqueue(4_000, no_condense), Outcome::Backlogged);
     }
@@ -122,7 +122,7 @@ fn classic_release_goes_through_sock_queue_rcv_skb() {
 #[test]
 fn classic_release_drops_with_enomem_at_rcvbuf() {
     let mut q = Queue::new(Policy::Classic, 10_000);
-    q.take();
+    q.lock();
     assert_eq!(q.enqueue(5_000, no_condense), Outcome::Backlogged);
     assert_eq!(q.enqueue(5_000, no_condense), Outcome::Backlogged);
     assert_eq!(q.enqueue(1, no_condense), Outcome::Backlogged); // qsize 10_000: not > rcvbuf
@@ -142,7 +142,7 @@ fn classic_release_backlog_is_drain_one_each_then_release() {
     // The same three datagrams as above, through release_backlog(): oldest first, each
     // with its own truesize, the third refused at rmem == rcvbuf; then the task lets go.
     let mut q = Queue::new(Policy::Classic, 10_000);
-    q.take();
+    q.lock();
     for t in [5_000, 5_000, 1] {
         assert_eq!(q.enqueue(t, no_condense), Outcome::Backlogged);
     }
@@ -280,7 +280,7 @@ fn modern_forward_deficit_blocks_arrivals() {
 #[test]
 fn modern_ignores_ownership() {
     let mut q = Queue::new(Policy::Modern, 10_000);
-    q.take();
+    q.lock();
     assert_eq!(q.enqueue(1_000, || 1_000), Outcome::Queued);
     assert_eq!(q.drain_one(1_000), None);
     q.release();

@@ -45,7 +45,7 @@ pub fn predict(
         }
     };
     if hold {
-        q.take();
+        q.lock();
     }
     for _ in 0..count {
         match q.enqueue(truesize, || truesize) {

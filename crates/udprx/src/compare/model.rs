@@ -57,7 +57,7 @@ pub(super) fn model(
             Step::Read => {
                 model_read(&mut q, &mut queue, &mut o);
             }
-            Step::Hold => q.take(),
+            Step::Hold => q.lock(),
             Step::Release => {
                 q.release_backlog(
                     backlog.drain(..),
