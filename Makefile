@@ -72,5 +72,5 @@ rust-analyzer: kdir
 
 clean:
 	if [ -f $(KDIR)/Makefile ]; then $(KMAKE) clean; fi
-	rm -rf out rust/ffi/bindings_generated.rs rust/ffi/.bindings_generated.rs.cmd
+	rm -rf out rust/kapi/bindings_generated.rs rust/kapi/.bindings_generated.rs.cmd
 	$(CARGO) clean

@@ -5,7 +5,7 @@
 //! checksum covers a pseudo-header with that protocol number; it goes to [`udp::rcv`].
 
 use crate::{
-    ffi::{netns::NetNs, protocol::ProtoHandler, skb::Skb},
+    kapi::{netns::NetNs, protocol::ProtoHandler, skb::Skb},
     pernet::{proto_mib, UdprxNet},
     udp,
 };

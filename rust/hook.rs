@@ -5,7 +5,7 @@
 //! takes the unicast UDP datagrams whose destination port a udprx socket has bound.
 
 use crate::{
-    ffi::{
+    kapi::{
         netfilter::{Hook, Verdict},
         netns::NetNs,
         skb::Skb,

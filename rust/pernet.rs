@@ -5,13 +5,13 @@
 
 use crate::{
     counters::MibGroup,
-    ffi::{
+    hook::LocalIn,
+    kapi::{
         netfilter::HookRegistration,
         netns::{NetId, NetNs, PernetData},
         proc::{ProcNetEntry, ProcShow},
         skb::{DropReason, QueuedSkb, Skb},
     },
-    hook::LocalIn,
     ports::PortTable,
 };
 use kernel::{prelude::*, seq_file::SeqFile};

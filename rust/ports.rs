@@ -7,7 +7,7 @@
 //! context) serialise on a mutex, publish a new sorted table and free the old one after a
 //! grace period. Binds are rare and tables small, so copying on write is the simple choice.
 
-use crate::{ffi::rcu::RcuBox, socket::Socket};
+use crate::{kapi::rcu::RcuBox, socket::Socket};
 use kernel::{
     alloc::Flags,
     new_mutex,

@@ -7,7 +7,7 @@
 
 use crate::{
     abi,
-    ffi::{
+    kapi::{
         miscdev::{DeviceFile, POLL_READABLE},
         netns::{current_capable_net_admin, rmem, NetRef},
         skb::{DropReason, QueuedSkb, SkbQueue},

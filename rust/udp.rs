@@ -6,7 +6,7 @@
 //! [`rcv`] with `skb->data` at the UDP header.
 
 use crate::{
-    ffi::skb::{DropReason, IpSummed, Skb},
+    kapi::skb::{DropReason, IpSummed, Skb},
     pernet::{udp_mib, UdprxNet},
 };
 use kernel::sync::rcu;

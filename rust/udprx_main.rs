@@ -3,7 +3,7 @@
 //! udprx: the IPv4/UDP receive path of `ip_local_deliver()` → `NF_INET_LOCAL_IN` →
 //! `udp_rcv()`, re-walked in Rust.
 //!
-//! Rooms: [`ffi`] (the only place with raw kernel pointers), [`pernet`] (state in each
+//! Rooms: [`kapi`] (the only place with raw kernel pointers), [`pernet`] (state in each
 //! netns), [`hook`] (the `LOCAL_IN` hook), [`handler`] (the protocol handler), [`udp`] (the
 //! checks of `udp_rcv()`, shared by both), [`ports`] (the per-netns port table),
 //! [`socket`] (`/dev/udprx` files), [`counters`] (`/proc/net/snmp`-style groups) and
@@ -17,9 +17,9 @@ use kernel::prelude::*;
 #[path = "../crates/abi/src/ioctl.rs"]
 mod abi;
 mod counters;
-mod ffi;
 mod handler;
 mod hook;
+mod kapi;
 mod pernet;
 mod ports;
 // The same source as the `udprx-rxqueue` crate the host tests run.
@@ -60,20 +60,20 @@ pub(crate) fn hook_priority() -> i32 {
 #[pin_data]
 struct Udprx {
     #[pin]
-    dev: ffi::miscdev::MiscRegistration<socket::Socket>,
+    dev: kapi::miscdev::MiscRegistration<socket::Socket>,
     #[pin]
-    proto: ffi::protocol::ProtoRegistration<handler::Handler>,
+    proto: kapi::protocol::ProtoRegistration<handler::Handler>,
     #[pin]
-    pernet: ffi::netns::PernetRegistration<pernet::UdprxNet>,
+    pernet: kapi::netns::PernetRegistration<pernet::UdprxNet>,
 }
 
 impl kernel::InPlaceModule for Udprx {
     fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
         let proto = module_parameters::proto.value();
         try_pin_init!(Self {
-            pernet <- ffi::netns::PernetRegistration::register(),
-            proto <- ffi::protocol::ProtoRegistration::new(proto),
-            dev <- ffi::miscdev::MiscRegistration::register(c"udprx"),
+            pernet <- kapi::netns::PernetRegistration::register(),
+            proto <- kapi::protocol::ProtoRegistration::new(proto),
+            dev <- kapi::miscdev::MiscRegistration::register(c"udprx"),
         })
     }
 }

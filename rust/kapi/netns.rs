@@ -34,7 +34,7 @@ impl<'a> NetNs<'a> {
         }
     }
 
-    /// The raw pointer, for the FFI room only.
+    /// The raw pointer, for the kapi room only.
     pub(crate) fn as_ptr(self) -> *mut bindings::net {
         self.ptr.as_ptr()
     }

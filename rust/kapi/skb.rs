@@ -142,7 +142,7 @@ impl Skb {
         self.ptr.as_ptr()
     }
 
-    /// The raw pointer, for the FFI room only; ownership stays with `self`.
+    /// The raw pointer, for the kapi room only; ownership stays with `self`.
     pub(crate) fn as_raw(&self) -> *mut bindings::sk_buff {
         self.raw()
     }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The FFI room: the only part of udprx that touches raw kernel pointers.
+//! The kernel API room (`kapi`): the only part of udprx that touches raw kernel pointers.
+//! (Not `ffi`, which is the kernel crate's module of C types, `kernel::ffi`, used here.)
 //!
 //! Each kernel object the module uses is wrapped in a small type whose constructor does the
 //! registration (or borrows the object) and whose `Drop` undoes it: [`skb::Skb`],
