@@ -13,6 +13,7 @@ use crate::{
         skb::{DropReason, QueuedSkb, Skb},
     },
     ports::PortTable,
+    socket::Socket,
 };
 use kernel::{prelude::*, seq_file::SeqFile};
 
@@ -71,7 +72,7 @@ pub(crate) struct UdprxNet {
     proc: ProcNetEntry<UdprxNet>,
     /// Bound udprx sockets of this netns, by port.
     #[pin]
-    pub(crate) ports: PortTable,
+    pub(crate) ports: PortTable<Socket>,
     /// `UdpRx:` — the receive side of the UDP MIB, for udprx sockets.
     pub(crate) udp_mib: MibGroup<6>,
     /// `UdpRxDrop:` — every skb udprx freed as dropped, by `skb_drop_reason`.

@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The port table of a netns: which udprx socket is bound to which UDP port.
+//! The port table of a netns: which udprx socket is bound to which UDP port. The table is
+//! generic over what it holds (`PortTable<Socket>` in `pernet`), so it does not depend on
+//! the socket.
 //!
 //! Readers (the hook and the handler, in softirq) look a port up under `rcu_read_lock()`
 //! without taking any lock, as `__udp4_lib_lookup()` does; writers (bind and close, process
 //! context) serialise on a mutex, publish a new sorted table and free the old one after a
 //! grace period. Binds are rare and tables small, so copying on write is the simple choice.
 
-use crate::{kapi::rcu::RcuBox, socket::Socket};
+use crate::kapi::rcu::RcuBox;
 use kernel::{
     alloc::Flags,
     new_mutex,
@@ -17,19 +19,19 @@ use kernel::{
 };
 
 /// One immutable version of the table, sorted by port.
-struct Ports {
-    entries: KVec<(u16, Arc<Socket>)>,
+struct Ports<T> {
+    entries: KVec<(u16, Arc<T>)>,
 }
 
 /// The bound sockets of one netns.
 #[pin_data]
-pub(crate) struct PortTable {
-    current: RcuBox<Ports>,
+pub(crate) struct PortTable<T> {
+    current: RcuBox<Ports<T>>,
     #[pin]
     writer: Mutex<()>,
 }
 
-impl PortTable {
+impl<T: Send + Sync> PortTable<T> {
     /// An empty table.
     pub(crate) fn new() -> impl PinInit<Self> {
         pin_init!(Self {
@@ -38,8 +40,8 @@ impl PortTable {
         })
     }
 
-    /// The socket bound to `port`, valid while `guard` is held.
-    pub(crate) fn lookup<'a>(&'a self, guard: &'a rcu::Guard, port: u16) -> Option<&'a Socket> {
+    /// What is bound to `port`, valid while `guard` is held.
+    pub(crate) fn lookup<'a>(&'a self, guard: &'a rcu::Guard, port: u16) -> Option<&'a T> {
         let ports = self.current.get(guard)?;
         let i = ports
             .entries
@@ -57,7 +59,7 @@ impl PortTable {
     /// A copy of the current entries with room for one more, allocated with `flags`.
     ///
     /// Callers hold `writer`, so the table does not change between the two read sections.
-    fn copy(&self, flags: Flags) -> Result<KVec<(u16, Arc<Socket>)>> {
+    fn copy(&self, flags: Flags) -> Result<KVec<(u16, Arc<T>)>> {
         let len = {
             let guard = rcu::read_lock();
             self.current.get(&guard).map_or(0, |p| p.entries.len())
@@ -75,7 +77,7 @@ impl PortTable {
 
     /// Publishes `entries` and frees the old table (and the socket references it holds)
     /// after a grace period.
-    fn publish(&self, entries: KVec<(u16, Arc<Socket>)>, flags: Flags) -> Result {
+    fn publish(&self, entries: KVec<(u16, Arc<T>)>, flags: Flags) -> Result {
         let new = if entries.is_empty() {
             None
         } else {
@@ -85,8 +87,8 @@ impl PortTable {
         Ok(())
     }
 
-    /// Binds `sock` to `port`; `EADDRINUSE` when another socket has it.
-    pub(crate) fn insert(&self, port: u16, sock: Arc<Socket>) -> Result {
+    /// Binds `sock` to `port`; `EADDRINUSE` when something else has it.
+    pub(crate) fn insert(&self, port: u16, sock: Arc<T>) -> Result {
         let _w = self.writer.lock();
         let mut entries = self.copy(GFP_KERNEL)?;
         let i = match entries.binary_search_by_key(&port, |(p, _)| *p) {

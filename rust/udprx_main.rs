@@ -9,6 +9,12 @@
 //! [`socket`] (`/dev/udprx` files), [`counters`] (`/proc/net/snmp`-style groups) and
 //! [`abi`] (ioctl numbers, shared with the userspace tools) and [`rxqueue`] (the accounting
 //! model, shared with the host tests).
+//!
+//! [`pernet`] is the hub: the per-netns state holds the hook registration, the port table
+//! and the counters, and the hook, the handler, [`udp`] and the sockets reach each other
+//! through it, as their C counterparts do through `struct net`. The edges that are not
+//! needed are cut: the port table is generic over what it holds, and the `kapi` room
+//! depends on none of the others.
 
 use kernel::prelude::*;
 
