@@ -7,7 +7,6 @@
 # a picture of the receive queue per scenario into out/demo/ (shared with the host).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-export PATH="$top/target/release:$PATH"
 out=$top/out/demo
 
 insmod "$top/udprx.ko"

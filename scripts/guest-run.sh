@@ -10,12 +10,8 @@
 # usage: guest-run.sh RUN CMD...
 run=$1
 shift
-export PATH="$(cd "$(dirname "$0")/.." && pwd)/target/release:$PATH"
-# net.core.rmem_max is 1 MiB in the test VM (7.3's default is 4 MiB). `udprx compare`'s
-# clamp and force scenarios ask for SO_RCVBUF 2 x rmem_max and fill it past the limit
-# with 60000-byte datagrams: 4 MiB took 1 min of the VM's time (over veth each datagram is
-# 41 fragments) for the same boundaries.
-echo 1048576 > /proc/sys/net/core/rmem_max
+# shellcheck source=scripts/guest-env.sh
+. "$(dirname "$0")/guest-env.sh"
 "$@" > "$run/output" 2>&1 < /dev/null
 echo $? > "$run/rc"
 sync

@@ -108,8 +108,8 @@ report() {
 
 next=0      # next test to start
 shown=0     # next test to report
-running=0
-# run_until LIMIT: start tests up to index LIMIT-1, at most $1 at a time, reporting in
+running=0   # started, not yet reaped
+# run_until LIMIT WIDTH: start tests up to index LIMIT-1, at most WIDTH at a time, reporting in
 # order; returns when all of them have been reported.
 run_until() {
 	local limit=$1 width=$2
@@ -118,8 +118,8 @@ run_until() {
 			start "$next"
 			next=$((next + 1)); running=$((running + 1))
 		done
-		wait -n
-		running=$(jobs -rp | wc -l)
+		wait -n    # reaps exactly one finished test
+		running=$((running - 1))
 		while [ "$shown" -lt "$next" ] && [ -f "$logs/$shown.rc" ]; do
 			report "$shown"
 			shown=$((shown + 1))
