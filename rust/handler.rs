@@ -5,8 +5,9 @@
 //! checksum covers a pseudo-header with that protocol number; it goes to [`udp::rcv`].
 
 use crate::{
-    kapi::{netns::NetNs, protocol::ProtoHandler, skb::Skb},
-    pernet::{proto_mib, UdprxNet},
+    counters::ProtoMib,
+    kapi::{netns::Net, protocol::ProtoHandler, skb::Skb},
+    pernet::UdprxNet,
     udp,
 };
 
@@ -14,12 +15,12 @@ use crate::{
 pub(crate) struct Handler;
 
 impl ProtoHandler for Handler {
-    fn handle(net: NetNs<'_>, skb: Skb) {
+    fn handle(net: &Net, skb: Skb) {
         // The state exists for every netns while the handler is registered (the handler is
         // registered after the pernet subsystem and unregistered before it).
         match net.data::<UdprxNet>() {
             Some(state) => {
-                state.proto_mib.inc(proto_mib::IN_PACKETS);
+                state.mib.proto.inc(ProtoMib::InPackets);
                 udp::rcv(state, skb);
             }
             None => drop(skb),

@@ -5,13 +5,14 @@
 //! takes the unicast UDP datagrams whose destination port a udprx socket has bound.
 
 use crate::{
+    counters::HookMib,
     kapi::{
         netfilter::{Hook, Verdict},
-        netns::NetNs,
+        netns::Net,
         skb::Skb,
         IPPROTO_UDP,
     },
-    pernet::{hook_mib, UdprxNet},
+    pernet::UdprxNet,
     udp,
 };
 
@@ -19,14 +20,14 @@ use crate::{
 pub(crate) struct LocalIn;
 
 impl Hook for LocalIn {
-    fn hook(net: NetNs<'_>, mut skb: Skb) -> Verdict {
+    fn hook(net: &Net, mut skb: Skb) -> Verdict {
         if skb.ip_protocol() != IPPROTO_UDP {
             return Verdict::Accept(skb);
         }
         let Some(state) = net.data::<UdprxNet>() else {
             return Verdict::Accept(skb);
         };
-        state.hook_mib.inc(hook_mib::SEEN);
+        state.mib.hook.inc(HookMib::Seen);
         // Broadcast and multicast always go on to the stock path; so does anything whose
         // destination port cannot be read (the stock path counts that as an error).
         let ours = !skb.is_broadcast_or_multicast()
@@ -34,10 +35,10 @@ impl Hook for LocalIn {
                 .udp_dest_port_at_ip()
                 .is_some_and(|port| state.ports.contains(port));
         if !ours {
-            state.hook_mib.inc(hook_mib::ACCEPTED);
+            state.mib.hook.inc(HookMib::Accepted);
             return Verdict::Accept(skb);
         }
-        state.hook_mib.inc(hook_mib::STOLEN);
+        state.mib.hook.inc(HookMib::Stolen);
         // What `ip_local_deliver_finish()` would do before calling `udp_rcv()` (raw sockets
         // do not see stolen datagrams).
         skb.pull_network_header();

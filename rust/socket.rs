@@ -7,12 +7,13 @@
 
 use crate::{
     abi,
+    counters::{DropReason, UdpMib},
     kapi::{
         miscdev::{DeviceFile, POLL_READABLE},
-        netns::{current_capable_net_admin, rmem, NetRef},
-        skb::{DropReason, QueuedSkb, SkbQueue},
+        netns::{current_capable_net_admin, rmem, Net},
+        skb::{QueuedSkb, SkbQueue},
     },
-    pernet::{udp_mib, UdprxNet},
+    pernet::UdprxNet,
     rxqueue::{self, Counter, Limits, Outcome, Policy},
     Udprx,
 };
@@ -21,7 +22,7 @@ use kernel::{
     iov::IovIterDest,
     new_mutex, new_poll_condvar, new_spinlock_irq,
     prelude::*,
-    sync::{poll::PollCondVar, poll::PollTable, Arc, ArcBorrow, Mutex, SpinLockIrq},
+    sync::{aref::ARef, poll::PollCondVar, poll::PollTable, Arc, ArcBorrow, Mutex, SpinLockIrq},
     uaccess::{UserPtr, UserSlice},
 };
 
@@ -46,7 +47,7 @@ struct RxQueue {
 #[pin_data]
 pub(crate) struct Socket {
     /// The netns the socket lives in (that of the task that opened it).
-    net: NetRef,
+    net: ARef<Net>,
     /// Receive queue, backlog and accounting. An IRQ-disabling spinlock: it is taken in
     /// softirq (arrivals) and in process context (read, poll, hold, release, close), and
     /// must keep softirqs out on this CPU, as `spin_lock_bh()` does for the kernel's socket
@@ -71,7 +72,7 @@ impl Socket {
     /// This socket's netns state. Always there: the socket holds its netns, and the module
     /// (which registered the state) cannot go while a file is open.
     fn state(&self) -> Result<&UdprxNet> {
-        self.net.net().data::<UdprxNet>().ok_or(ENODEV)
+        self.net.data::<UdprxNet>().ok_or(ENODEV)
     }
 
     /// Counts and frees datagrams the model dropped (after the lock is dropped).
@@ -79,12 +80,12 @@ impl Socket {
         let mut dropped = dropped;
         while let Some(skb) = dropped.pop_front() {
             for c in why.counters() {
-                state.udp_mib.inc(match c {
-                    Counter::InErrors => udp_mib::IN_ERRORS,
-                    Counter::RcvbufErrors => udp_mib::RCVBUF_ERRORS,
+                state.mib.udp.inc(match c {
+                    Counter::InErrors => UdpMib::InErrors,
+                    Counter::RcvbufErrors => UdpMib::RcvbufErrors,
                 });
             }
-            state.drop_queued(skb, reason(why));
+            state.mib.drop_queued(skb, reason(why));
         }
     }
 
@@ -234,8 +235,8 @@ impl DeviceFile for Socket {
     type Owner = Udprx;
 
     fn open() -> Result<Arc<Self>> {
-        let net = NetRef::current();
-        let rcvbuf = rmem::default(net.net())?;
+        let net = Net::current();
+        let rcvbuf = rmem::default(&net)?;
         Arc::pin_init(
             pin_init!(Self {
                 net,
@@ -265,18 +266,18 @@ impl DeviceFile for Socket {
             // (`__udp_lib_checksum_complete()`); doing it first always has the same outcome.
             if !skb.csum_unnecessary() && skb.checksum_complete_bad() {
                 this.count_drop();
-                state.udp_mib.inc(udp_mib::IN_CSUM_ERRORS);
-                state.udp_mib.inc(udp_mib::IN_ERRORS);
-                state.drop_queued(skb, DropReason::UdpCsum);
+                state.mib.udp.inc(UdpMib::InCsumErrors);
+                state.mib.udp.inc(UdpMib::InErrors);
+                state.mib.drop_queued(skb, DropReason::UdpCsum);
                 continue;
             }
             if let Err(e) = skb.copy_to(to, copied) {
                 this.count_drop();
-                state.udp_mib.inc(udp_mib::IN_ERRORS);
-                state.drop_queued(skb, DropReason::NotSpecified);
+                state.mib.udp.inc(UdpMib::InErrors);
+                state.mib.drop_queued(skb, DropReason::NotSpecified);
                 return Err(e);
             }
-            state.udp_mib.inc(udp_mib::IN_DATAGRAMS);
+            state.mib.udp.inc(UdpMib::InDatagrams);
             skb.consume();
             return Ok(copied);
         }
@@ -363,7 +364,7 @@ impl DeviceFile for Socket {
         }
         while let Some(skb) = queued.pop_front() {
             match state {
-                Some(state) => state.drop_queued(skb, DropReason::SocketClose),
+                Some(state) => state.mib.drop_queued(skb, DropReason::SocketClose),
                 None => skb.drop_reason(DropReason::SocketClose),
             }
         }

@@ -6,8 +6,9 @@
 //! [`rcv`] with `skb->data` at the UDP header.
 
 use crate::{
-    kapi::skb::{DropReason, IpSummed, Skb},
-    pernet::{udp_mib, UdprxNet},
+    counters::{DropReason, UdpMib},
+    kapi::skb::{IpSummed, Skb},
+    pernet::UdprxNet,
 };
 use kernel::sync::rcu;
 
@@ -16,13 +17,13 @@ const UDP_HLEN: u32 = 8;
 
 /// Drops `skb` as `udp_rcv()`'s `drop:` label does: `InErrors`, then the reason.
 fn drop_in_error(state: &UdprxNet, skb: Skb, reason: DropReason) {
-    state.udp_mib.inc(udp_mib::IN_ERRORS);
-    state.drop_skb(skb, reason);
+    state.mib.udp.inc(UdpMib::InErrors);
+    state.mib.drop_skb(skb, reason);
 }
 
 /// `csum_error:`: `InCsumErrors`, then `InErrors`, reason `UDP_CSUM`.
 fn drop_csum_error(state: &UdprxNet, skb: Skb) {
-    state.udp_mib.inc(udp_mib::IN_CSUM_ERRORS);
+    state.mib.udp.inc(UdpMib::InCsumErrors);
     drop_in_error(state, skb, DropReason::UdpCsum);
 }
 
@@ -92,7 +93,7 @@ pub(crate) fn rcv(state: &UdprxNet, mut skb: Skb) {
     if skb.udp_checksum_bad() {
         return drop_csum_error(state, skb);
     }
-    state.udp_mib.inc(udp_mib::NO_PORTS);
+    state.mib.udp.inc(UdpMib::NoPorts);
     skb.icmp_port_unreachable();
-    state.drop_skb(skb, DropReason::NoSocket);
+    state.mib.drop_skb(skb, DropReason::NoSocket);
 }

@@ -18,10 +18,15 @@
 
 use kernel::prelude::*;
 
-// The same source as the `udprx-abi` crate of the userspace tools.
+// The same sources as the `udprx-abi` crate of the userspace tools: ioctl numbers and
+// layouts, and the counter groups of `/proc/net/udprx`.
 #[allow(unreachable_pub, dead_code, missing_docs)]
-#[path = "../crates/abi/src/ioctl.rs"]
-mod abi;
+#[path = "../crates/abi/src"]
+mod abi {
+    mod ioctl;
+    pub(crate) mod mib;
+    pub(crate) use ioctl::*;
+}
 mod counters;
 mod handler;
 mod hook;

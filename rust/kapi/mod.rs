@@ -5,9 +5,9 @@
 //!
 //! Each kernel object the module uses is wrapped in a small type whose constructor does the
 //! registration (or borrows the object) and whose `Drop` undoes it: [`skb::Skb`],
-//! [`netns::NetNs`], [`netns::PernetRegistration`], [`netfilter::HookRegistration`],
+//! [`netns::Net`] (borrowed, or counted as `ARef<Net>`), [`netns::PernetRegistration`], [`netfilter::HookRegistration`],
 //! [`protocol::ProtoRegistration`], [`proc::ProcNetEntry`], [`miscdev::MiscRegistration`],
-//! [`rcu::RcuBox`], [`netns::NetRef`], [`skb::QueuedSkb`], [`skb::SkbQueue`]. The other rooms see only these.
+//! [`rcu::RcuBox`], [`skb::QueuedSkb`], [`skb::SkbQueue`]. The other rooms see only these.
 //!
 //! The raw declarations come from `bindgen` over `shim.h` (run by Kbuild with the kernel's
 //! C flags); `shim.c` holds out-of-line copies of the inline functions and macros we need.

@@ -4,7 +4,7 @@
 //!
 //! C header: [`include/linux/netfilter.h`](srctree/include/linux/netfilter.h)
 
-use super::{bindings, netns::NetNs, skb::Skb};
+use super::{bindings, netns::Net, skb::Skb};
 use core::{marker::PhantomData, ptr::NonNull};
 use kernel::{error::to_result, prelude::*, types::Opaque};
 
@@ -20,7 +20,7 @@ pub(crate) enum Verdict {
 /// A netfilter hook function.
 pub(crate) trait Hook {
     /// Called for each skb at the hook, in softirq context, under `rcu_read_lock()`.
-    fn hook(net: NetNs<'_>, skb: Skb) -> Verdict;
+    fn hook(net: &Net, skb: Skb) -> Verdict;
 }
 
 /// An IPv4 `NF_INET_LOCAL_IN` hook registered in one netns.
@@ -47,7 +47,7 @@ unsafe impl<H: Hook> Sync for HookRegistration<H> {}
 
 impl<H: Hook> HookRegistration<H> {
     /// Registers `H` at `NF_INET_LOCAL_IN` in `net` with `priority`.
-    pub(crate) fn local_in(net: NetNs<'_>, priority: i32) -> impl PinInit<Self, Error> {
+    pub(crate) fn local_in(net: &Net, priority: i32) -> impl PinInit<Self, Error> {
         let raw = net.as_ptr();
         try_pin_init!(Self {
             ops <- Opaque::try_ffi_init(move |slot: *mut bindings::nf_hook_ops| {
@@ -65,7 +65,7 @@ impl<H: Hook> HookRegistration<H> {
                 // registered until `Drop` unregisters them before the memory goes.
                 to_result(unsafe { bindings::nf_register_net_hook(raw, slot) })
             }),
-            // SAFETY: `raw` came from a `NetNs`, so it is non-null.
+            // SAFETY: `raw` came from a `&Net`, so it is non-null.
             net: unsafe { NonNull::new_unchecked(raw) },
             _h: PhantomData,
         })
@@ -95,7 +95,7 @@ unsafe extern "C" fn hook_callback<H: Hook>(
     state: *const bindings::nf_hook_state,
 ) -> kernel::ffi::c_uint {
     // SAFETY: Netfilter passes a valid state whose `net` is alive for the call.
-    let net = unsafe { NetNs::from_raw((*state).net) };
+    let net = unsafe { Net::from_raw((*state).net) };
     // SAFETY: At an IPv4 LOCAL_IN hook the skb is valid, its network header is set and it
     // has a device; the hook owns it until it returns a verdict.
     let skb = unsafe { Skb::from_raw(skb) };

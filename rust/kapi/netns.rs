@@ -6,52 +6,93 @@
 
 use super::bindings;
 use core::{cell::UnsafeCell, marker::PhantomData, ptr::NonNull};
-use kernel::{error::to_result, prelude::*, types::Opaque};
+use kernel::{
+    error::to_result,
+    prelude::*,
+    sync::aref::{ARef, AlwaysRefCounted},
+    types::Opaque,
+};
 
-/// A borrowed network namespace.
+/// A network namespace (`struct net`).
+///
+/// A `&Net` borrows a netns the caller knows to be alive (the hook's and the handler's
+/// argument, a pernet callback's); an `ARef<Net>` holds a reference on one
+/// (`get_net()` … `put_net()`), as a socket holds the netns it lives in.
 ///
 /// # Invariants
 ///
-/// `ptr` points to a `struct net` that stays alive for `'a`.
-#[derive(Clone, Copy)]
-pub(crate) struct NetNs<'a> {
-    ptr: NonNull<bindings::net>,
-    _p: PhantomData<&'a bindings::net>,
+/// A `&Net` points to a live `struct net`.
+#[repr(transparent)]
+pub(crate) struct Net(Opaque<bindings::net>);
+
+// SAFETY: A netns may be used and its reference dropped on any CPU; `&Net` gives out only
+// what the kernel lets any context read.
+unsafe impl Send for Net {}
+// SAFETY: See `Send`.
+unsafe impl Sync for Net {}
+
+// SAFETY: A `struct net` is always reference counted (`get_net()`/`put_net()`), and a
+// shared reference means the count is non-zero.
+unsafe impl AlwaysRefCounted for Net {
+    fn inc_ref(&self) {
+        // SAFETY: The netns is alive (type invariants), so its count is non-zero.
+        unsafe { bindings::udprx_get_net(self.as_ptr()) };
+    }
+
+    unsafe fn dec_ref(obj: NonNull<Self>) {
+        // SAFETY: The caller gives up a reference it holds.
+        unsafe { bindings::udprx_put_net(obj.cast().as_ptr()) };
+    }
 }
 
-impl<'a> NetNs<'a> {
+impl Net {
     /// Borrows `ptr` for `'a`.
     ///
     /// # Safety
     ///
     /// `ptr` must point to a valid `struct net` that stays alive for `'a`.
-    pub(crate) unsafe fn from_raw(ptr: *mut bindings::net) -> Self {
-        // INVARIANT: Guaranteed by the caller.
-        Self {
-            // SAFETY: The caller guarantees that `ptr` is valid, hence non-null.
-            ptr: unsafe { NonNull::new_unchecked(ptr) },
-            _p: PhantomData,
-        }
+    pub(crate) unsafe fn from_raw<'a>(ptr: *mut bindings::net) -> &'a Self {
+        // SAFETY: Guaranteed by the caller; `Net` is `repr(transparent)` over the C struct.
+        unsafe { &*ptr.cast() }
+    }
+
+    /// The network namespace of the calling task (`current->nsproxy->net_ns`), with a
+    /// reference.
+    pub(crate) fn current() -> ARef<Self> {
+        // SAFETY: In process context `current->nsproxy` is valid (the task is not exiting
+        // while it runs a syscall) and its netns is alive for the call.
+        let net = unsafe { Self::from_raw(bindings::udprx_current_net()) };
+        net.into()
     }
 
     /// The raw pointer, for the kapi room only.
-    pub(crate) fn as_ptr(self) -> *mut bindings::net {
-        self.ptr.as_ptr()
+    pub(crate) fn as_ptr(&self) -> *mut bindings::net {
+        self.0.get()
     }
 
     /// This netns's state of the pernet subsystem `T`, or `None` when `T` is not registered.
-    pub(crate) fn data<T: PernetData>(self) -> Option<&'a T> {
+    pub(crate) fn data<T: PernetData>(&self) -> Option<&T> {
         let id = T::net_id().get();
         if id == 0 {
             return None;
         }
-        // SAFETY: `self.ptr` is valid (type invariants) and `id` is the id of a registered
+        // SAFETY: The netns is valid (type invariants) and `id` is the id of a registered
         // subsystem, so `net_generic()` returns its slot for this netns.
-        let slot = unsafe { bindings::udprx_net_generic(self.ptr.as_ptr(), id) }.cast::<T>();
+        let slot = unsafe { bindings::udprx_net_generic(self.as_ptr(), id) }.cast::<T>();
         // SAFETY: A registered subsystem's slot holds an initialised `T` from its `init`
-        // callback until its `exit` callback, and both bracket the life of the netns (`'a`).
+        // callback until its `exit` callback, and both bracket the life of the netns.
         // The module unregisters every user of `data()` before it unregisters `T`.
         unsafe { slot.as_ref() }
+    }
+
+    /// Whether the calling task has `CAP_NET_ADMIN` over this netns (its owning user
+    /// namespace), as `ns_capable(net->user_ns, CAP_NET_ADMIN)` in socket option checks.
+    pub(crate) fn current_has_net_admin(&self) -> bool {
+        // SAFETY: The netns is alive (type invariants) and `user_ns` is set for its life.
+        unsafe {
+            let user_ns = (*self.as_ptr()).user_ns;
+            bindings::ns_capable(user_ns, bindings::CAP_NET_ADMIN as i32)
+        }
     }
 }
 
@@ -85,7 +126,7 @@ pub(crate) trait PernetData: Sized + Send + Sync + 'static {
     fn net_id() -> &'static NetId;
 
     /// Initialises the state of `net` in place (the `init` callback).
-    fn init(net: NetNs<'_>) -> impl PinInit<Self, Error>;
+    fn init(net: &Net) -> impl PinInit<Self, Error>;
 }
 
 /// A registered pernet subsystem whose per-netns state is `T`.
@@ -153,7 +194,7 @@ unsafe extern "C" fn init_callback<T: PernetData>(net: *mut bindings::net) -> ke
         assert!(core::mem::align_of::<T>() <= 8);
     }
     // SAFETY: The kernel calls `init` with a valid netns that outlives the call.
-    let net = unsafe { NetNs::from_raw(net) };
+    let net = unsafe { Net::from_raw(net) };
     // SAFETY: During `init` the subsystem is registered, so its id is valid and the slot is a
     // zeroed allocation of `size_of::<T>()` bytes owned by this netns.
     let slot = unsafe { bindings::udprx_net_generic(net.as_ptr(), T::net_id().get()) }.cast::<T>();
@@ -181,54 +222,9 @@ unsafe extern "C" fn exit_callback<T: PernetData>(net: *mut bindings::net) {
     }
 }
 
-/// A counted reference to a network namespace (`get_net()` … `put_net()`), as a socket
-/// holds on the netns it lives in.
-///
-/// # Invariants
-///
-/// `ptr` points to a `struct net` this object holds one reference on.
-pub(crate) struct NetRef {
-    ptr: NonNull<bindings::net>,
-}
-
-// SAFETY: A netns reference may be taken and dropped on any CPU.
-unsafe impl Send for NetRef {}
-// SAFETY: `&NetRef` only gives out `NetNs`, which is fine to use from several CPUs.
-unsafe impl Sync for NetRef {}
-
-impl NetRef {
-    /// The network namespace of the calling task (`current->nsproxy->net_ns`).
-    pub(crate) fn current() -> Self {
-        // SAFETY: In process context `current->nsproxy` is valid (the task is not exiting
-        // while it runs a syscall) and its netns is alive; `get_net` takes our reference.
-        let ptr = unsafe { bindings::udprx_get_net(bindings::udprx_current_net()) };
-        // INVARIANT: We hold the reference just taken.
-        Self {
-            // SAFETY: `get_net` returns its (valid) argument.
-            ptr: unsafe { NonNull::new_unchecked(ptr) },
-        }
-    }
-
-    /// Borrows the namespace.
-    pub(crate) fn net(&self) -> NetNs<'_> {
-        // SAFETY: Our reference keeps the netns alive as long as `self`.
-        unsafe { NetNs::from_raw(self.ptr.as_ptr()) }
-    }
-
-    /// Whether the calling task has `CAP_NET_ADMIN` over this netns (its owning user
-    /// namespace), as `ns_capable(net->user_ns, CAP_NET_ADMIN)` in socket option checks.
-    pub(crate) fn current_has_net_admin(&self) -> bool {
-        // SAFETY: The netns is alive (type invariants) and `user_ns` is set for its life.
-        unsafe {
-            let user_ns = (*self.ptr.as_ptr()).user_ns;
-            bindings::ns_capable(user_ns, bindings::CAP_NET_ADMIN as i32)
-        }
-    }
-}
-
 /// Receive-buffer sysctls and constants of the running kernel.
 pub(crate) mod rmem {
-    use super::{bindings, NetNs};
+    use super::{bindings, Net};
     use kernel::prelude::*;
 
     /// `net.core.rmem_max`.
@@ -246,7 +242,7 @@ pub(crate) mod rmem {
     /// `net.core.rmem_default`, as a new socket of `net` gets it: `sysctl_rmem_default` is
     /// not exported, so this asks `sock_init_data()` by creating (and releasing) a kernel
     /// UDP socket and reading its `sk_rcvbuf`.
-    pub(crate) fn default(net: NetNs<'_>) -> Result<u32> {
+    pub(crate) fn default(net: &Net) -> Result<u32> {
         let mut sock: *mut bindings::socket = core::ptr::null_mut();
         // SAFETY: `net` is a live netns; `sock` is a valid out pointer.
         let r = unsafe {
@@ -272,11 +268,4 @@ pub(crate) mod rmem {
 pub(crate) fn current_capable_net_admin() -> bool {
     // SAFETY: `capable()` only looks at the current task's credentials.
     unsafe { bindings::capable(bindings::CAP_NET_ADMIN as i32) }
-}
-
-impl Drop for NetRef {
-    fn drop(&mut self) {
-        // SAFETY: We hold one reference (type invariants) and give it up.
-        unsafe { bindings::udprx_put_net(self.ptr.as_ptr()) };
-    }
 }

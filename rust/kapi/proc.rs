@@ -6,7 +6,7 @@
 
 use super::{
     bindings,
-    netns::{NetNs, PernetData},
+    netns::{Net, PernetData},
 };
 use core::{marker::PhantomData, ptr::NonNull};
 use kernel::{prelude::*, seq_file::SeqFile};
@@ -38,7 +38,7 @@ unsafe impl<T: ProcShow> Sync for ProcNetEntry<T> {}
 
 impl<T: ProcShow> ProcNetEntry<T> {
     /// Creates `/proc/net/<name>` (mode 0444) in `net`.
-    pub(crate) fn new(net: NetNs<'_>, name: &'static CStr) -> Result<Self> {
+    pub(crate) fn new(net: &Net, name: &'static CStr) -> Result<Self> {
         let raw = net.as_ptr();
         // SAFETY: `raw` is a live netns, `name` a NUL-terminated static string and the show
         // callback a valid function for the whole life of the entry.
@@ -56,7 +56,7 @@ impl<T: ProcShow> ProcNetEntry<T> {
         }
         // INVARIANT: The entry now exists in `net`.
         Ok(Self {
-            // SAFETY: `raw` came from a `NetNs`, so it is non-null.
+            // SAFETY: `raw` came from a `&Net`, so it is non-null.
             net: unsafe { NonNull::new_unchecked(raw) },
             name,
             _t: PhantomData,
@@ -88,7 +88,7 @@ unsafe extern "C" fn show_callback<T: ProcShow>(
 ) -> kernel::ffi::c_int {
     // SAFETY: The seq_file of a `proc_create_net_single()` file holds a reference on its
     // netns for as long as it is open, which covers this call.
-    let net = unsafe { NetNs::from_raw(bindings::udprx_seq_file_single_net(seq)) };
+    let net = unsafe { Net::from_raw(bindings::udprx_seq_file_single_net(seq)) };
     // SAFETY: `seq` is valid for the duration of the call.
     let m = unsafe { SeqFile::from_raw(seq.cast()) };
     // The entry lives inside `T`'s state, so while it can be read `T` is registered.

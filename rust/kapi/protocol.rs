@@ -4,7 +4,7 @@
 //!
 //! C header: [`include/net/protocol.h`](srctree/include/net/protocol.h)
 
-use super::{bindings, netns::NetNs, skb::Skb};
+use super::{bindings, netns::Net, skb::Skb};
 use core::marker::PhantomData;
 use kernel::{prelude::*, types::Opaque};
 
@@ -12,7 +12,7 @@ use kernel::{prelude::*, types::Opaque};
 pub(crate) trait ProtoHandler {
     /// Called by `ip_local_deliver_finish()` for each skb of the protocol, in softirq
     /// context under `rcu_read_lock()`, with `skb->data` at the transport header.
-    fn handle(net: NetNs<'_>, skb: Skb);
+    fn handle(net: &Net, skb: Skb);
 }
 
 /// A handler registered for one IP protocol number.
@@ -83,7 +83,7 @@ unsafe extern "C" fn handler_callback<H: ProtoHandler>(
     // network and transport headers set and a device, and its reference with it.
     let skb = unsafe { Skb::from_raw(skb) };
     // SAFETY: The device the skb arrived on holds its netns alive for the whole call.
-    let net = unsafe { NetNs::from_raw(bindings::udprx_skb_net(skb.as_raw())) };
+    let net = unsafe { Net::from_raw(bindings::udprx_skb_net(skb.as_raw())) };
     H::handle(net, skb);
     // 0: the skb was consumed (a negative value would resubmit it to another protocol).
     0

@@ -6,58 +6,24 @@
 //! C header: [`include/linux/skbuff.h`](srctree/include/linux/skbuff.h)
 
 use super::bindings;
+// The reasons are the `UdpRxDrop:` counter group, shared with the tools.
+pub(crate) use crate::abi::mib::DropReason;
 use core::{mem::ManuallyDrop, ptr::NonNull};
 use kernel::{iov::IovIterDest, prelude::*};
 
-/// Why an skb was dropped: the kernel's `enum skb_drop_reason` values udprx uses.
+/// The kernel's `enum skb_drop_reason` value of a udprx drop reason.
 ///
 /// Every drop goes through `sk_skb_reason_drop()` (i.e. `kfree_skb_reason()`) with one of
 /// these, so `skb:kfree_skb` tracing names the same reason as for the stock UDP path.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum DropReason {
-    /// `SKB_DROP_REASON_NOT_SPECIFIED`: e.g. a UDP header that is not there at all.
-    NotSpecified,
-    /// `SKB_DROP_REASON_NO_SOCKET`: no socket bound to the destination port.
-    NoSocket,
-    /// `SKB_DROP_REASON_PKT_TOO_SMALL`: UDP length longer than the packet, or below 8.
-    PktTooSmall,
-    /// `SKB_DROP_REASON_UDP_CSUM`: bad UDP checksum.
-    UdpCsum,
-    /// `SKB_DROP_REASON_XFRM_POLICY`: refused by the IPsec input policy.
-    XfrmPolicy,
-    /// `SKB_DROP_REASON_SOCKET_RCVBUFF`: the socket's receive buffer is full.
-    SocketRcvbuff,
-    /// `SKB_DROP_REASON_SOCKET_CLOSE`: still queued when the socket was closed.
-    SocketClose,
-}
-
-impl DropReason {
-    /// The names `skb:kfree_skb` prints (`drop_reasons[]`), in declaration order.
-    pub(crate) const NAMES: [&'static str; 7] = [
-        "NOT_SPECIFIED",
-        "NO_SOCKET",
-        "PKT_TOO_SMALL",
-        "UDP_CSUM",
-        "XFRM_POLICY",
-        "SOCKET_RCVBUFF",
-        "SOCKET_CLOSE",
-    ];
-
-    /// Index in [`Self::NAMES`].
-    pub(crate) fn index(self) -> usize {
-        self as usize
-    }
-
-    fn raw(self) -> bindings::skb_drop_reason {
-        match self {
-            DropReason::NotSpecified => bindings::SKB_DROP_REASON_NOT_SPECIFIED,
-            DropReason::NoSocket => bindings::SKB_DROP_REASON_NO_SOCKET,
-            DropReason::PktTooSmall => bindings::SKB_DROP_REASON_PKT_TOO_SMALL,
-            DropReason::UdpCsum => bindings::SKB_DROP_REASON_UDP_CSUM,
-            DropReason::XfrmPolicy => bindings::SKB_DROP_REASON_XFRM_POLICY,
-            DropReason::SocketRcvbuff => bindings::SKB_DROP_REASON_SOCKET_RCVBUFF,
-            DropReason::SocketClose => bindings::SKB_DROP_REASON_SOCKET_CLOSE,
-        }
+fn raw_reason(reason: DropReason) -> bindings::skb_drop_reason {
+    match reason {
+        DropReason::NotSpecified => bindings::SKB_DROP_REASON_NOT_SPECIFIED,
+        DropReason::NoSocket => bindings::SKB_DROP_REASON_NO_SOCKET,
+        DropReason::PktTooSmall => bindings::SKB_DROP_REASON_PKT_TOO_SMALL,
+        DropReason::UdpCsum => bindings::SKB_DROP_REASON_UDP_CSUM,
+        DropReason::XfrmPolicy => bindings::SKB_DROP_REASON_XFRM_POLICY,
+        DropReason::SocketRcvbuff => bindings::SKB_DROP_REASON_SOCKET_RCVBUFF,
+        DropReason::SocketClose => bindings::SKB_DROP_REASON_SOCKET_CLOSE,
     }
 }
 
@@ -69,7 +35,7 @@ impl DropReason {
 unsafe fn drop_raw(ptr: *mut bindings::sk_buff, reason: DropReason) {
     // SAFETY: The caller owns a reference to the valid skb `ptr` and gives it up; no socket
     // is involved (udprx sockets are not `struct sock`).
-    unsafe { bindings::sk_skb_reason_drop(core::ptr::null_mut(), ptr, reason.raw()) };
+    unsafe { bindings::sk_skb_reason_drop(core::ptr::null_mut(), ptr, raw_reason(reason)) };
 }
 
 /// The fields of a UDP header, in host byte order.

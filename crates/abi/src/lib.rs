@@ -2,12 +2,14 @@
 
 //! The `/dev/udprx` ABI, as a crate for the userspace tools.
 //!
-//! The definitions live in `ioctl.rs`, which the kernel module compiles as a module of its
-//! own crate (`#[path]`), so both sides use the same numbers and layouts.
+//! The definitions live in `ioctl.rs` (ioctl numbers and layouts) and `mib.rs` (the counter
+//! groups of `/proc/net/udprx`), which the kernel module compiles as modules of its own
+//! crate (`#[path]`), so both sides use the same numbers, layouts and names.
 #![no_std]
 #![forbid(unsafe_code)]
 
 mod ioctl;
+pub mod mib;
 pub use ioctl::*;
 
 #[cfg(test)]
@@ -81,5 +83,26 @@ mod tests {
         let b = a.to_bytes();
         assert_eq!(u16::from_ne_bytes([b[0], b[1]]), 0x1234);
         assert_eq!(u32::from_ne_bytes([b[4], b[5], b[6], b[7]]), 0xdead_beef);
+    }
+
+    #[test]
+    fn every_counter_has_its_own_name_in_order() {
+        use mib::{DropReason, Group, HookMib, ProtoMib, UdpMib};
+        fn check<G: Group + core::fmt::Debug>(all: &[G]) {
+            assert_eq!(all.len(), G::NAMES.len(), "{}", G::GROUP);
+            for (i, c) in all.iter().enumerate() {
+                assert_eq!(c.index(), i, "{c:?}");
+                assert_eq!(c.name(), G::NAMES[i]);
+                assert!(!G::NAMES[..i].contains(&c.name()), "{c:?} named twice");
+            }
+        }
+        check(UdpMib::ALL);
+        check(DropReason::ALL);
+        check(HookMib::ALL);
+        check(ProtoMib::ALL);
+        // The names of the stock `Udp:` line and of `enum skb_drop_reason`.
+        assert_eq!(UdpMib::MemErrors.name(), "MemErrors");
+        assert_eq!(DropReason::SocketRcvbuff.name(), "SOCKET_RCVBUFF");
+        assert_eq!(HookMib::GROUP, "UdpRxHook");
     }
 }

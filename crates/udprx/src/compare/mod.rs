@@ -24,6 +24,7 @@ use std::{
     os::fd::AsFd,
     time::{Duration, Instant},
 };
+use udprx_abi::mib::{DropReason, Group, HookMib, ProtoMib, UdpMib};
 use udprx_rxqueue::{Counter, Outcome, Policy, Queue};
 
 const PORT: u16 = 7000;
@@ -220,8 +221,8 @@ mod tests {
         assert_eq!(
             (
                 m.delivered,
-                m.mib[MibCounter::RcvbufErrors],
-                m.mib[MibCounter::InErrors],
+                m.mib[UdpMib::RcvbufErrors],
+                m.mib[UdpMib::InErrors],
                 m.drops
             ),
             (3, 17, 17, 17)
@@ -230,8 +231,8 @@ mod tests {
         assert_eq!(
             (
                 c.delivered,
-                c.mib[MibCounter::RcvbufErrors],
-                c.mib[MibCounter::InErrors],
+                c.mib[UdpMib::RcvbufErrors],
+                c.mib[UdpMib::InErrors],
                 c.drops
             ),
             (4, 0, 16, 16)
@@ -242,9 +243,9 @@ mod tests {
             .find(|s| s.name == "malformed")
             .unwrap();
         let m = model(&sc, Policy::Modern, 212_992, &ts());
-        assert_eq!(m.mib[MibCounter::InCsumErrors], 2);
-        assert_eq!(m.mib[MibCounter::InErrors], 3);
-        assert_eq!(m.mib[MibCounter::InDatagrams], 1);
+        assert_eq!(m.mib[UdpMib::InCsumErrors], 2);
+        assert_eq!(m.mib[UdpMib::InErrors], 3);
+        assert_eq!(m.mib[UdpMib::InDatagrams], 1);
         assert_eq!((m.delivered, m.drops, m.final_rmem), (1, 1, 0));
     }
 

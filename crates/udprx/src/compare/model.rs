@@ -16,28 +16,28 @@ pub(super) fn model(
         rcvbuf,
         ..Default::default()
     };
-    let bump = |o: &mut Outcomes, c: MibCounter| o.mib[c] += 1;
+    let bump = |o: &mut Outcomes, c: UdpMib| o.mib[c] += 1;
     // What is queued (truesize, checksum bad) and backlogged, in order.
     let mut queue: VecDeque<(u32, bool)> = VecDeque::new();
     let mut backlog: VecDeque<(u32, bool)> = VecDeque::new();
     let drop_counters = |o: &mut Outcomes, d: udprx_rxqueue::DropCause| {
         for &c in d.counters() {
-            o.mib[MibCounter::of(c)] += 1;
+            o.mib[mib_of(c)] += 1;
         }
     };
     let mut closed = false;
     for step in &sc.steps {
         match *step {
-            Step::SendClosed(_) => bump(&mut o, MibCounter::NoPorts),
+            Step::SendClosed(_) => bump(&mut o, UdpMib::NoPorts),
             Step::Send(size, kind) => {
                 if kind == Kind::LongUlen {
-                    bump(&mut o, MibCounter::InErrors);
+                    bump(&mut o, UdpMib::InErrors);
                     o.series.push((q.info().rmem_alloc, false));
                     continue;
                 }
                 if kind == Kind::BadCsum && size + 8 <= CHECKSUM_BREAK {
-                    bump(&mut o, MibCounter::InCsumErrors);
-                    bump(&mut o, MibCounter::InErrors);
+                    bump(&mut o, UdpMib::InCsumErrors);
+                    bump(&mut o, UdpMib::InErrors);
                     o.series.push((q.info().rmem_alloc, false));
                     continue;
                 }
@@ -98,11 +98,11 @@ pub(super) fn model_read(
         q.dequeue(ts);
         if bad {
             q.count_drop();
-            o.mib[MibCounter::InCsumErrors] += 1;
-            o.mib[MibCounter::InErrors] += 1;
+            o.mib[UdpMib::InCsumErrors] += 1;
+            o.mib[UdpMib::InErrors] += 1;
             continue;
         }
-        o.mib[MibCounter::InDatagrams] += 1;
+        o.mib[UdpMib::InDatagrams] += 1;
         o.delivered += 1;
         return true;
     }

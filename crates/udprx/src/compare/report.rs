@@ -7,10 +7,8 @@ use super::*;
 
 /// The rows of a comparison table: (name, value per column).
 pub(super) fn rows(o: &Outcomes) -> Vec<(&'static str, i64)> {
-    let mut r: Vec<(&'static str, i64)> = MibCounter::ALL
-        .iter()
-        .map(|&c| (c.name(), o.mib[c]))
-        .collect();
+    let mut r: Vec<(&'static str, i64)> =
+        UdpMib::ALL.iter().map(|&c| (c.name(), o.mib[c])).collect();
     r.push(("delivered", o.delivered));
     r.push(("socket drops", o.drops));
     r.push(("final rmem", o.final_rmem));

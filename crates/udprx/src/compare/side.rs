@@ -94,8 +94,7 @@ pub(super) fn counters() -> Result<HashMap<String, u64>> {
 }
 
 pub(super) fn arrivals(c: &HashMap<String, u64>) -> u64 {
-    c.get("UdpRxHookSeen").copied().unwrap_or(0)
-        + c.get("UdpRxProtoInPackets").copied().unwrap_or(0)
+    get(c, HookMib::Seen) + get(c, ProtoMib::InPackets)
 }
 
 /// Crafts a datagram from `src` to `dst` (the checksum's pseudo-header).
@@ -260,59 +259,34 @@ pub(super) struct Outcomes {
     pub(super) series: Vec<(u32, bool)>,
 }
 
-/// The receive-side counters of the stock `Udp:` group (and of `UdpRx:`) a comparison
-/// covers, in `/proc/net/snmp` order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum MibCounter {
-    InDatagrams,
-    NoPorts,
-    InErrors,
-    RcvbufErrors,
-    InCsumErrors,
-}
-
-impl MibCounter {
-    pub(super) const ALL: [MibCounter; 5] = [
-        MibCounter::InDatagrams,
-        MibCounter::NoPorts,
-        MibCounter::InErrors,
-        MibCounter::RcvbufErrors,
-        MibCounter::InCsumErrors,
-    ];
-
-    /// The name after the group's (`Udp` + name is the nstat name).
-    pub(super) fn name(self) -> &'static str {
-        match self {
-            MibCounter::InDatagrams => "InDatagrams",
-            MibCounter::NoPorts => "NoPorts",
-            MibCounter::InErrors => "InErrors",
-            MibCounter::RcvbufErrors => "RcvbufErrors",
-            MibCounter::InCsumErrors => "InCsumErrors",
-        }
-    }
-
-    /// The MIB counter an accounting-model counter is.
-    pub(super) fn of(c: Counter) -> Self {
-        match c {
-            Counter::InErrors => MibCounter::InErrors,
-            Counter::RcvbufErrors => MibCounter::RcvbufErrors,
-        }
+/// The MIB counter an accounting-model counter is.
+pub(super) fn mib_of(c: Counter) -> UdpMib {
+    match c {
+        Counter::InErrors => UdpMib::InErrors,
+        Counter::RcvbufErrors => UdpMib::RcvbufErrors,
     }
 }
 
-/// One value per [`MibCounter`].
+/// The value of counter `c` in `m`, the counters of a netns by nstat name.
+pub(super) fn get<G: Group>(m: &HashMap<String, u64>, c: G) -> u64 {
+    m.get(&format!("{}{}", G::GROUP, c.name()))
+        .copied()
+        .unwrap_or(0)
+}
+
+/// One value per [`UdpMib`] counter: the receive side of `Udp:` (stock) or `UdpRx:`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(super) struct Mib([i64; 5]);
+pub(super) struct Mib([i64; UdpMib::LEN]);
 
-impl core::ops::Index<MibCounter> for Mib {
+impl core::ops::Index<UdpMib> for Mib {
     type Output = i64;
-    fn index(&self, c: MibCounter) -> &i64 {
+    fn index(&self, c: UdpMib) -> &i64 {
         &self.0[c as usize]
     }
 }
 
-impl core::ops::IndexMut<MibCounter> for Mib {
-    fn index_mut(&mut self, c: MibCounter) -> &mut i64 {
+impl core::ops::IndexMut<UdpMib> for Mib {
+    fn index_mut(&mut self, c: UdpMib) -> &mut i64 {
         &mut self.0[c as usize]
     }
 }
@@ -336,7 +310,11 @@ pub(super) fn await_arrival(seen: &mut u64, what: impl Fn() -> String) -> Result
 
 pub(super) fn run_side(sc: &Scenario, side: Side, link: Link) -> Result<Outcomes> {
     let tx = fresh_side(link)?;
-    let group = if side == Side::Stock { "Udp" } else { "UdpRx" };
+    let group = if side == Side::Stock {
+        "Udp"
+    } else {
+        UdpMib::GROUP
+    };
     let mut rx = Some(Rx::open(side, sc.rcvbuf)?);
     let c0 = counters()?;
     let mut o = Outcomes {
@@ -409,14 +387,15 @@ pub(super) fn run_side(sc: &Scenario, side: Side, link: Link) -> Result<Outcomes
     }
     drop(rx);
     let c1 = counters()?;
-    for c in MibCounter::ALL {
+    for &c in UdpMib::ALL {
+        // The stock `Udp:` line has the same names as `UdpRx:`.
         let key = format!("{group}{}", c.name());
         o.mib[c] =
             c1.get(&key).copied().unwrap_or(0) as i64 - c0.get(&key).copied().unwrap_or(0) as i64;
     }
     if side != Side::Stock {
-        o.freed_at_close = c1.get("UdpRxDropSOCKET_CLOSE").copied().unwrap_or(0) as i64
-            - c0.get("UdpRxDropSOCKET_CLOSE").copied().unwrap_or(0) as i64;
+        o.freed_at_close =
+            get(&c1, DropReason::SocketClose) as i64 - get(&c0, DropReason::SocketClose) as i64;
     }
     Ok(o)
 }
