@@ -28,12 +28,12 @@ impl Hook for LocalIn {
             return Verdict::Accept(skb);
         };
         state.mib.hook.inc(HookMib::Seen);
-        // Broadcast and multicast always go on to the stock path; so does anything whose
-        // destination port cannot be read (the stock path counts that as an error).
-        let ours = !skb.is_broadcast_or_multicast()
-            && skb
-                .udp_dest_port_at_ip()
-                .is_some_and(|port| state.ports.contains(port));
+        // Unicast, broadcast and multicast alike (a udprx port has one socket, udprx's);
+        // anything whose destination port cannot be read goes on to the stock path, which
+        // counts it as an error.
+        let ours = skb
+            .udp_dest_port_at_ip()
+            .is_some_and(|port| state.ports.contains(port));
         if !ours {
             state.mib.hook.inc(HookMib::Accepted);
             return Verdict::Accept(skb);

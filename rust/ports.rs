@@ -87,8 +87,10 @@ impl<T: Send + Sync> PortTable<T> {
         Ok(())
     }
 
-    /// Binds `sock` to `port`; `EADDRINUSE` when something else has it.
-    pub(crate) fn insert(&self, port: u16, sock: Arc<T>) -> Result {
+    /// Binds `sock` to `port`; `EADDRINUSE` when something else has it. `commit` runs
+    /// after every allocation, under the writer lock, just before the new table is
+    /// published: its error leaves the table as it was.
+    pub(crate) fn insert(&self, port: u16, sock: Arc<T>, commit: impl FnOnce() -> Result) -> Result {
         let _w = self.writer.lock();
         let mut entries = self.copy(GFP_KERNEL)?;
         let i = match entries.binary_search_by_key(&port, |(p, _)| *p) {
@@ -98,7 +100,10 @@ impl<T: Send + Sync> PortTable<T> {
         entries
             .insert_within_capacity(i, (port, sock))
             .map_err(|_| ENOMEM)?;
-        self.publish(entries, GFP_KERNEL)
+        let new = KBox::new(Ports { entries }, GFP_KERNEL)?;
+        commit()?;
+        drop(self.current.replace(Some(new)));
+        Ok(())
     }
 
     /// Unbinds whatever is bound to `port`; returns once no reader can see it any more.

@@ -4,6 +4,10 @@
 //! opened it (as `socket()` does), binds to one UDP port there, and queues datagrams for
 //! `read()`; what it charges and when it drops is decided by the accounting model
 //! ([`crate::rxqueue`], the same code the host tests run) under the policy of the socket.
+//!
+//! Each udprx socket is backed by a kernel UDP socket of its opener ([`UdpSocket`]): it
+//! owns the port in the stock tables, carries the socket filter, and its `struct sock`
+//! is what protocol memory and the memory cgroup are charged to. The queue is udprx's.
 
 use crate::{
     abi,
@@ -11,10 +15,11 @@ use crate::{
     kapi::{
         miscdev::{DeviceFile, POLL_READABLE},
         netns::{current_capable_net_admin, rmem, Net},
-        skb::{QueuedSkb, SkbQueue},
+        skb::{QueuedSkb, Skb, SkbQueue},
+        sock::{BhDisabled, Sock, UdpSocket},
     },
     pernet::UdprxNet,
-    rxqueue::{self, Counter, Limits, Outcome, Policy},
+    rxqueue::{self, Counter, Limits, Memory, Outcome, Policy},
     Udprx,
 };
 use kernel::{
@@ -36,7 +41,34 @@ use kernel::{
 struct RxQueue {
     skbs: SkbQueue,
     backlog: SkbQueue,
-    acct: rxqueue::Queue,
+    acct: rxqueue::Queue<SockMemory>,
+}
+
+/// The protocol memory of the accounting model: the backing socket's `struct sock`, so
+/// that `net.ipv4.udp_mem`, the memory cgroup and `sk_rmem_alloc` see udprx's charges.
+///
+/// # Invariants
+///
+/// `rmem` is what was last added to the sock's `sk_rmem_alloc` on udprx's behalf.
+struct SockMemory {
+    sk: ARef<Sock>,
+    rmem: u32,
+}
+
+impl Memory for SockMemory {
+    fn set_rmem_alloc(&mut self, rmem_alloc: u32) {
+        // Both fit in an int: `sk_rcvbuf` is at most `INT_MAX` and one skb more.
+        self.sk.rmem_add(rmem_alloc as i32 - self.rmem as i32);
+        self.rmem = rmem_alloc;
+    }
+
+    fn schedule(&mut self, size: u32) -> bool {
+        self.sk.mem_schedule(size)
+    }
+
+    fn reclaim(&mut self, bytes: u32) {
+        self.sk.mem_reclaim(bytes);
+    }
 }
 
 /// One udprx socket.
@@ -48,6 +80,8 @@ struct RxQueue {
 pub(crate) struct Socket {
     /// The netns the socket lives in (that of the task that opened it).
     net: ARef<Net>,
+    /// The kernel UDP socket that owns the port in the stock tables.
+    sock: UdpSocket,
     /// Receive queue, backlog and accounting. An IRQ-disabling spinlock: it is taken in
     /// softirq (arrivals) and in process context (read, poll, hold, release, close), and
     /// must keep softirqs out on this CPU, as `spin_lock_bh()` does for the kernel's socket
@@ -64,8 +98,13 @@ pub(crate) struct Socket {
 }
 
 /// The drop reason `skb:kfree_skb` shows for a drop of the model.
-fn reason(_d: rxqueue::DropCause) -> DropReason {
-    DropReason::SocketRcvbuff
+fn reason(d: rxqueue::DropCause) -> DropReason {
+    match d {
+        rxqueue::DropCause::RcvqueuesFull | rxqueue::DropCause::RcvbufFull => {
+            DropReason::SocketRcvbuff
+        }
+        rxqueue::DropCause::RmemSchedule | rxqueue::DropCause::ProtoMem => DropReason::ProtoMem,
+    }
 }
 
 impl Socket {
@@ -83,15 +122,56 @@ impl Socket {
                 state.mib.udp.inc(match c {
                     Counter::InErrors => UdpMib::InErrors,
                     Counter::RcvbufErrors => UdpMib::RcvbufErrors,
+                    Counter::MemErrors => UdpMib::MemErrors,
                 });
             }
             state.mib.drop_queued(skb, reason(why));
         }
     }
 
-    /// An arriving datagram that passed `udp_rcv()`'s checks: queued, backlogged or dropped
-    /// as the socket's policy says. Called in softirq, under RCU, from the port table.
-    pub(crate) fn enqueue(&self, state: &UdprxNet, mut skb: QueuedSkb) {
+    /// A datagram for this socket that passed `udp_rcv()`'s checks (`skb->data` at the UDP
+    /// header): `udp_queue_rcv_skb()`. A GRO packet the socket does not take as one is
+    /// split into its datagrams first. Called in softirq, under RCU, from the port table.
+    pub(crate) fn rcv(&self, state: &UdprxNet, skb: Skb) {
+        let sk = self.sock.sk();
+        if sk.unexpected_gso(&skb) {
+            for seg in sk.segment(skb) {
+                self.rcv_one(state, seg);
+            }
+        } else {
+            self.rcv_one(state, skb);
+        }
+    }
+
+    /// `udp_queue_rcv_one_skb()`: the IPsec policy, the socket filter step, then the queue.
+    fn rcv_one(&self, state: &UdprxNet, mut skb: Skb) {
+        let sk = self.sock.sk();
+        if !skb.xfrm_policy_allows() {
+            return self.drop_in_error(state, skb, DropReason::XfrmPolicy);
+        }
+        skb.nf_reset_ct();
+        // "if (rcu_access_pointer(sk->sk_filter) && udp_lib_checksum_complete(skb)) goto
+        // csum_error;": a filter sees only datagrams with a good checksum.
+        if sk.has_filter() && skb.udp_checksum_bad() {
+            state.mib.udp.inc(UdpMib::InCsumErrors);
+            return self.drop_in_error(state, skb, DropReason::UdpCsum);
+        }
+        if let Err(reason) = sk.filter(&mut skb) {
+            return self.drop_in_error(state, skb, reason);
+        }
+        self.enqueue(state, skb.into_queued());
+    }
+
+    /// `udp_queue_rcv_one_skb()`'s `drop:` label: `InErrors`, `sk_drops`, the reason.
+    fn drop_in_error(&self, state: &UdprxNet, skb: Skb, reason: DropReason) {
+        state.mib.udp.inc(UdpMib::InErrors);
+        self.count_drop();
+        state.mib.drop_skb(skb, reason);
+    }
+
+    /// An arriving datagram past the socket filter: queued, backlogged or dropped as the
+    /// socket's policy says.
+    fn enqueue(&self, state: &UdprxNet, mut skb: QueuedSkb) {
         let truesize = skb.truesize();
         let mut q = self.rx.lock();
         match q.acct.enqueue(truesize, || skb.condense()) {
@@ -111,7 +191,7 @@ impl Socket {
     }
 
     /// Counts a datagram dropped at this socket before the queue (`udp_drops_inc()`).
-    pub(crate) fn count_drop(&self) {
+    fn count_drop(&self) {
         self.rx.lock().acct.count_drop();
     }
 
@@ -159,6 +239,9 @@ impl Socket {
     fn release_backlog(&self) -> Result {
         let state = self.state()?;
         let (dropped, why, queued) = {
+            // Classic arrivals are charged here, in process context: as in softirq, the
+            // memory cgroup must be charged without sleeping.
+            let _bh = BhDisabled::new();
             let mut q = self.rx.lock();
             if !q.acct.info().owned {
                 return Err(EINVAL);
@@ -186,7 +269,11 @@ impl Socket {
         if port.is_some() {
             return Err(EINVAL);
         }
-        state.ports.insert(args.port, this.into())?;
+        // The stock bind owns the port in the stock tables first: a stock socket on it
+        // makes this `EADDRINUSE`, and no stock socket can take it afterwards.
+        state
+            .ports
+            .insert(args.port, this.into(), || this.sock.bind_any(args.port))?;
         // INVARIANT: In the table under `args.port` from now until `release`.
         *port = Some(args.port);
         Ok(0)
@@ -236,14 +323,20 @@ impl DeviceFile for Socket {
 
     fn open() -> Result<Arc<Self>> {
         let net = Net::current();
-        let rcvbuf = rmem::default(&net)?;
+        let sock = UdpSocket::new(&net)?;
+        let rcvbuf = sock.rcvbuf();
+        let mem = SockMemory {
+            sk: sock.sk_ref(),
+            rmem: 0,
+        };
         Arc::pin_init(
             pin_init!(Self {
                 net,
+                sock,
                 rx <- new_spinlock_irq!(RxQueue {
                     skbs: SkbQueue::new(),
                     backlog: SkbQueue::new(),
-                    acct: rxqueue::Queue::new(Policy::Modern, rcvbuf),
+                    acct: rxqueue::Queue::with_memory(Policy::Modern, rcvbuf, mem),
                 }, "udprx_socket_rx"),
                 wait <- new_poll_condvar!("udprx_socket_wait"),
                 port <- new_mutex!(None, "udprx_socket_port"),
@@ -329,6 +422,11 @@ impl DeviceFile for Socket {
                 Ok(0)
             }
             abi::UDPRX_RELEASE => this.release_backlog().map(|()| 0),
+            abi::UDPRX_ATTACH_FILTER => this
+                .sock
+                .attach_filter(arg, abi::SOCK_FPROG_SIZE as u32)
+                .map(|()| 0),
+            abi::UDPRX_DETACH_FILTER => this.sock.detach_filter().map(|()| 0),
             abi::UDPRX_INFO => {
                 let info = this.info().to_bytes();
                 UserSlice::new(arg, info.len())
@@ -350,6 +448,7 @@ impl DeviceFile for Socket {
             state.ports.remove(port);
         }
         let (dropped, why, mut queued) = {
+            let _bh = BhDisabled::new();
             let mut q = this.rx.lock();
             let r = if q.acct.info().owned {
                 Self::release_locked(&mut q)

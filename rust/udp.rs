@@ -49,6 +49,9 @@ fn csum_init(skb: &mut Skb, proto: u8, check: u16) -> bool {
 /// `state`'s netns.
 pub(crate) fn rcv(state: &UdprxNet, mut skb: Skb) {
     let proto = skb.ip_protocol();
+    // A socket early demux attached (a multicast datagram's only socket) is let go: the
+    // lookup below finds the socket, as `inet_steal_sock()` ... `sock_put()` does.
+    skb.orphan();
 
     // "No space for header": reason NOT_SPECIFIED, InErrors.
     if !skb.may_pull(UDP_HLEN) {
@@ -73,15 +76,18 @@ pub(crate) fn rcv(state: &UdprxNet, mut skb: Skb) {
     {
         let guard = rcu::read_lock();
         if let Some(sock) = state.ports.lookup(&guard, uh.dest) {
-            // `udp_unicast_rcv_skb()` → `udp_queue_rcv_one_skb()`.
-            if !skb.xfrm_policy_allows() {
-                sock.count_drop();
-                return drop_in_error(state, skb, DropReason::XfrmPolicy);
-            }
-            skb.nf_reset_ct();
-            sock.enqueue(state, skb.into_queued());
+            // `udp_unicast_rcv_skb()` → `udp_queue_rcv_skb()`. A broadcast or multicast
+            // datagram goes the same way: `__udp4_lib_mcast_deliver()` gives it to every
+            // matching socket, and the port's owner is the only one (its backing socket
+            // keeps every stock socket off the port).
+            sock.rcv(state, skb);
             return;
         }
+    }
+    // `__udp4_lib_mcast_deliver()` with no socket: `IgnoredMulti`, freed, no ICMP.
+    if skb.is_broadcast_or_multicast() {
+        state.mib.udp.inc(UdpMib::IgnoredMulti);
+        return state.mib.drop_skb(skb, DropReason::NotSpecified);
     }
 
     // `no_sk:`

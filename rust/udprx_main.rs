@@ -52,8 +52,8 @@ module! {
             description: "IP protocol number of the udprx handler (253: RFC 3692 experiments)",
         },
         hook_prio: i32 {
-            default: 0,
-            description: "Priority of the NF_INET_LOCAL_IN hook (0: NF_IP_PRI_FILTER)",
+            default: 2147483647,
+            description: "Priority of the NF_INET_LOCAL_IN hook (default NF_IP_PRI_LAST: after every filter, where the stock path delivers)",
         },
     },
 }

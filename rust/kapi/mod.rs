@@ -7,7 +7,7 @@
 //! registration (or borrows the object) and whose `Drop` undoes it: [`skb::Skb`],
 //! [`netns::Net`] (borrowed, or counted as `ARef<Net>`), [`netns::PernetRegistration`], [`netfilter::HookRegistration`],
 //! [`protocol::ProtoRegistration`], [`proc::ProcNetEntry`], [`miscdev::MiscRegistration`],
-//! [`rcu::RcuBox`], [`skb::QueuedSkb`], [`skb::SkbQueue`]. The other rooms see only these.
+//! [`rcu::RcuBox`], [`sock::UdpSocket`], [`sock::Sock`], [`skb::QueuedSkb`], [`skb::SkbQueue`]. The other rooms see only these.
 //!
 //! The raw declarations come from `bindgen` over `shim.h` (run by Kbuild with the kernel's
 //! C flags); `shim.c` holds out-of-line copies of the inline functions and macros we need.
@@ -41,6 +41,7 @@ pub(crate) mod proc;
 pub(crate) mod protocol;
 pub(crate) mod rcu;
 pub(crate) mod skb;
+pub(crate) mod sock;
 
 /// IP protocol number of UDP (`IPPROTO_UDP`).
 pub(crate) const IPPROTO_UDP: u8 = bindings::IPPROTO_UDP as u8;

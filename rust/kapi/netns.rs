@@ -224,8 +224,7 @@ unsafe extern "C" fn exit_callback<T: PernetData>(net: *mut bindings::net) {
 
 /// Receive-buffer sysctls and constants of the running kernel.
 pub(crate) mod rmem {
-    use super::{bindings, Net};
-    use kernel::prelude::*;
+    use super::bindings;
 
     /// `net.core.rmem_max`.
     pub(crate) fn max() -> u32 {
@@ -237,29 +236,6 @@ pub(crate) mod rmem {
     pub(crate) fn min_rcvbuf() -> u32 {
         // SAFETY: Returns a constant.
         unsafe { bindings::udprx_sock_min_rcvbuf() }
-    }
-
-    /// `net.core.rmem_default`, as a new socket of `net` gets it: `sysctl_rmem_default` is
-    /// not exported, so this asks `sock_init_data()` by creating (and releasing) a kernel
-    /// UDP socket and reading its `sk_rcvbuf`.
-    pub(crate) fn default(net: &Net) -> Result<u32> {
-        let mut sock: *mut bindings::socket = core::ptr::null_mut();
-        // SAFETY: `net` is a live netns; `sock` is a valid out pointer.
-        let r = unsafe {
-            bindings::sock_create_kern(
-                net.as_ptr(),
-                bindings::PF_INET as i32,
-                bindings::SOCK_DGRAM as i32,
-                bindings::IPPROTO_UDP as i32,
-                &mut sock,
-            )
-        };
-        kernel::error::to_result(r)?;
-        // SAFETY: On success `sock` is a valid socket with its `sk` set.
-        let val = unsafe { bindings::udprx_socket_rcvbuf(sock) };
-        // SAFETY: We own the socket and release it once.
-        unsafe { bindings::sock_release(sock) };
-        u32::try_from(val).map_err(|_| EINVAL)
     }
 }
 

@@ -166,3 +166,66 @@ int udprx_socket_rcvbuf(const struct socket *sock)
 {
 	return READ_ONCE(sock->sk->sk_rcvbuf);
 }
+
+struct sock *udprx_socket_sk(const struct socket *sock)
+{
+	return sock->sk;
+}
+
+void udprx_sock_hold(struct sock *sk)
+{
+	sock_hold(sk);
+}
+
+void udprx_sock_put(struct sock *sk)
+{
+	sock_put(sk);
+}
+
+void udprx_sk_rmem_add(struct sock *sk, int delta)
+{
+	atomic_add(delta, &sk->sk_rmem_alloc);
+}
+
+bool udprx_sk_has_filter(const struct sock *sk)
+{
+	return rcu_access_pointer(sk->sk_filter);
+}
+
+int udprx_sock_setsockopt_user(struct socket *sock, int optname, void __user *optval,
+			       unsigned int optlen)
+{
+	return sock_setsockopt(sock, SOL_SOCKET, optname, USER_SOCKPTR(optval), optlen);
+}
+
+void udprx_local_bh_disable(void)
+{
+	local_bh_disable();
+}
+
+void udprx_local_bh_enable(void)
+{
+	local_bh_enable();
+}
+
+void udprx_skb_orphan(struct sk_buff *skb)
+{
+	skb_orphan(skb);
+}
+
+bool udprx_udp_unexpected_gso(struct sock *sk, struct sk_buff *skb)
+{
+	return udp_unexpected_gso(sk, skb);
+}
+
+struct sk_buff *udprx_udp_rcv_segment(struct sock *sk, struct sk_buff *skb)
+{
+	__skb_push(skb, -skb_mac_offset(skb));
+	return udp_rcv_segment(sk, skb, true);
+}
+
+void udprx_udp_segment_fixup(struct sk_buff *skb)
+{
+	__skb_pull(skb, skb_transport_offset(skb));
+	udp_post_segment_fix_csum(skb);
+}

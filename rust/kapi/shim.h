@@ -26,6 +26,9 @@
 #include <net/netfilter/nf_conntrack.h>
 #include <net/protocol.h>
 #include <net/route.h>
+#include <net/sock.h>
+#include <linux/filter.h>
+#include <linux/bottom_half.h>
 #include <net/udp.h>
 #include <net/xfrm.h>
 
@@ -86,6 +89,34 @@ u32 udprx_sysctl_rmem_max(void);
 u32 udprx_sock_min_rcvbuf(void);
 /* READ_ONCE(sock->sk->sk_rcvbuf) (struct sock is opaque to Rust). */
 int udprx_socket_rcvbuf(const struct socket *sock);
+
+/* The socket that backs a udprx socket (a kernel UDP socket). */
+/* sock->sk. */
+struct sock *udprx_socket_sk(const struct socket *sock);
+/* sock_hold() / sock_put() (inline). */
+void udprx_sock_hold(struct sock *sk);
+void udprx_sock_put(struct sock *sk);
+/* atomic_add(delta, &sk->sk_rmem_alloc) (a field of an opaque struct). */
+void udprx_sk_rmem_add(struct sock *sk, int delta);
+/* sk->sk_filter != NULL (rcu_access_pointer(), a macro). */
+bool udprx_sk_has_filter(const struct sock *sk);
+/* sock_setsockopt(sock, SOL_SOCKET, optname, USER_SOCKPTR(optval), optlen) (USER_SOCKPTR is inline). */
+int udprx_sock_setsockopt_user(struct socket *sock, int optname, void __user *optval,
+			       unsigned int optlen);
+/* local_bh_disable() / local_bh_enable() (inline). */
+void udprx_local_bh_disable(void);
+void udprx_local_bh_enable(void);
+
+/* skb_orphan() (inline): drop the socket reference early demux may have left in skb->sk. */
+void udprx_skb_orphan(struct sk_buff *skb);
+/* udp_unexpected_gso() (inline). */
+bool udprx_udp_unexpected_gso(struct sock *sk, struct sk_buff *skb);
+/* What udp_queue_rcv_skb() does to an unexpected GSO skb (inlines): __skb_push() back to
+ * the MAC header, then udp_rcv_segment(): the segments linked by ->next, or NULL (the skb
+ * is then freed and counted, as udp_rcv_segment() does). */
+struct sk_buff *udprx_udp_rcv_segment(struct sock *sk, struct sk_buff *skb);
+/* Each segment: __skb_pull() to the UDP header, udp_post_segment_fix_csum() (inlines). */
+void udprx_udp_segment_fixup(struct sk_buff *skb);
 
 /*
  * Constants whose macros bindgen cannot evaluate (casts to __poll_t), as the

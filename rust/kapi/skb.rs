@@ -24,6 +24,10 @@ fn raw_reason(reason: DropReason) -> bindings::skb_drop_reason {
         DropReason::XfrmPolicy => bindings::SKB_DROP_REASON_XFRM_POLICY,
         DropReason::SocketRcvbuff => bindings::SKB_DROP_REASON_SOCKET_RCVBUFF,
         DropReason::SocketClose => bindings::SKB_DROP_REASON_SOCKET_CLOSE,
+        DropReason::SocketFilter => bindings::SKB_DROP_REASON_SOCKET_FILTER,
+        DropReason::Pfmemalloc => bindings::SKB_DROP_REASON_PFMEMALLOC,
+        DropReason::SecurityHook => bindings::SKB_DROP_REASON_SECURITY_HOOK,
+        DropReason::ProtoMem => bindings::SKB_DROP_REASON_PROTO_MEM,
     }
 }
 
@@ -276,6 +280,13 @@ impl Skb {
         unsafe { drop_raw(ptr, reason) };
     }
 
+    /// `skb_orphan()`: lets go of the socket early demux may have attached (`skb->sk`,
+    /// with its reference), as the stock path's `inet_steal_sock()` ... `sock_put()` does.
+    pub(crate) fn orphan(&mut self) {
+        // SAFETY: The skb is valid and ours (type invariants).
+        unsafe { bindings::udprx_skb_orphan(self.as_raw()) };
+    }
+
     /// Readies the datagram for a socket's queue, as `udp_queue_rcv_one_skb()` does:
     /// `udp_csum_pull_header()` moves `skb->data` to the payload (keeping the pending
     /// checksum right), and the route, only borrowed under RCU, is dropped.
@@ -453,6 +464,55 @@ impl Drop for SkbQueue {
     fn drop(&mut self) {
         while let Some(skb) = self.pop_front() {
             skb.drop_reason(DropReason::SocketClose);
+        }
+    }
+}
+
+/// The datagrams of a GRO packet split again (`udp_rcv_segment()`): owned skbs linked by
+/// `skb->next`, handed out one at a time with `skb->data` at the UDP header.
+///
+/// # Invariants
+///
+/// `head` is null or the first of a chain of owned skbs linked through `skb->next`.
+pub(crate) struct SegmentList {
+    head: *mut bindings::sk_buff,
+}
+
+impl SegmentList {
+    /// Takes over the chain at `head`.
+    ///
+    /// # Safety
+    ///
+    /// `head` must be null or the first of a chain of skbs the caller owns, linked by
+    /// `skb->next`, each a segment `udp_rcv_segment()` returned.
+    pub(crate) unsafe fn from_raw(head: *mut bindings::sk_buff) -> Self {
+        // INVARIANT: Guaranteed by the caller.
+        Self { head }
+    }
+}
+
+impl Iterator for SegmentList {
+    type Item = Skb;
+
+    fn next(&mut self) -> Option<Skb> {
+        let ptr = NonNull::new(self.head)?;
+        // SAFETY: `head` is an owned skb of the chain (type invariants): unlink it and
+        // move `skb->data` from the MAC header to the UDP header, as
+        // `udp_queue_rcv_skb()` does to each segment.
+        unsafe {
+            self.head = bindings::udprx_skb_next(ptr.as_ptr());
+            bindings::udprx_skb_set_next(ptr.as_ptr(), core::ptr::null_mut());
+            bindings::udprx_udp_segment_fixup(ptr.as_ptr());
+        }
+        // SAFETY: We owned it as part of the chain and hand it over alone.
+        Some(unsafe { Skb::from_raw(ptr.as_ptr()) })
+    }
+}
+
+impl Drop for SegmentList {
+    fn drop(&mut self) {
+        for skb in self.by_ref() {
+            drop(skb);
         }
     }
 }

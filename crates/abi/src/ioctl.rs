@@ -227,3 +227,20 @@ const _: () = assert!(core::mem::size_of::<Info>() == Info::SIZE);
 
 /// Read the accounting state (`_IOR('U', 6, struct udprx_info)`).
 pub const UDPRX_INFO: u32 = ioc(IOC_READ, 6, Info::SIZE);
+
+/// Size of `struct sock_fprog` on 64-bit Linux (`unsigned short len`, padding, `struct
+/// sock_filter *filter`).
+pub const SOCK_FPROG_SIZE: usize = 16;
+
+/// Attach a classic BPF socket filter (`_IOW('U', 7, struct sock_fprog)`): the argument is
+/// the `struct sock_fprog` that `setsockopt(SOL_SOCKET, SO_ATTACH_FILTER)` takes, and the
+/// kernel checks and attaches it exactly as for a stock socket (errors included:
+/// `-EINVAL` for a bad program, `-EFAULT`, `-ENOMEM`). It runs on every datagram before
+/// the queue, as `sk_filter_trim_cap()` runs it for a stock UDP socket: a datagram it
+/// refuses is dropped (`SOCKET_FILTER`, `InErrors`, socket drops); one it shortens is
+/// queued shorter.
+pub const UDPRX_ATTACH_FILTER: u32 = ioc(IOC_WRITE, 7, SOCK_FPROG_SIZE);
+
+/// Detach the socket filter (`_IO('U', 8)`), as `SO_DETACH_FILTER`: `-ENOENT` when none is
+/// attached.
+pub const UDPRX_DETACH_FILTER: u32 = ioc(0, 8, 0);

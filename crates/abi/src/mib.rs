@@ -71,6 +71,9 @@ group! {
         /// Dropped because protocol memory (`net.ipv4.udp_mem`, the memory cgroup) was
         /// exhausted (also counted in `InErrors`).
         MemErrors = "MemErrors",
+        /// Broadcast and multicast datagrams no socket wanted (freed without an ICMP
+        /// error, as `__udp4_lib_mcast_deliver()` does).
+        IgnoredMulti = "IgnoredMulti",
     }
 }
 
@@ -92,6 +95,17 @@ group! {
         SocketRcvbuff = "SOCKET_RCVBUFF",
         /// `SKB_DROP_REASON_SOCKET_CLOSE`: still queued when the socket was closed.
         SocketClose = "SOCKET_CLOSE",
+        /// `SKB_DROP_REASON_SOCKET_FILTER`: refused by the socket filter or a cgroup
+        /// ingress program.
+        SocketFilter = "SOCKET_FILTER",
+        /// `SKB_DROP_REASON_PFMEMALLOC`: an skb from the emergency reserves, for a socket
+        /// that is not helping to free memory.
+        Pfmemalloc = "PFMEMALLOC",
+        /// `SKB_DROP_REASON_SECURITY_HOOK`: refused by the LSM (`security_sock_rcv_skb()`).
+        SecurityHook = "SECURITY_HOOK",
+        /// `SKB_DROP_REASON_PROTO_MEM`: protocol memory (`net.ipv4.udp_mem`, the memory
+        /// cgroup) refused the charge.
+        ProtoMem = "PROTO_MEM",
     }
 }
 

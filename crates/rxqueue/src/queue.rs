@@ -5,9 +5,10 @@
 //! running kernel. Both policies use the real skb's truesize as measured by the running
 //! kernel.
 //!
-//! Not modelled (and never hit by test traffic): protocol-wide memory limits
-//! (`sk_rmem_schedule()` / `__sk_mem_schedule()` failing against `net.ipv4.udp_mem`, which
-//! would give `-ENOBUFS`: 3.13 `InErrors`, 7.3 `MemErrors` + `InErrors`), socket filters,
+//! Protocol memory (`net.ipv4.udp_mem`, the owner's memory cgroup) is asked through a
+//! [`Memory`]: the kernel module's is the socket's own `struct sock`, so the running kernel
+//! judges every page; the host's is [`Unlimited`] or [`Pool`], a model of
+//! `__sk_mem_raise_allocated()`. Not modelled: socket filters (they run before the queue)
 //! and 7.3's per-NUMA-node producer queues (the model sees one producer at a time, as a
 //! single CPU receiving does).
 #![forbid(unsafe_code)]
@@ -49,11 +50,98 @@ impl Policy {
 
 /// A UDP MIB counter a drop bumps.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(clippy::enum_variant_names, reason = "the kernel's counter names")]
 pub enum Counter {
     /// `UDP_MIB_INERRORS`.
     InErrors,
     /// `UDP_MIB_RCVBUFERRORS`.
     RcvbufErrors,
+    /// `UDP_MIB_MEMERRORS`.
+    MemErrors,
+}
+
+/// Protocol memory, as `__sk_mem_schedule()` and `__sk_mem_reclaim()` see it: the pages
+/// of `udp_memory_allocated` (limited by `net.ipv4.udp_mem`) and of the owner's memory
+/// cgroup a socket holds beyond its charges (`sk_forward_alloc`, which the queue keeps).
+pub trait Memory {
+    /// `sk_rmem_alloc` is now `rmem_alloc` (`__sk_mem_raise_allocated()` reads it).
+    fn set_rmem_alloc(&mut self, rmem_alloc: u32);
+    /// `__sk_mem_schedule(sk, size, SK_MEM_RECV)`: `sk_mem_pages(size)` more pages;
+    /// `false` (`-ENOBUFS`) when refused, and then nothing changed.
+    fn schedule(&mut self, size: u32) -> bool;
+    /// `__sk_mem_reclaim(sk, bytes)`: `bytes` (a multiple of `PAGE_SIZE`) go back.
+    fn reclaim(&mut self, bytes: u32);
+}
+
+/// Memory that never runs out: what a socket sees far below `net.ipv4.udp_mem`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Unlimited;
+
+impl Memory for Unlimited {
+    fn set_rmem_alloc(&mut self, _rmem_alloc: u32) {}
+    fn schedule(&mut self, _size: u32) -> bool {
+        true
+    }
+    fn reclaim(&mut self, _bytes: u32) {}
+}
+
+/// `udp_memory_allocated` against `net.ipv4.udp_mem`, as 7.3's
+/// `__sk_mem_raise_allocated()` judges a receive charge (no memory cgroup), with the
+/// per-CPU reserve of `sk_memory_allocated_add()` (`net.core.mem_pcpu_rsv`): pages are
+/// added to the CPU's reserve and reach the global counter only when the reserve reaches
+/// `pcpu_rsv` (or `-pcpu_rsv` when given back). One CPU, as the tests pin it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Pool {
+    /// `udp_memory_allocated` (pages), as `sk_memory_allocated()` reads it.
+    pub allocated: i64,
+    /// This CPU's `per_cpu_fw_alloc` (pages not yet in `allocated`).
+    pub pcpu: i64,
+    /// `net.core.mem_pcpu_rsv` (pages).
+    pub pcpu_rsv: i64,
+    /// `net.ipv4.udp_mem`: min, pressure, max (pages).
+    pub limits: [i64; 3],
+    /// `net.ipv4.udp_rmem_min` (`sk_get_rmem0()`).
+    pub rmem0: u32,
+    /// The socket's `sk_rmem_alloc`.
+    pub rmem_alloc: u32,
+}
+
+impl Pool {
+    /// `sk_memory_allocated_add()` / `_sub()` with the per-CPU reserve.
+    fn add(&mut self, pages: i64) {
+        self.pcpu += pages;
+        if self.pcpu >= self.pcpu_rsv || self.pcpu <= -self.pcpu_rsv {
+            self.allocated += self.pcpu;
+            self.pcpu = 0;
+        }
+    }
+}
+
+impl Memory for Pool {
+    fn set_rmem_alloc(&mut self, rmem_alloc: u32) {
+        self.rmem_alloc = rmem_alloc;
+    }
+
+    /// `__sk_mem_raise_allocated(sk, size, amt, SK_MEM_RECV)` for UDP (no memory pressure
+    /// flag): `if (!allocated) return 1;`, under `udp_mem[0]` yes, over `udp_mem[2]` no,
+    /// in between only while `sk_rmem_alloc < sk_get_rmem0()`.
+    fn schedule(&mut self, size: u32) -> bool {
+        let amt = mem_pages(size);
+        self.add(amt);
+        let allocated = self.allocated.max(0);
+        let ok = allocated == 0
+            || allocated <= self.limits[0]
+            || (allocated <= self.limits[2] && self.rmem_alloc < self.rmem0);
+        if !ok {
+            // `suppress_allocation:` `if (allocated) sk_memory_allocated_sub(sk, amt);`
+            self.add(-amt);
+        }
+        ok
+    }
+
+    fn reclaim(&mut self, bytes: u32) {
+        self.add(-i64::from(bytes / PAGE_SIZE));
+    }
 }
 
 /// Why a datagram was dropped at the socket.
@@ -68,14 +156,22 @@ pub enum DropCause {
     /// `rcvbuf > INT_MAX >> 1` or `rmem != 0` → `-ENOMEM`. In both `__udp_queue_rcv_skb()`
     /// charges `-ENOMEM` twice: `RcvbufErrors` and `InErrors` (and `sk_drops`).
     RcvbufFull,
+    /// 3.13 `sock_queue_rcv_skb()`: `if (!sk_rmem_schedule(sk, skb, skb->truesize))
+    /// return -ENOBUFS;` — protocol memory refused; `__udp_queue_rcv_skb()` bumps
+    /// `InErrors` only for anything but `-ENOMEM`.
+    RmemSchedule,
+    /// 7.3 `__udp_enqueue_schedule_skb()`: `udp_rmem_schedule()` → `-ENOBUFS`, drop
+    /// reason `PROTO_MEM`, `MemErrors` and `InErrors`.
+    ProtoMem,
 }
 
 impl DropCause {
     /// The UDP MIB counters this drop bumps, in the kernel's order.
     pub const fn counters(self) -> &'static [Counter] {
         match self {
-            DropCause::RcvqueuesFull => &[Counter::InErrors],
+            DropCause::RcvqueuesFull | DropCause::RmemSchedule => &[Counter::InErrors],
             DropCause::RcvbufFull => &[Counter::RcvbufErrors, Counter::InErrors],
+            DropCause::ProtoMem => &[Counter::MemErrors, Counter::InErrors],
         }
     }
 }
@@ -130,9 +226,12 @@ pub struct Info {
 ///
 /// `rmem_alloc` is the sum of the truesizes of the queued datagrams plus
 /// `forward_deficit`; `backlog_len` is the sum of the truesizes on the backlog (classic)
-/// until the backlog is drained; `reader_len <= queued`.
+/// until the backlog is drained; `reader_len <= queued`; `forward_alloc + rmem_alloc` is
+/// what `mem` has scheduled and not reclaimed (a multiple of `PAGE_SIZE`), and `mem` was
+/// last told `rmem_alloc`.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Queue {
+pub struct Queue<M: Memory = Unlimited> {
+    mem: M,
     policy: Policy,
     rcvbuf: u32,
     rmem_alloc: u32,
@@ -155,10 +254,19 @@ const fn mem_pages(bytes: u32) -> i64 {
 }
 
 impl Queue {
-    /// A new socket: `sock_init_data()` sets `sk_rcvbuf = net.core.rmem_default`; 7.3
-    /// `udp_lib_init_sock()` sets `forward_threshold = sk_rcvbuf >> 2`.
+    /// A new socket with [`Unlimited`] memory: see [`Queue::with_memory`].
     pub const fn new(policy: Policy, rmem_default: u32) -> Self {
+        Self::with_memory(policy, rmem_default, Unlimited)
+    }
+}
+
+impl<M: Memory> Queue<M> {
+    /// A new socket charging `mem`: `sock_init_data()` sets `sk_rcvbuf =
+    /// net.core.rmem_default`; 7.3 `udp_lib_init_sock()` sets `forward_threshold =
+    /// sk_rcvbuf >> 2`.
+    pub const fn with_memory(policy: Policy, rmem_default: u32, mem: M) -> Self {
         Self {
+            mem,
             policy,
             rcvbuf: rmem_default,
             rmem_alloc: 0,
@@ -172,6 +280,22 @@ impl Queue {
             forward_alloc: 0,
             drops: 0,
         }
+    }
+
+    /// The protocol memory this socket charges.
+    pub const fn memory(&self) -> &M {
+        &self.mem
+    }
+
+    /// The protocol memory this socket charges, to change its limits.
+    pub fn memory_mut(&mut self) -> &mut M {
+        &mut self.mem
+    }
+
+    /// `sk_rmem_alloc` changed to `rmem_alloc`: tell `mem`.
+    fn set_rmem(&mut self, rmem_alloc: u32) {
+        self.rmem_alloc = rmem_alloc;
+        self.mem.set_rmem_alloc(rmem_alloc);
     }
 
     /// The policy.
@@ -269,9 +393,20 @@ impl Queue {
         if self.rmem_alloc >= self.rcvbuf {
             return self.drop(DropCause::RcvbufFull);
         }
-        // `sk_rmem_schedule()` (protocol memory: not modelled), `skb_set_owner_r()`:
-        // `atomic_add(skb->truesize, &sk->sk_rmem_alloc)`, `__skb_queue_tail()`.
-        self.rmem_alloc += truesize;
+        // `if (!sk_rmem_schedule(sk, skb, skb->truesize)) { atomic_inc(&sk->sk_drops);
+        // return -ENOBUFS; }` with `sk_rmem_schedule()` = `size <= sk->sk_forward_alloc ||
+        // __sk_mem_schedule(sk, size, SK_MEM_RECV)` (a pfmemalloc skb never gets here: the
+        // socket filter step drops it).
+        if i64::from(truesize) > self.forward_alloc {
+            if !self.mem.schedule(truesize) {
+                return self.drop(DropCause::RmemSchedule);
+            }
+            self.forward_alloc += mem_pages(truesize) * i64::from(PAGE_SIZE);
+        }
+        // `skb_set_owner_r()`: `atomic_add(skb->truesize, &sk->sk_rmem_alloc);
+        // sk_mem_charge(sk, skb->truesize);`, `__skb_queue_tail()`.
+        self.forward_alloc -= i64::from(truesize);
+        self.set_rmem(self.rmem_alloc + truesize);
         self.queued += 1;
         Outcome::Queued
     }
@@ -296,14 +431,18 @@ impl Queue {
         // `udp_rmem_schedule()`: `delta = size - sk->sk_forward_alloc; if (delta > 0 &&
         // !__sk_mem_schedule(sk, delta, SK_MEM_RECV)) return -ENOBUFS;` — scheduling
         // raises `sk_forward_alloc` by `sk_mem_pages(delta)` pages.
+        // A refused schedule drops the skb with `SKB_DROP_REASON_PROTO_MEM`.
         let delta = i64::from(size) - self.forward_alloc;
         if delta > 0 {
+            if !self.mem.schedule(delta as u32) {
+                return self.drop(DropCause::ProtoMem);
+            }
             self.forward_alloc += mem_pages(delta as u32) * i64::from(PAGE_SIZE);
         }
         // `sk_forward_alloc_add(sk, -size)`, `__skb_queue_tail(list, skb)`,
         // `atomic_add(q_size, &sk->sk_rmem_alloc)`.
         self.forward_alloc -= i64::from(size);
-        self.rmem_alloc += size;
+        self.set_rmem(self.rmem_alloc + size);
         self.queued += 1;
         Outcome::Queued
     }
@@ -362,7 +501,10 @@ impl Queue {
     /// A datagram of `truesize` is read (or dropped at read time for a bad checksum):
     /// it leaves the queue and is uncharged.
     ///
-    /// 3.13: `skb_free_datagram_locked()` → `sock_rfree()`: `sk_rmem_alloc -= truesize`.
+    /// 3.13: `skb_free_datagram_locked()` → `sock_rfree()`: `sk_rmem_alloc -= truesize`,
+    /// `sk_mem_uncharge()`: `sk_forward_alloc += truesize`; then `sk_mem_reclaim_partial()`:
+    /// `if (sk->sk_forward_alloc > SK_MEM_QUANTUM) __sk_mem_reclaim(sk)`, which gives back
+    /// the whole pages of `sk_forward_alloc`.
     /// 7.3: `__skb_recv_udp()` moves all of `sk_receive_queue` to the reader queue when the
     /// reader queue is empty, unlinks the head, and `udp_skb_destructor()` →
     /// `udp_rmem_release(sk, truesize, 1, ...)`: `forward_deficit += size`; `if (size <
@@ -379,7 +521,11 @@ impl Queue {
         self.queued -= 1;
         match self.policy {
             Policy::Classic => {
-                self.rmem_alloc -= truesize;
+                self.set_rmem(self.rmem_alloc - truesize);
+                self.forward_alloc += i64::from(truesize);
+                if self.forward_alloc > i64::from(PAGE_SIZE) {
+                    self.reclaim_classic();
+                }
             }
             Policy::Modern => {
                 if self.reader_len == 0 {
@@ -398,23 +544,45 @@ impl Queue {
         true
     }
 
-    /// 7.3 `udp_rmem_release()`'s uncharge of `size` bytes (the deficit included).
+    /// 7.3 `udp_rmem_release()`'s uncharge of `size` bytes (the deficit included):
+    /// `sk_forward_alloc_add(sk, size); amt = (sk->sk_forward_alloc - partial) &
+    /// ~(PAGE_SIZE - 1); sk_forward_alloc_add(sk, -amt); if (amt)
+    /// __sk_mem_reduce_allocated(sk, amt >> PAGE_SHIFT); atomic_sub(size,
+    /// &sk->sk_rmem_alloc);`
     fn uncharge_modern(&mut self, size: u32, partial: i64) {
         self.forward_deficit = 0;
         let amt = (i64::from(size) + self.forward_alloc - partial) & !(i64::from(PAGE_SIZE) - 1);
         self.forward_alloc += i64::from(size) - amt;
-        self.rmem_alloc -= size;
+        if amt > 0 {
+            self.mem.reclaim(amt as u32);
+        }
+        self.set_rmem(self.rmem_alloc - size);
+    }
+
+    /// 3.13 `__sk_mem_reclaim()`: `sk_memory_allocated_sub(sk, sk->sk_forward_alloc >>
+    /// SK_MEM_QUANTUM_SHIFT); sk->sk_forward_alloc &= SK_MEM_QUANTUM - 1;`
+    fn reclaim_classic(&mut self) {
+        let amt = self.forward_alloc & !(i64::from(PAGE_SIZE) - 1);
+        if amt > 0 {
+            self.mem.reclaim(amt as u32);
+            self.forward_alloc -= amt;
+        }
     }
 
     /// Close: everything still queued is freed and uncharged. 3.13:
-    /// `udp_destroy_sock()` purges (`sock_rfree()` each); 7.3 `udp_destruct_common()`:
-    /// purge, then `udp_rmem_release(sk, total, 0, true)` with the deficit. The backlog of
-    /// a socket closed while owned is released first (`release_sock()` in `udp_lib_close`).
-    /// Returns the number of datagrams freed.
+    /// `udp_destroy_sock()` purges (`sock_rfree()` each), then `inet_sock_destruct()` →
+    /// `sk_mem_reclaim()`; 7.3 `udp_destruct_common()`: purge, then `udp_rmem_release(sk,
+    /// total, 0, true)` with the deficit. The backlog of a socket closed while owned is
+    /// released first (`release_sock()` in `udp_lib_close`). Afterwards nothing is
+    /// charged and `forward_alloc` is 0. Returns the number of datagrams freed.
     pub fn close(&mut self) -> u32 {
         let n = self.queued;
         match self.policy {
-            Policy::Classic => self.rmem_alloc = 0,
+            Policy::Classic => {
+                self.forward_alloc += i64::from(self.rmem_alloc);
+                self.set_rmem(0);
+                self.reclaim_classic();
+            }
             Policy::Modern => {
                 let total = self.rmem_alloc;
                 self.uncharge_modern(total, 0);

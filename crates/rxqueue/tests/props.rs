@@ -9,7 +9,7 @@
 
 use proptest::prelude::*;
 use std::collections::VecDeque;
-use udprx_rxqueue::{DropCause, Limits, Outcome, Policy, Queue};
+use udprx_rxqueue::{DropCause, Limits, Outcome, Policy, Pool, Queue};
 
 const LIMITS: Limits = Limits {
     rmem_max: 1 << 20,
@@ -270,5 +270,91 @@ proptest! {
     #[test]
     fn modern_matches_reference(ops in proptest::collection::vec(op(), 0..200)) {
         run(Policy::Modern, &ops)?;
+    }
+}
+
+/// Random traffic against a small protocol memory pool: after every step the pages the
+/// pool holds for the socket are exactly `sk_forward_alloc + sk_rmem_alloc`, and after
+/// close the pool is back to zero (nothing leaks into `udp_memory_allocated`).
+fn run_pool(policy: Policy, limits: [i64; 3], rsv: i64, ops: &[Op]) -> Result<(), TestCaseError> {
+    let pool = Pool {
+        pcpu_rsv: rsv,
+        limits,
+        rmem0: 4096,
+        ..Pool::default()
+    };
+    let mut q = Queue::with_memory(policy, 212_992, pool);
+    let held = |q: &Queue<Pool>| q.memory().allocated + q.memory().pcpu;
+    // The truesizes on the queue and on the backlog, oldest first.
+    let mut queue = VecDeque::new();
+    let mut backlog = VecDeque::new();
+    for op in ops {
+        match *op {
+            Op::Arrive {
+                truesize,
+                condensed,
+            } => {
+                let before = held(&q);
+                let mut size = truesize;
+                match q.enqueue(truesize, || {
+                    size = condensed;
+                    condensed
+                }) {
+                    Outcome::Queued => queue.push_back(size),
+                    Outcome::Backlogged => backlog.push_back(size),
+                    Outcome::Dropped(DropCause::ProtoMem | DropCause::RmemSchedule) => {
+                        prop_assert_eq!(held(&q), before);
+                    }
+                    Outcome::Dropped(_) => {}
+                }
+            }
+            Op::Hold => {
+                if !q.info().owned {
+                    q.lock();
+                }
+            }
+            Op::Release => {
+                if q.info().owned {
+                    q.release_backlog(backlog.drain(..), |t| *t, |t, o| {
+                        if o == Outcome::Queued {
+                            queue.push_back(t);
+                        }
+                    });
+                }
+            }
+            Op::Read => {
+                if let Some(t) = queue.pop_front() {
+                    prop_assert!(q.dequeue(t));
+                }
+            }
+            Op::SetRcvbuf { val, force } => q.set_rcvbuf(val, force, LIMITS),
+        }
+        let i = q.info();
+        prop_assert_eq!(
+            held(&q) * 4096,
+            i.forward_alloc + i64::from(i.rmem_alloc),
+            "{:?}",
+            i
+        );
+        prop_assert_eq!(q.memory().rmem_alloc, i.rmem_alloc);
+    }
+    q.close();
+    prop_assert_eq!(held(&q), 0);
+    prop_assert_eq!(q.info().forward_alloc, 0);
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(500))]
+
+    #[test]
+    fn pool_pages_are_charges_plus_forward_alloc(
+        classic in any::<bool>(),
+        limits in (0i64..8, 0i64..8, 0i64..64),
+        rsv in 1i64..8,
+        ops in proptest::collection::vec(op(), 0..200),
+    ) {
+        let policy = if classic { Policy::Classic } else { Policy::Modern };
+        run_pool(policy, [limits.0, limits.1, limits.2], rsv, &ops)?;
     }
 }

@@ -2,7 +2,7 @@
 
 //! Each cited kernel condition, pinned at its boundary: equal, one below, one above.
 
-use udprx_rxqueue::{Counter, DropCause, Limits, Outcome, Policy, Queue};
+use udprx_rxqueue::{Counter, DropCause, Limits, Outcome, Policy, Pool, Queue};
 
 const LIMITS: Limits = Limits {
     rmem_max: 4 << 20,
@@ -333,4 +333,111 @@ fn set_rcvbuf_semantics() {
     // INT_MAX / 2 cap before doubling.
     q.set_rcvbuf(i32::MAX, true, LIMITS);
     assert_eq!(q.info().rcvbuf, (i32::MAX as u32 / 2) * 2);
+}
+
+/// A pool of `limits` pages flushed to the global counter on every change
+/// (`net.core.mem_pcpu_rsv` 1), with `udp_rmem_min` `rmem0`.
+fn pool(limits: [i64; 3], rmem0: u32) -> Pool {
+    Pool {
+        pcpu_rsv: 1,
+        limits,
+        rmem0,
+        ..Pool::default()
+    }
+}
+
+#[test]
+fn modern_proto_mem_over_the_hard_limit() {
+    // udp_mem = 2 2 2 pages: two one-page datagrams fit, the third is refused.
+    let mut q = Queue::with_memory(Policy::Modern, 1 << 20, pool([2, 2, 2], 0));
+    assert_eq!(q.enqueue(4096, no_condense), Outcome::Queued);
+    assert_eq!(q.enqueue(4096, no_condense), Outcome::Queued);
+    assert_eq!(q.memory().allocated, 2);
+    assert_eq!(
+        q.enqueue(4096, no_condense),
+        Outcome::Dropped(DropCause::ProtoMem)
+    );
+    assert_eq!(
+        DropCause::ProtoMem.counters(),
+        &[Counter::MemErrors, Counter::InErrors]
+    );
+    // Refused: nothing charged, the pages given back, sk_drops + 1.
+    let i = q.info();
+    assert_eq!((i.rmem_alloc, i.queued, i.drops), (8192, 2, 1));
+    assert_eq!(q.memory().allocated, 2);
+    // Reading all of it gives the pages back but one (`partial`: udp_rmem_release()
+    // rounds size + forward_alloc - 1 down to pages), which the next
+    // datagram then uses without a schedule.
+    assert!(q.dequeue(4096));
+    assert!(q.dequeue(4096));
+    assert_eq!((q.memory().allocated, q.info().forward_alloc), (1, 4096));
+    assert_eq!(q.enqueue(4096, no_condense), Outcome::Queued);
+    assert_eq!(q.memory().allocated, 1);
+    q.close();
+    assert_eq!(q.memory().allocated, 0);
+    assert_eq!(q.info().forward_alloc, 0);
+}
+
+#[test]
+fn modern_proto_mem_between_min_and_max_guarantees_rmem0() {
+    // udp_mem = 1 1 3: above min and below max a socket gets pages only while
+    // sk_rmem_alloc < udp_rmem_min (rmem0); UDP has no memory-pressure flag to fall back on.
+    let mut q = Queue::with_memory(Policy::Modern, 1 << 20, pool([1, 1, 3], 4096));
+    assert_eq!(q.enqueue(4096, no_condense), Outcome::Queued);
+    // rmem_alloc == rmem0: refused.
+    assert_eq!(
+        q.enqueue(4096, no_condense),
+        Outcome::Dropped(DropCause::ProtoMem)
+    );
+    // rmem_alloc == rmem0 - 1: granted.
+    let mut q = Queue::with_memory(Policy::Modern, 1 << 20, pool([1, 1, 3], 4097));
+    assert_eq!(q.enqueue(4096, no_condense), Outcome::Queued);
+    assert_eq!(q.enqueue(4096, no_condense), Outcome::Queued);
+    assert_eq!(q.memory().allocated, 2);
+}
+
+#[test]
+fn modern_proto_mem_per_cpu_reserve_hides_pages_until_flushed() {
+    // With a per-CPU reserve of 4 pages the global counter reads 0 until 4 pages are
+    // added on this CPU (`if (!allocated) return 1;`), then the whole reserve lands.
+    let mut p = pool([0, 0, 0], 0);
+    p.pcpu_rsv = 4;
+    let mut q = Queue::with_memory(Policy::Modern, 1 << 20, p);
+    for _ in 0..3 {
+        assert_eq!(q.enqueue(4096, no_condense), Outcome::Queued);
+    }
+    assert_eq!((q.memory().allocated, q.memory().pcpu), (0, 3));
+    assert_eq!(
+        q.enqueue(4096, no_condense),
+        Outcome::Dropped(DropCause::ProtoMem)
+    );
+    // The refused page was flushed with the reserve and then taken back on its own.
+    assert_eq!((q.memory().allocated, q.memory().pcpu), (4, -1));
+}
+
+#[test]
+fn classic_rmem_schedule_counts_in_errors_only() {
+    let mut q = Queue::with_memory(Policy::Classic, 1 << 20, pool([1, 1, 1], 0));
+    assert_eq!(q.enqueue(4096, no_condense), Outcome::Queued);
+    // sk_forward_alloc is 0 after the first charge; the second page is refused.
+    assert_eq!(q.info().forward_alloc, 0);
+    assert_eq!(
+        q.enqueue(100, no_condense),
+        Outcome::Dropped(DropCause::RmemSchedule)
+    );
+    assert_eq!(DropCause::RmemSchedule.counters(), &[Counter::InErrors]);
+    // A datagram that fits in sk_forward_alloc needs no schedule: read the first one
+    // (4096 back in forward_alloc, not more than a page: kept), then two of 2000 fit.
+    assert!(q.dequeue(4096));
+    assert_eq!(q.info().forward_alloc, 4096);
+    assert_eq!(q.memory().allocated, 1);
+    assert_eq!(q.enqueue(2000, no_condense), Outcome::Queued);
+    assert_eq!(q.enqueue(2000, no_condense), Outcome::Queued);
+    assert_eq!(
+        q.enqueue(200, no_condense),
+        Outcome::Dropped(DropCause::RmemSchedule)
+    );
+    q.close();
+    assert_eq!(q.memory().allocated, 0);
+    assert_eq!(q.info().forward_alloc, 0);
 }

@@ -264,6 +264,7 @@ pub(super) fn mib_of(c: Counter) -> UdpMib {
     match c {
         Counter::InErrors => UdpMib::InErrors,
         Counter::RcvbufErrors => UdpMib::RcvbufErrors,
+        Counter::MemErrors => UdpMib::MemErrors,
     }
 }
 

@@ -1,0 +1,266 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The kernel UDP socket that backs each udprx socket.
+//!
+//! A udprx socket owns one ordinary `AF_INET`/`SOCK_DGRAM` socket, created in the opener's
+//! context (`__sock_create(..., kern = 0)`: its credentials, its LSM checks, its memory
+//! cgroup and its cgroup for BPF programs) and bound to the udprx port in the stock UDP
+//! tables. Through it udprx obeys what a stock socket obeys: the port is owned as a stock
+//! bind owns it (`EADDRINUSE` both ways, `CAP_NET_BIND_SERVICE`, cgroup bind programs), its
+//! socket filter, cgroup ingress programs and `security_sock_rcv_skb()` run through
+//! `sk_filter_trim_cap()`, and its receive memory is scheduled against `net.ipv4.udp_mem`
+//! and the memory cgroup by `__sk_mem_schedule()`. The queue itself stays udprx's.
+//!
+//! C headers: [`include/linux/net.h`](srctree/include/linux/net.h),
+//! [`include/net/sock.h`](srctree/include/net/sock.h),
+//! [`include/linux/filter.h`](srctree/include/linux/filter.h)
+
+use super::{
+    bindings,
+    netns::Net,
+    skb::{DropReason, Skb},
+};
+use core::ptr::NonNull;
+use kernel::{
+    error::to_result,
+    prelude::*,
+    sync::aref::{ARef, AlwaysRefCounted},
+    types::Opaque,
+    uaccess::UserPtr,
+};
+
+/// A `struct sock`.
+///
+/// # Invariants
+///
+/// A `&Sock` points to a live `struct sock` of a UDP socket.
+#[repr(transparent)]
+pub(crate) struct Sock(Opaque<bindings::sock>);
+
+// SAFETY: A `struct sock` is used from any CPU; its reference may be dropped on any CPU.
+unsafe impl Send for Sock {}
+// SAFETY: Every method takes the locks or uses the atomics the kernel requires.
+unsafe impl Sync for Sock {}
+
+// SAFETY: A `struct sock` is always reference counted (`sock_hold()`/`sock_put()`).
+unsafe impl AlwaysRefCounted for Sock {
+    fn inc_ref(&self) {
+        // SAFETY: The sock is alive (type invariants), so its count is non-zero.
+        unsafe { bindings::udprx_sock_hold(self.as_ptr()) };
+    }
+
+    unsafe fn dec_ref(obj: NonNull<Self>) {
+        // SAFETY: The caller gives up a reference it holds.
+        unsafe { bindings::udprx_sock_put(obj.cast().as_ptr()) };
+    }
+}
+
+impl Sock {
+    fn as_ptr(&self) -> *mut bindings::sock {
+        self.0.get()
+    }
+
+    /// `__sk_mem_schedule(sk, size, SK_MEM_RECV)`: raises the socket's allowance
+    /// (`sk_forward_alloc`) by `sk_mem_pages(size)` pages of protocol memory, charged to
+    /// `net.ipv4.udp_mem` and to the socket's memory cgroup; `false` when refused.
+    ///
+    /// In process context call it with bottom halves disabled (see [`BhDisabled`]), as
+    /// in softirq, so that the memory cgroup is charged without sleeping.
+    pub(crate) fn mem_schedule(&self, size: u32) -> bool {
+        let size = i32::try_from(size).unwrap_or(i32::MAX);
+        // SAFETY: The sock is alive (type invariants).
+        unsafe { bindings::__sk_mem_schedule(self.as_ptr(), size, bindings::SK_MEM_RECV as i32) != 0 }
+    }
+
+    /// `__sk_mem_reclaim(sk, bytes)`: gives `bytes` (whole pages) of the allowance back.
+    pub(crate) fn mem_reclaim(&self, bytes: u32) {
+        let bytes = i32::try_from(bytes).unwrap_or(i32::MAX);
+        // SAFETY: The sock is alive (type invariants).
+        unsafe { bindings::__sk_mem_reclaim(self.as_ptr(), bytes) };
+    }
+
+    /// `atomic_add(delta, &sk->sk_rmem_alloc)`: what udprx has charged, mirrored where
+    /// the memory rules (and `ss`) read it.
+    pub(crate) fn rmem_add(&self, delta: i32) {
+        // SAFETY: The sock is alive (type invariants); the field is an atomic.
+        unsafe { bindings::udprx_sk_rmem_add(self.as_ptr(), delta) };
+    }
+
+    /// `udp_unexpected_gso()`: whether `skb` is a GRO packet (UDP_L4 or fraglist) this
+    /// socket does not accept as one, so that it has to be split again.
+    pub(crate) fn unexpected_gso(&self, skb: &Skb) -> bool {
+        // SAFETY: Both are alive.
+        unsafe { bindings::udprx_udp_unexpected_gso(self.as_ptr(), skb.as_raw()) }
+    }
+
+    /// What `udp_queue_rcv_skb()` does with an unexpected GSO skb: splits it into its
+    /// datagrams, each with `skb->data` at its UDP header. On failure the skb is freed and
+    /// its segments are counted (`sk_drops`, the stock `Udp: InErrors`, as
+    /// `udp_rcv_segment()` counts them) and the list is empty.
+    pub(crate) fn segment(&self, skb: Skb) -> super::skb::SegmentList {
+        let raw = skb.into_raw();
+        // SAFETY: We own `raw`; the call consumes it and returns the segments it owns now.
+        let segs = unsafe { bindings::udprx_udp_rcv_segment(self.as_ptr(), raw) };
+        // SAFETY: `segs` is NULL or a list of skbs we own, linked by `->next`.
+        unsafe { super::skb::SegmentList::from_raw(segs) }
+    }
+
+    /// Whether a classic BPF filter is attached (`SO_ATTACH_FILTER`).
+    pub(crate) fn has_filter(&self) -> bool {
+        // SAFETY: The sock is alive; only the pointer is tested.
+        unsafe { bindings::udprx_sk_has_filter(self.as_ptr()) }
+    }
+
+    /// `sk_filter_trim_cap(sk, skb, sizeof(struct udphdr))`: pfmemalloc skbs, cgroup
+    /// ingress programs, the LSM and the socket filter, in that order. `Err` with the drop
+    /// reason when the datagram must be dropped; a filter may trim it (to no less than the
+    /// UDP header).
+    pub(crate) fn filter(&self, skb: &mut Skb) -> core::result::Result<(), DropReason> {
+        // SAFETY: Both are alive; `skb->data` is at the UDP header, as the cap assumes.
+        let r = unsafe { bindings::sk_filter_trim_cap(self.as_ptr(), skb.as_raw(), 8) };
+        match r {
+            0 => Ok(()),
+            bindings::SKB_DROP_REASON_PFMEMALLOC => Err(DropReason::Pfmemalloc),
+            bindings::SKB_DROP_REASON_SECURITY_HOOK => Err(DropReason::SecurityHook),
+            _ => Err(DropReason::SocketFilter),
+        }
+    }
+}
+
+/// An owned kernel UDP socket (`struct socket`), released on drop.
+///
+/// # Invariants
+///
+/// `sock` points to a socket created by `__sock_create()` that this object owns, with its
+/// `sk` set.
+pub(crate) struct UdpSocket {
+    sock: NonNull<bindings::socket>,
+}
+
+// SAFETY: The socket may be used and released from any task.
+unsafe impl Send for UdpSocket {}
+// SAFETY: `&UdpSocket` methods are the socket calls the kernel allows concurrently.
+unsafe impl Sync for UdpSocket {}
+
+impl UdpSocket {
+    /// `socket(AF_INET, SOCK_DGRAM, IPPROTO_UDP)` in `net`, as the calling task: with its
+    /// credentials, LSM checks, memory cgroup and cgroup.
+    pub(crate) fn new(net: &Net) -> Result<Self> {
+        let mut sock: *mut bindings::socket = core::ptr::null_mut();
+        // SAFETY: `net` is alive; `sock` is a valid out pointer; `kern = 0` is a socket of
+        // the calling task.
+        to_result(unsafe {
+            bindings::__sock_create(
+                net.as_ptr(),
+                bindings::AF_INET as i32,
+                bindings::SOCK_DGRAM as i32,
+                bindings::IPPROTO_UDP as i32,
+                &mut sock,
+                0,
+            )
+        })?;
+        // INVARIANT: Created and owned; `__sock_create()` sets `sk` on success.
+        Ok(Self {
+            // SAFETY: Success returns a valid socket.
+            sock: unsafe { NonNull::new_unchecked(sock) },
+        })
+    }
+
+    /// The `struct sock`.
+    pub(crate) fn sk(&self) -> &Sock {
+        // SAFETY: `sk` is set and lives as long as the socket (type invariants).
+        unsafe { &*bindings::udprx_socket_sk(self.sock.as_ptr()).cast::<Sock>() }
+    }
+
+    /// `sk_rcvbuf`: `net.core.rmem_default` for a new socket (`sock_init_data()`).
+    pub(crate) fn rcvbuf(&self) -> u32 {
+        // SAFETY: We own the socket; the field is read with `READ_ONCE()`.
+        let v = unsafe { bindings::udprx_socket_rcvbuf(self.sock.as_ptr()) };
+        v.max(0) as u32
+    }
+
+    /// A counted reference to the `struct sock`.
+    pub(crate) fn sk_ref(&self) -> ARef<Sock> {
+        self.sk().into()
+    }
+
+    /// `bind()` to `0.0.0.0:port`, with the stock checks (`EADDRINUSE`, `EACCES` below
+    /// `ip_unprivileged_port_start` without `CAP_NET_BIND_SERVICE`, cgroup bind programs).
+    pub(crate) fn bind_any(&self, port: u16) -> Result {
+        let addr = bindings::sockaddr_in {
+            sin_family: bindings::AF_INET as u16,
+            sin_port: port.to_be(),
+            sin_addr: bindings::in_addr {
+                // INADDR_ANY (0, in any byte order).
+                s_addr: 0,
+            },
+            ..Default::default()
+        };
+        // SAFETY: We own the socket; `addr` is a valid `sockaddr_in` of the given length,
+        // which `kernel_bind()` copies before returning.
+        to_result(unsafe {
+            bindings::kernel_bind(
+                self.sock.as_ptr(),
+                core::ptr::from_ref(&addr).cast_mut().cast(),
+                core::mem::size_of::<bindings::sockaddr_in>() as i32,
+            )
+        })
+    }
+
+    /// `setsockopt(SOL_SOCKET, SO_ATTACH_FILTER, arg, len)` with the caller's `struct
+    /// sock_fprog` (native or compat layout, as `copy_bpf_fprog_from_user()` reads it).
+    pub(crate) fn attach_filter(&self, arg: UserPtr, len: u32) -> Result {
+        // SAFETY: We own the socket; the option reads `len` bytes from the user pointer
+        // with the usual user-copy checks.
+        to_result(unsafe {
+            bindings::udprx_sock_setsockopt_user(
+                self.sock.as_ptr(),
+                bindings::SO_ATTACH_FILTER as i32,
+                arg.as_mut_ptr(),
+                len,
+            )
+        })
+    }
+
+    /// `setsockopt(SOL_SOCKET, SO_DETACH_FILTER)`: `ENOENT` when none is attached.
+    pub(crate) fn detach_filter(&self) -> Result {
+        // SAFETY: We own the socket; the option reads nothing.
+        to_result(unsafe {
+            bindings::udprx_sock_setsockopt_user(
+                self.sock.as_ptr(),
+                bindings::SO_DETACH_FILTER as i32,
+                core::ptr::null_mut(),
+                0,
+            )
+        })
+    }
+}
+
+impl Drop for UdpSocket {
+    fn drop(&mut self) {
+        // SAFETY: We own the socket (type invariants) and release it once.
+        unsafe { bindings::sock_release(self.sock.as_ptr()) };
+    }
+}
+
+/// Bottom halves disabled on this CPU while the guard lives (`local_bh_disable()`), as a
+/// softirq runs: memory charged meanwhile uses `GFP_ATOMIC` (`gfp_memcg_charge()`), so it
+/// can be charged under a spinlock.
+pub(crate) struct BhDisabled(core::marker::PhantomData<*mut ()>);
+
+impl BhDisabled {
+    /// Disables bottom halves until the guard is dropped.
+    pub(crate) fn new() -> Self {
+        // SAFETY: Always allowed in process context; undone in `Drop`.
+        unsafe { bindings::udprx_local_bh_disable() };
+        Self(core::marker::PhantomData)
+    }
+}
+
+impl Drop for BhDisabled {
+    fn drop(&mut self) {
+        // SAFETY: Paired with the disable in `new`, on the same CPU (the guard is not
+        // `Send`).
+        unsafe { bindings::udprx_local_bh_enable() };
+    }
+}
