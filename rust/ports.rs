@@ -90,7 +90,12 @@ impl<T: Send + Sync> PortTable<T> {
     /// Binds `sock` to `port`; `EADDRINUSE` when something else has it. `commit` runs
     /// after every allocation, under the writer lock, just before the new table is
     /// published: its error leaves the table as it was.
-    pub(crate) fn insert(&self, port: u16, sock: Arc<T>, commit: impl FnOnce() -> Result) -> Result {
+    pub(crate) fn insert(
+        &self,
+        port: u16,
+        sock: Arc<T>,
+        commit: impl FnOnce() -> Result,
+    ) -> Result {
         let _w = self.writer.lock();
         let mut entries = self.copy(GFP_KERNEL)?;
         let i = match entries.binary_search_by_key(&port, |(p, _)| *p) {

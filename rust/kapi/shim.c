@@ -198,6 +198,11 @@ int udprx_sock_setsockopt_user(struct socket *sock, int optname, void __user *op
 	return sock_setsockopt(sock, SOL_SOCKET, optname, USER_SOCKPTR(optval), optlen);
 }
 
+int udprx_sock_setsockopt_int(struct socket *sock, int optname, int val)
+{
+	return sock_setsockopt(sock, SOL_SOCKET, optname, KERNEL_SOCKPTR(&val), sizeof(val));
+}
+
 void udprx_local_bh_disable(void)
 {
 	local_bh_disable();
@@ -215,7 +220,15 @@ void udprx_skb_orphan(struct sk_buff *skb)
 
 bool udprx_udp_unexpected_gso(struct sock *sk, struct sk_buff *skb)
 {
-	return udp_unexpected_gso(sk, skb);
+	/* udp_unexpected_gso() without its tunnel clause, which reads the unexported
+	 * udp_encap_needed_key and is false for a socket without encap_rcv (ours). */
+	if (!skb_is_gso(skb))
+		return false;
+	if (skb_shinfo(skb)->gso_type & SKB_GSO_UDP_L4 && !udp_test_bit(ACCEPT_L4, sk))
+		return true;
+	if (skb_shinfo(skb)->gso_type & SKB_GSO_FRAGLIST && !udp_test_bit(ACCEPT_FRAGLIST, sk))
+		return true;
+	return false;
 }
 
 struct sk_buff *udprx_udp_rcv_segment(struct sock *sk, struct sk_buff *skb)

@@ -103,13 +103,15 @@ bool udprx_sk_has_filter(const struct sock *sk);
 /* sock_setsockopt(sock, SOL_SOCKET, optname, USER_SOCKPTR(optval), optlen) (USER_SOCKPTR is inline). */
 int udprx_sock_setsockopt_user(struct socket *sock, int optname, void __user *optval,
 			       unsigned int optlen);
+/* sock_setsockopt(sock, SOL_SOCKET, optname, KERNEL_SOCKPTR(&val), sizeof(val)) (inline). */
+int udprx_sock_setsockopt_int(struct socket *sock, int optname, int val);
 /* local_bh_disable() / local_bh_enable() (inline). */
 void udprx_local_bh_disable(void);
 void udprx_local_bh_enable(void);
 
 /* skb_orphan() (inline): drop the socket reference early demux may have left in skb->sk. */
 void udprx_skb_orphan(struct sk_buff *skb);
-/* udp_unexpected_gso() (inline). */
+/* udp_unexpected_gso() (inline) for a socket without encap_rcv. */
 bool udprx_udp_unexpected_gso(struct sock *sk, struct sk_buff *skb);
 /* What udp_queue_rcv_skb() does to an unexpected GSO skb (inlines): __skb_push() back to
  * the MAC header, then udp_rcv_segment(): the segments linked by ->next, or NULL (the skb

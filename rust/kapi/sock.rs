@@ -69,7 +69,9 @@ impl Sock {
     pub(crate) fn mem_schedule(&self, size: u32) -> bool {
         let size = i32::try_from(size).unwrap_or(i32::MAX);
         // SAFETY: The sock is alive (type invariants).
-        unsafe { bindings::__sk_mem_schedule(self.as_ptr(), size, bindings::SK_MEM_RECV as i32) != 0 }
+        unsafe {
+            bindings::__sk_mem_schedule(self.as_ptr(), size, bindings::SK_MEM_RECV as i32) != 0
+        }
     }
 
     /// `__sk_mem_reclaim(sk, bytes)`: gives `bytes` (whole pages) of the allowance back.
@@ -224,12 +226,11 @@ impl UdpSocket {
 
     /// `setsockopt(SOL_SOCKET, SO_DETACH_FILTER)`: `ENOENT` when none is attached.
     pub(crate) fn detach_filter(&self) -> Result {
-        // SAFETY: We own the socket; the option reads nothing.
+        // SAFETY: We own the socket; the option's int is ignored.
         to_result(unsafe {
-            bindings::udprx_sock_setsockopt_user(
+            bindings::udprx_sock_setsockopt_int(
                 self.sock.as_ptr(),
                 bindings::SO_DETACH_FILTER as i32,
-                core::ptr::null_mut(),
                 0,
             )
         })

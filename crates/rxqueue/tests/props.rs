@@ -315,11 +315,15 @@ fn run_pool(policy: Policy, limits: [i64; 3], rsv: i64, ops: &[Op]) -> Result<()
             }
             Op::Release => {
                 if q.info().owned {
-                    q.release_backlog(backlog.drain(..), |t| *t, |t, o| {
-                        if o == Outcome::Queued {
-                            queue.push_back(t);
-                        }
-                    });
+                    q.release_backlog(
+                        backlog.drain(..),
+                        |t| *t,
+                        |t, o| {
+                            if o == Outcome::Queued {
+                                queue.push_back(t);
+                            }
+                        },
+                    );
                 }
             }
             Op::Read => {

@@ -91,6 +91,54 @@ pub fn run(a: &Args) -> Result<()> {
         t.bind_args(&bind(a.port, 0, 0)),
         Err(Errno::EADDRINUSE),
     );
+    // Port ownership, both ways, as between two stock sockets: the udprx socket's backing
+    // socket holds the port in the stock UDP tables.
+    let errno = |r: std::io::Result<std::net::UdpSocket>| {
+        r.map(drop)
+            .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(0)))
+    };
+    expect(
+        "stock bind 0.0.0.0, port of a udprx socket",
+        errno(std::net::UdpSocket::bind(("0.0.0.0", a.port))),
+        Err(Errno::EADDRINUSE),
+    );
+    expect(
+        "stock bind 127.0.0.1, port of a udprx socket",
+        errno(std::net::UdpSocket::bind(("127.0.0.1", a.port))),
+        Err(Errno::EADDRINUSE),
+    );
+    let other = a.port.wrapping_add(2);
+    let stock = std::net::UdpSocket::bind(("127.0.0.1", other))?;
+    let u = Device::open(true)?;
+    expect(
+        "bind, port of a stock socket",
+        u.bind_args(&bind(other, 0, 0)),
+        Err(Errno::EADDRINUSE),
+    );
+    drop(stock);
+    let u = Device::open(true)?;
+    expect(
+        "bind, port freed by the stock socket's close",
+        u.bind_args(&bind(other, 0, 0)),
+        Ok(()),
+    );
+    // The socket filter ioctls answer as SO_ATTACH_FILTER / SO_DETACH_FILTER do.
+    expect(
+        "detach filter, none attached",
+        u.detach_filter(),
+        Err(Errno::ENOENT),
+    );
+    expect(
+        "attach filter, empty program",
+        u.attach_filter(&[]),
+        Err(Errno::EINVAL),
+    );
+    expect(
+        "attach filter",
+        u.attach_filter(&crate::filter::max_len(100)),
+        Ok(()),
+    );
+    expect("detach filter", u.detach_filter(), Ok(()));
     drop(s);
     expect(
         "bind, port freed by close",

@@ -9,8 +9,8 @@ use std::{
     time::Duration,
 };
 use udprx_abi::{
-    BindArgs, Info, RcvbufArgs, DEVICE_PATH, RCVBUF_FORCE, UDPRX_BIND, UDPRX_HOLD, UDPRX_INFO,
-    UDPRX_RELEASE, UDPRX_SET_POLICY, UDPRX_SET_RCVBUF,
+    BindArgs, Info, RcvbufArgs, DEVICE_PATH, RCVBUF_FORCE, UDPRX_ATTACH_FILTER, UDPRX_BIND,
+    UDPRX_DETACH_FILTER, UDPRX_HOLD, UDPRX_INFO, UDPRX_RELEASE, UDPRX_SET_POLICY, UDPRX_SET_RCVBUF,
 };
 
 nix::ioctl_write_ptr_bad!(ioctl_bind, UDPRX_BIND, BindArgs);
@@ -19,6 +19,8 @@ nix::ioctl_write_ptr_bad!(ioctl_set_policy, UDPRX_SET_POLICY, u32);
 nix::ioctl_none_bad!(ioctl_hold, UDPRX_HOLD);
 nix::ioctl_none_bad!(ioctl_release, UDPRX_RELEASE);
 nix::ioctl_read_bad!(ioctl_info, UDPRX_INFO, Info);
+nix::ioctl_write_ptr_bad!(ioctl_attach_filter, UDPRX_ATTACH_FILTER, libc::sock_fprog);
+nix::ioctl_none_bad!(ioctl_detach_filter, UDPRX_DETACH_FILTER);
 
 fn errno_msg(what: &str, e: nix::errno::Errno) -> anyhow::Error {
     anyhow::anyhow!("{what}: {e}: {}", e.desc())
@@ -104,6 +106,19 @@ impl Device {
         unsafe { ioctl_set_policy(self.fd(), &policy) }
             .map(drop)
             .map_err(|e| errno_msg("set policy", e))
+    }
+
+    /// `UDPRX_ATTACH_FILTER`: the classic BPF program `prog`, as `SO_ATTACH_FILTER`.
+    pub fn attach_filter(&self, prog: &[libc::sock_filter]) -> nix::Result<()> {
+        let f = crate::filter::fprog(prog);
+        // SAFETY: The ioctl reads one `struct sock_fprog`, which points to `prog`.
+        unsafe { ioctl_attach_filter(self.fd(), &f) }.map(drop)
+    }
+
+    /// `UDPRX_DETACH_FILTER`.
+    pub fn detach_filter(&self) -> nix::Result<()> {
+        // SAFETY: No argument.
+        unsafe { ioctl_detach_filter(self.fd()) }.map(drop)
     }
 
     /// `UDPRX_HOLD`.

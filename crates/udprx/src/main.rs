@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 mod check;
 mod compare;
 mod dev;
+mod filter;
 mod link;
 mod model;
 mod plot;

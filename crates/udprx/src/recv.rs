@@ -55,6 +55,10 @@ pub struct Args {
     /// end, draining the backlog. Implies --no-read.
     #[arg(long)]
     hold: bool,
+    /// Attach a classic BPF socket filter that drops datagrams longer than N bytes (UDP
+    /// header included), with SO_ATTACH_FILTER or UDPRX_ATTACH_FILTER.
+    #[arg(long, value_name = "N")]
+    filter_max_len: Option<u32>,
     /// Do not read: wait for SIGINT/SIGTERM or --timeout, then print the accounting as JSON
     /// (before and after reading what is queued).
     #[arg(long)]
@@ -282,6 +286,9 @@ pub fn run(a: &Args) -> Result<()> {
         }
         let s = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, a.port))
             .with_context(|| format!("bind UDP socket to port {}", a.port))?;
+        if let Some(n) = a.filter_max_len {
+            crate::filter::attach_stock(&s, &crate::filter::max_len(n))?;
+        }
         if let Some(v) = a.rcvbuf {
             set_stock_rcvbuf(&s, v, a.force)?;
         }
@@ -292,6 +299,10 @@ pub fn run(a: &Args) -> Result<()> {
             PolicyArg::Classic => udprx_abi::POLICY_CLASSIC,
             PolicyArg::Modern => udprx_abi::POLICY_MODERN,
         })?;
+        if let Some(n) = a.filter_max_len {
+            dev.attach_filter(&crate::filter::max_len(n))
+                .map_err(|e| anyhow::anyhow!("attach filter: {e}: {}", e.desc()))?;
+        }
         if let Some(v) = a.rcvbuf {
             dev.set_rcvbuf(v, a.force)?;
         }
