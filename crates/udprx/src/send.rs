@@ -56,6 +56,14 @@ pub struct Args {
     /// Wait for one ICMP port unreachable per datagram (up to 3 s); exit 1 if fewer come.
     #[arg(long)]
     expect_unreach: bool,
+    /// Send all datagrams in one sendto() with UDP_SEGMENT (GSO): one skb of --count
+    /// segments of --size bytes travels to the receiver, which splits it again (over veth
+    /// the skb stays whole up to the receiver's stack).
+    #[arg(long, conflicts_with_all = ["proto", "csum", "ulen", "truncate"])]
+    segment: bool,
+    /// Set SO_BROADCAST, to send to a broadcast address.
+    #[arg(long)]
+    broadcast: bool,
 }
 
 fn parse_dest(s: &str) -> Result<SocketAddrV4, String> {
@@ -185,6 +193,8 @@ pub fn craft(a: &Args, src: Ipv4Addr, seq: u64) -> Crafted {
 /// The source address the kernel will use towards `dst`.
 fn source_for(dst: Ipv4Addr) -> Result<Ipv4Addr> {
     let s = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).context("bind UDP socket")?;
+    // A broadcast destination needs SO_BROADCAST even to look its route up.
+    s.set_broadcast(true).context("SO_BROADCAST")?;
     s.connect((dst, 9))
         .with_context(|| format!("no route to {dst}"))?;
     match s.local_addr()? {
@@ -246,6 +256,25 @@ fn await_unreach(icmp: &Socket, want: u64, proto: u8, dst: SocketAddrV4) -> Resu
     Ok(got)
 }
 
+/// `setsockopt(SOL_UDP, UDP_SEGMENT, size)`.
+fn set_udp_segment(sock: &UdpSocket, size: usize) -> Result<()> {
+    let v = i32::try_from(size).context("--size")?;
+    // SAFETY: Passes a valid int of the right size.
+    let r = unsafe {
+        libc::setsockopt(
+            std::os::fd::AsRawFd::as_raw_fd(sock),
+            libc::SOL_UDP,
+            libc::UDP_SEGMENT,
+            (&v as *const i32).cast(),
+            std::mem::size_of::<i32>() as libc::socklen_t,
+        )
+    };
+    if r != 0 {
+        return Err(std::io::Error::last_os_error()).context("setsockopt(UDP_SEGMENT)");
+    }
+    Ok(())
+}
+
 pub fn run(a: &Args) -> Result<()> {
     let crafted = a.proto != 17 || a.csum != Csum::Good || a.ulen.is_some() || a.truncate.is_some();
     let icmp = if a.expect_unreach {
@@ -278,12 +307,27 @@ pub fn run(a: &Args) -> Result<()> {
             bail!("UDP needs a destination port (--to ADDR:PORT)");
         }
         let sock = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).context("bind UDP socket")?;
-        for seq in 0..a.count {
-            let p = payload(seq, a.size);
-            sock.send_to(&p, a.to)
-                .with_context(|| format!("send to {}", a.to))?;
+        if a.broadcast {
+            sock.set_broadcast(true).context("SO_BROADCAST")?;
+        }
+        if a.segment {
+            let all: Vec<Vec<u8>> = (0..a.count).map(|seq| payload(seq, a.size)).collect();
+            set_udp_segment(&sock, a.size)?;
+            sock.send_to(&all.concat(), a.to)
+                .with_context(|| format!("send {} segments to {}", a.count, a.to))?;
             if a.print {
-                println!("{}", line(&p));
+                for p in &all {
+                    println!("{}", line(p));
+                }
+            }
+        } else {
+            for seq in 0..a.count {
+                let p = payload(seq, a.size);
+                sock.send_to(&p, a.to)
+                    .with_context(|| format!("send to {}", a.to))?;
+                if a.print {
+                    println!("{}", line(&p));
+                }
             }
         }
     }
