@@ -31,7 +31,7 @@ pub(super) fn calibrate(
         }
         let what = || format!("calibration [{}]: {size} B", link.name());
         let plain = {
-            let mut rx = Rx::open(Side::Modern, None)?;
+            let mut rx = Rx::open(Side::Modern, None, Guard::None)?;
             tx.send(size, kind, PORT, 17)?;
             await_arrival(&mut seen, what)?;
             let p = rx.mem()?.rmem;
@@ -39,7 +39,7 @@ pub(super) fn calibrate(
             p
         };
         let rcvbuf = i32::try_from(4 * u64::from(plain)).context("truesize too big")?;
-        let rx = Rx::open(Side::Modern, Some((rcvbuf, false)))?;
+        let rx = Rx::open(Side::Modern, Some((rcvbuf, false)), Guard::None)?;
         for _ in 0..5 {
             tx.send(size, kind, PORT, 17)?;
             await_arrival(&mut seen, what)?;

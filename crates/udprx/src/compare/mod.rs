@@ -209,6 +209,40 @@ mod tests {
     }
 
     #[test]
+    fn model_guards() {
+        let steps = vec![
+            Step::Send(1000, Kind::Good),
+            Step::Send(200, Kind::BadCsum),
+            Step::Send(48, Kind::ZeroCsum),
+        ];
+        let mut sc = Scenario {
+            name: "t",
+            about: String::new(),
+            rcvbuf: None,
+            steps,
+            classic_reason: "",
+            guard: Guard::Firewall,
+        };
+        let m = model(&sc, Policy::Modern, 1 << 20, &ts());
+        assert_eq!(m.mib, Mib::default());
+        assert_eq!((m.delivered, m.drops), (0, 0));
+        // A filter keeping up to 100 bytes: the 1000 B datagram is filtered, the bad
+        // checksum is found before the filter, the 48 B one is delivered.
+        sc.guard = Guard::Filter(100);
+        let m = model(&sc, Policy::Modern, 1 << 20, &ts());
+        assert_eq!(
+            (
+                m.delivered,
+                m.drops,
+                m.mib[UdpMib::InErrors],
+                m.mib[UdpMib::InCsumErrors],
+                m.mib[UdpMib::InDatagrams]
+            ),
+            (1, 2, 2, 1, 1)
+        );
+    }
+
+    #[test]
     fn model_overflow_and_malformed() {
         let sc = Scenario {
             name: "t",
@@ -216,6 +250,7 @@ mod tests {
             rcvbuf: None,
             steps: sends(20, 1000),
             classic_reason: "",
+            guard: Guard::None,
         };
         let m = model(&sc, Policy::Modern, 8192, &ts());
         assert_eq!(

@@ -29,6 +29,10 @@ pub(super) fn model(
     for step in &sc.steps {
         match *step {
             Step::SendClosed(_) => bump(&mut o, UdpMib::NoPorts),
+            Step::Send(_, _) if sc.guard == Guard::Firewall => {
+                // Dropped by the rule before `LOCAL_IN`'s last hook: nothing moves.
+                o.series.push((q.info().rmem_alloc, false));
+            }
             Step::Send(size, kind) => {
                 if kind == Kind::LongUlen {
                     bump(&mut o, UdpMib::InErrors);
@@ -40,6 +44,21 @@ pub(super) fn model(
                     bump(&mut o, UdpMib::InErrors);
                     o.series.push((q.info().rmem_alloc, false));
                     continue;
+                }
+                if let Guard::Filter(max) = sc.guard {
+                    // `udp_queue_rcv_one_skb()`: with a filter attached the checksum is
+                    // verified first; then the filter; either drop is `InErrors` and a
+                    // socket drop.
+                    let refused = kind == Kind::BadCsum || size + 8 > max as usize;
+                    if refused {
+                        if kind == Kind::BadCsum {
+                            bump(&mut o, UdpMib::InCsumErrors);
+                        }
+                        bump(&mut o, UdpMib::InErrors);
+                        q.count_drop();
+                        o.series.push((q.info().rmem_alloc, true));
+                        continue;
+                    }
                 }
                 let ts = truesize[&(size, kind)];
                 let bad = kind == Kind::BadCsum;

@@ -29,11 +29,25 @@ pub(super) enum Step {
     Close,
 }
 
+/// What stands between the sender and the socket, on every side alike.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Guard {
+    /// Nothing.
+    None,
+    /// An nftables `input` chain at the filter priority that drops UDP to the port.
+    Firewall,
+    /// A classic BPF socket filter that drops datagrams longer than this many bytes (UDP
+    /// header included): `SO_ATTACH_FILTER` or `UDPRX_ATTACH_FILTER`.
+    Filter(u32),
+}
+
 pub(super) struct Scenario {
     pub(super) name: &'static str,
     pub(super) about: String,
     /// `SO_RCVBUF` value and whether forced.
     pub(super) rcvbuf: Option<(i32, bool)>,
+    /// A firewall rule or a socket filter, the same for every side.
+    pub(super) guard: Guard,
     pub(super) steps: Vec<Step>,
     /// Why `classic` differs from stock, when it does.
     pub(super) classic_reason: &'static str,
@@ -72,6 +86,12 @@ pub(super) fn scenarios(ts1000: Option<u32>) -> Result<Vec<Scenario>> {
     held.push(Step::Release);
     let mut close = sends(5, 1000);
     close.push(Step::Close);
+    let filtered = [100, 1400]
+        .iter()
+        .cycle()
+        .take(12)
+        .map(|&s| Step::Send(s, Kind::Good))
+        .collect();
     // Each clamp scenario sends a little more than its buffer holds, in big datagrams (the
     // truesize of 60000 bytes is over 60000, so buffer / 60000 datagrams overflow it).
     let clamp_n = (2 * rmax as usize) / 60_000 + 4;
@@ -83,6 +103,7 @@ pub(super) fn scenarios(ts1000: Option<u32>) -> Result<Vec<Scenario>> {
             rcvbuf: Some((4096, false)),
             steps: sends(20, 1000),
             classic_reason: "3.13 sock_queue_rcv_skb() admits while rmem < rcvbuf (one more datagram), then sk_rcvqueues_full() drops early with InErrors only",
+            guard: Guard::None,
         },
         Scenario {
             name: "exact-fit",
@@ -90,6 +111,7 @@ pub(super) fn scenarios(ts1000: Option<u32>) -> Result<Vec<Scenario>> {
             rcvbuf: Some((exact, false)),
             steps: sends(6, 1000),
             classic_reason: "",
+            guard: Guard::None,
         },
         Scenario {
             name: "slow-reader",
@@ -97,6 +119,7 @@ pub(super) fn scenarios(ts1000: Option<u32>) -> Result<Vec<Scenario>> {
             rcvbuf: Some((4096, false)),
             steps: slow,
             classic_reason: "3.13 uncharges at once on read and admits while rmem < rcvbuf; 7.3 keeps read bytes charged until the deficit reaches rcvbuf/4 or the reader queue empties",
+            guard: Guard::None,
         },
         Scenario {
             name: "mixed-sizes",
@@ -104,6 +127,7 @@ pub(super) fn scenarios(ts1000: Option<u32>) -> Result<Vec<Scenario>> {
             rcvbuf: Some((8192, false)),
             steps: mixed,
             classic_reason: "3.13 tests rmem < rcvbuf without the arriving truesize, so it admits one datagram past rcvbuf whatever its size and then nothing; 7.3 tests rmem + truesize <= rcvbuf, so it refuses the datagram that does not fit and still takes smaller ones",
+            guard: Guard::None,
         },
         Scenario {
             name: "tiny-rcvbuf",
@@ -111,6 +135,7 @@ pub(super) fn scenarios(ts1000: Option<u32>) -> Result<Vec<Scenario>> {
             rcvbuf: Some((1, false)),
             steps: sends(5, 4000),
             classic_reason: "3.13: once the first datagram is in, rmem > rcvbuf and sk_rcvqueues_full() drops early, counting InErrors only",
+            guard: Guard::None,
         },
         Scenario {
             name: "clamp",
@@ -118,6 +143,7 @@ pub(super) fn scenarios(ts1000: Option<u32>) -> Result<Vec<Scenario>> {
             rcvbuf: Some((rmax.saturating_mul(2), false)),
             steps: sends(clamp_n, 60_000),
             classic_reason: "3.13 admits while rmem < rcvbuf: one more datagram",
+            guard: Guard::None,
         },
         Scenario {
             name: "force",
@@ -125,6 +151,7 @@ pub(super) fn scenarios(ts1000: Option<u32>) -> Result<Vec<Scenario>> {
             rcvbuf: Some((rmax.saturating_mul(2), true)),
             steps: sends(force_n, 60_000),
             classic_reason: "3.13 admits while rmem < rcvbuf: one more datagram",
+            guard: Guard::None,
         },
         Scenario {
             name: "closed-port",
@@ -132,6 +159,7 @@ pub(super) fn scenarios(ts1000: Option<u32>) -> Result<Vec<Scenario>> {
             rcvbuf: None,
             steps: vec![Step::SendClosed(100); 3],
             classic_reason: "",
+            guard: Guard::None,
         },
         Scenario {
             name: "malformed",
@@ -147,6 +175,7 @@ pub(super) fn scenarios(ts1000: Option<u32>) -> Result<Vec<Scenario>> {
                 Step::Read,
             ],
             classic_reason: "",
+            guard: Guard::None,
         },
         Scenario {
             name: "held",
@@ -154,6 +183,7 @@ pub(super) fn scenarios(ts1000: Option<u32>) -> Result<Vec<Scenario>> {
             rcvbuf: Some((4096, false)),
             steps: held,
             classic_reason: "3.13 backlogs while the socket is owned (sk_add_backlog, limit backlog.len + rmem > rcvbuf) and drains through sock_queue_rcv_skb() on release",
+            guard: Guard::None,
         },
         Scenario {
             name: "close",
@@ -161,6 +191,23 @@ pub(super) fn scenarios(ts1000: Option<u32>) -> Result<Vec<Scenario>> {
             rcvbuf: Some((65536, false)),
             steps: close,
             classic_reason: "",
+            guard: Guard::None,
+        },
+        Scenario {
+            name: "firewall",
+            about: format!("5 x 1000 B to port {PORT}, which an nftables input rule (priority filter) drops"),
+            rcvbuf: None,
+            steps: sends(5, 1000),
+            classic_reason: "",
+            guard: Guard::Firewall,
+        },
+        Scenario {
+            name: "filter",
+            about: "12 datagrams of 100 and 1400 B; the socket's classic BPF filter drops those over 508 B (UDP header included)".into(),
+            rcvbuf: None,
+            steps: filtered,
+            classic_reason: "",
+            guard: Guard::Filter(508),
         },
     ])
 }

@@ -184,11 +184,18 @@ pub(super) struct Mem {
 }
 
 impl Rx {
-    pub(super) fn open(side: Side, rcvbuf: Option<(i32, bool)>) -> Result<Self> {
+    pub(super) fn open(side: Side, rcvbuf: Option<(i32, bool)>, guard: Guard) -> Result<Self> {
+        let filter = match guard {
+            Guard::Filter(max) => Some(crate::filter::max_len(max)),
+            Guard::None | Guard::Firewall => None,
+        };
         Ok(match side {
             Side::Stock => {
                 let s = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, PORT))?;
                 s.set_nonblocking(true)?;
+                if let Some(f) = &filter {
+                    crate::filter::attach_stock(&s, f)?;
+                }
                 if let Some((v, force)) = rcvbuf {
                     crate::recv::set_stock_rcvbuf(&s, v, force)?;
                 }
@@ -203,6 +210,10 @@ impl Rx {
                 })?;
                 if let Some((v, force)) = rcvbuf {
                     d.set_rcvbuf(v, force)?;
+                }
+                if let Some(f) = &filter {
+                    d.attach_filter(f)
+                        .map_err(|e| anyhow::anyhow!("attach filter: {e}: {}", e.desc()))?;
                 }
                 d.bind(PORT)?;
                 Rx::Udprx(d)
@@ -292,6 +303,54 @@ impl core::ops::IndexMut<UdpMib> for Mib {
     }
 }
 
+/// The nftables rule of [`Guard::Firewall`], in this thread's netns: an `inet` table whose
+/// `input` chain (filter priority) counts and drops UDP to [`PORT`].
+fn firewall_rule() -> Result<()> {
+    let rule = format!(
+        "table inet udprx {{\n counter dropped {{ }}\n chain input {{\n  type filter hook input priority filter; policy accept;\n  udp dport {PORT} counter name dropped drop\n }}\n}}\n"
+    );
+    let mut nft = std::process::Command::new("nft")
+        .args(["-f", "-"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .context("run nft (package nftables)")?;
+    std::io::Write::write_all(&mut nft.stdin.take().context("nft stdin")?, rule.as_bytes())?;
+    if !nft.wait()?.success() {
+        bail!("nft -f: the firewall rule was refused");
+    }
+    Ok(())
+}
+
+/// Packets the firewall rule dropped.
+fn firewall_dropped() -> Result<u64> {
+    let out = std::process::Command::new("nft")
+        .args(["list", "counter", "inet", "udprx", "dropped"])
+        .output()
+        .context("run nft")?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.split_whitespace()
+        .skip_while(|w| *w != "packets")
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .with_context(|| format!("no packet count in `nft list counter`: {text}"))
+}
+
+/// Waits until the firewall rule has dropped one more datagram than `seen`.
+fn await_dropped(seen: &mut u64, what: impl Fn() -> String) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let n = firewall_dropped()?;
+        if n > *seen {
+            *seen = n;
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("{}: the firewall did not see a datagram within 5 s", what());
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 /// Waits until the current netns has seen one more datagram than `seen` (the `LOCAL_IN`
 /// hook counts every UDP datagram after reassembly; the protocol handler the others).
 pub(super) fn await_arrival(seen: &mut u64, what: impl Fn() -> String) -> Result<()> {
@@ -316,7 +375,10 @@ pub(super) fn run_side(sc: &Scenario, side: Side, link: Link) -> Result<Outcomes
     } else {
         UdpMib::GROUP
     };
-    let mut rx = Some(Rx::open(side, sc.rcvbuf)?);
+    if sc.guard == Guard::Firewall {
+        firewall_rule()?;
+    }
+    let mut rx = Some(Rx::open(side, sc.rcvbuf, sc.guard)?);
     let c0 = counters()?;
     let mut o = Outcomes {
         rcvbuf: rx.as_ref().unwrap().mem()?.rcvbuf,
@@ -324,7 +386,12 @@ pub(super) fn run_side(sc: &Scenario, side: Side, link: Link) -> Result<Outcomes
     };
     let mut buf = vec![0u8; 65536];
     let mut held = false;
-    let mut seen = arrivals(&c0);
+    // Behind the firewall nothing reaches udprx's counters: the rule's counter is polled.
+    let mut seen = if sc.guard == Guard::Firewall {
+        0
+    } else {
+        arrivals(&c0)
+    };
     for step in &sc.steps {
         match *step {
             Step::Send(..) | Step::SendClosed(..) => {
@@ -339,9 +406,12 @@ pub(super) fn run_side(sc: &Scenario, side: Side, link: Link) -> Result<Outcomes
                     None => 0,
                 };
                 tx.send(size, kind, port, proto)?;
-                await_arrival(&mut seen, || {
-                    format!("{} [{}]: {}", sc.name, link.name(), side.name())
-                })?;
+                let what = || format!("{} [{}]: {}", sc.name, link.name(), side.name());
+                if sc.guard == Guard::Firewall {
+                    await_dropped(&mut seen, what)?;
+                } else {
+                    await_arrival(&mut seen, what)?;
+                }
                 if let Some(r) = &rx {
                     let m = r.mem()?;
                     o.series.push((m.rmem, m.drops > drops0));
