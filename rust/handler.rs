@@ -21,7 +21,7 @@ impl ProtoHandler for Handler {
         match net.data::<UdprxNet>() {
             Some(state) => {
                 state.mib.proto.inc(ProtoMib::InPackets);
-                udp::rcv(state, skb);
+                udp::rcv(state, skb, None);
             }
             None => drop(skb),
         }

@@ -15,6 +15,7 @@ use crate::{
     pernet::UdprxNet,
     udp,
 };
+use kernel::sync::rcu;
 
 /// The udprx `LOCAL_IN` hook.
 pub(crate) struct LocalIn;
@@ -30,19 +31,21 @@ impl Hook for LocalIn {
         state.mib.hook.inc(HookMib::Seen);
         // Unicast, broadcast and multicast alike (a udprx port has one socket, udprx's);
         // anything whose destination port cannot be read goes on to the stock path, which
-        // counts it as an error.
-        let ours = skb
+        // counts it as an error. The socket found here is the one `udp::rcv` delivers to:
+        // one lookup, so a close in between cannot turn a stolen datagram into NoPorts.
+        let guard = rcu::read_lock();
+        let Some(sock) = skb
             .udp_dest_port_at_ip()
-            .is_some_and(|port| state.ports.contains(port));
-        if !ours {
+            .and_then(|port| state.ports.lookup(&guard, port))
+        else {
             state.mib.hook.inc(HookMib::Accepted);
             return Verdict::Accept(skb);
-        }
+        };
         state.mib.hook.inc(HookMib::Stolen);
         // What `ip_local_deliver_finish()` would do before calling `udp_rcv()` (raw sockets
         // do not see stolen datagrams).
         skb.pull_network_header();
-        udp::rcv(state, skb);
+        udp::rcv(state, skb, Some(sock));
         Verdict::Stolen
     }
 }

@@ -38,13 +38,21 @@ impl PernetData for UdprxNet {
         &NET_ID
     }
 
+    /// The hook is registered last, once everything it reads exists.
     fn init(net: &Net) -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
             ports <- PortTable::new(),
             mib: Counters::new(),
-            hook <- HookRegistration::local_in(net, crate::hook_priority()),
             proc: ProcNetEntry::new(net, c"udprx")?,
+            hook <- HookRegistration::local_in(net, crate::hook_priority()),
         })
+    }
+
+    /// The hook goes first; the grace period the netns core then waits, once for all the
+    /// namespaces that exit together, covers it (instead of one `synchronize_net()` per
+    /// netns in the hook's drop).
+    fn pre_exit(&self) {
+        self.hook.unregister();
     }
 }
 

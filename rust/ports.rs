@@ -6,8 +6,10 @@
 //!
 //! Readers (the hook and the handler, in softirq) look a port up under `rcu_read_lock()`
 //! without taking any lock, as `__udp4_lib_lookup()` does; writers (bind and close, process
-//! context) serialise on a mutex, publish a new sorted table and free the old one after a
-//! grace period. Binds are rare and tables small, so copying on write is the simple choice.
+//! context) serialise on a mutex. A bind publishes a new sorted table and frees the old
+//! one after a grace period; binds are rare and tables small, so copying on write is the
+//! simple choice. An unbind allocates nothing (as the kernel's unhash does not): it empties
+//! the entry's own RCU slot in place, and the next bind's copy leaves the empty entry out.
 
 use crate::kapi::rcu::RcuBox;
 use kernel::{
@@ -15,12 +17,15 @@ use kernel::{
     new_mutex,
     prelude::*,
     sync::{rcu, Arc, Mutex},
-    time::{delay::fsleep, Delta},
 };
 
-/// One immutable version of the table, sorted by port.
+/// One entry: a port and the RCU slot of what is bound to it (empty once unbound).
+type Entry<T> = (u16, RcuBox<Arc<T>>);
+
+/// One version of the table, sorted by port. Only the entries' slots change after it is
+/// published.
 struct Ports<T> {
-    entries: KVec<(u16, Arc<T>)>,
+    entries: KVec<Entry<T>>,
 }
 
 /// The bound sockets of one netns.
@@ -40,51 +45,50 @@ impl<T: Send + Sync> PortTable<T> {
         })
     }
 
-    /// What is bound to `port`, valid while `guard` is held.
-    pub(crate) fn lookup<'a>(&'a self, guard: &'a rcu::Guard, port: u16) -> Option<&'a T> {
+    /// The entry of `port` in the current table, valid while `guard` is held.
+    fn entry<'a>(&'a self, guard: &'a rcu::Guard, port: u16) -> Option<&'a Entry<T>> {
         let ports = self.current.get(guard)?;
         let i = ports
             .entries
             .binary_search_by_key(&port, |(p, _)| *p)
             .ok()?;
-        Some(&*ports.entries[i].1)
+        Some(&ports.entries[i])
     }
 
-    /// Whether a socket is bound to `port`.
-    pub(crate) fn contains(&self, port: u16) -> bool {
-        let guard = rcu::read_lock();
-        self.lookup(&guard, port).is_some()
+    /// What is bound to `port`, valid while `guard` is held.
+    pub(crate) fn lookup<'a>(&'a self, guard: &'a rcu::Guard, port: u16) -> Option<&'a T> {
+        self.entry(guard, port)?.1.get(guard).map(|a| &**a)
     }
 
-    /// A copy of the current entries with room for one more, allocated with `flags`.
+    /// A copy of the bound entries (empty slots left out) with room for one more,
+    /// allocated with `flags`.
     ///
-    /// Callers hold `writer`, so the table does not change between the two read sections.
-    fn copy(&self, flags: Flags) -> Result<KVec<(u16, Arc<T>)>> {
+    /// Callers hold `writer`, so the table does not change between the read sections. The
+    /// references are taken under the RCU read lock, the allocations made outside it.
+    fn copy(&self, flags: Flags) -> Result<KVec<Entry<T>>> {
         let len = {
             let guard = rcu::read_lock();
             self.current.get(&guard).map_or(0, |p| p.entries.len())
         };
-        let mut new = KVec::with_capacity(len + 1, flags)?;
-        let guard = rcu::read_lock();
-        if let Some(old) = self.current.get(&guard) {
-            for (p, s) in old.entries.iter() {
-                new.push_within_capacity((*p, s.clone()))
-                    .map_err(|_| ENOMEM)?;
+        let mut bound = KVec::with_capacity(len, flags)?;
+        {
+            let guard = rcu::read_lock();
+            if let Some(old) = self.current.get(&guard) {
+                for (p, slot) in old.entries.iter() {
+                    if let Some(s) = slot.get(&guard) {
+                        bound
+                            .push_within_capacity((*p, s.clone()))
+                            .map_err(|_| ENOMEM)?;
+                    }
+                }
             }
         }
+        let mut new = KVec::with_capacity(bound.len() + 1, flags)?;
+        for (p, s) in bound {
+            new.push_within_capacity((p, RcuBox::with(KBox::new(s, flags)?)))
+                .map_err(|_| ENOMEM)?;
+        }
         Ok(new)
-    }
-
-    /// Publishes `entries` and frees the old table (and the socket references it holds)
-    /// after a grace period.
-    fn publish(&self, entries: KVec<(u16, Arc<T>)>, flags: Flags) -> Result {
-        let new = if entries.is_empty() {
-            None
-        } else {
-            Some(KBox::new(Ports { entries }, flags)?)
-        };
-        drop(self.current.replace(new));
-        Ok(())
     }
 
     /// Binds `sock` to `port`; `EADDRINUSE` when something else has it. `commit` runs
@@ -102,8 +106,9 @@ impl<T: Send + Sync> PortTable<T> {
             Ok(_) => return Err(EADDRINUSE),
             Err(i) => i,
         };
+        let slot = RcuBox::with(KBox::new(sock, GFP_KERNEL)?);
         entries
-            .insert_within_capacity(i, (port, sock))
+            .insert_within_capacity(i, (port, slot))
             .map_err(|_| ENOMEM)?;
         let new = KBox::new(Ports { entries }, GFP_KERNEL)?;
         commit()?;
@@ -112,28 +117,14 @@ impl<T: Send + Sync> PortTable<T> {
     }
 
     /// Unbinds whatever is bound to `port`; returns once no reader can see it any more.
-    ///
-    /// Called from `release()`, which cannot fail, so a failed allocation is retried after
-    /// a short sleep (the `__GFP_NOFAIL` the kernel crate does not offer; allocations this
-    /// small do not fail in practice).
+    /// Allocates nothing, so it cannot fail (it is called from `release()`).
     pub(crate) fn remove(&self, port: u16) {
         let _w = self.writer.lock();
-        loop {
-            let mut entries = match self.copy(GFP_KERNEL) {
-                Ok(e) => e,
-                Err(_) => {
-                    fsleep(Delta::from_millis(1));
-                    continue;
-                }
-            };
-            let Ok(i) = entries.binary_search_by_key(&port, |(p, _)| *p) else {
-                return;
-            };
-            drop(entries.remove(i));
-            if self.publish(entries, GFP_KERNEL).is_ok() {
-                return;
-            }
-            fsleep(Delta::from_millis(1));
-        }
+        let retired = {
+            let guard = rcu::read_lock();
+            self.entry(&guard, port).and_then(|(_, slot)| slot.retire())
+        };
+        // Waits for a grace period, then drops the reference the table held.
+        drop(retired);
     }
 }

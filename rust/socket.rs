@@ -173,8 +173,13 @@ impl Socket {
     /// socket's policy says.
     fn enqueue(&self, state: &UdprxNet, mut skb: QueuedSkb) {
         let truesize = skb.truesize();
+        // `skb_condense()` can free page fragments: it runs before the queue's lock is
+        // taken, when the queue is past half full, as 7.3 decides it from an unlocked read
+        // of `sk_rmem_alloc`.
+        let wants = self.rx.lock().acct.wants_condense(truesize);
+        let charged = if wants { skb.condense() } else { truesize };
         let mut q = self.rx.lock();
-        match q.acct.enqueue(truesize, || skb.condense()) {
+        match q.acct.enqueue_condensed(truesize, charged) {
             Outcome::Queued => {
                 q.skbs.push_back(skb);
                 drop(q);

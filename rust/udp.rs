@@ -9,6 +9,7 @@ use crate::{
     counters::{DropReason, UdpMib},
     kapi::skb::{IpSummed, Skb},
     pernet::UdprxNet,
+    socket::Socket,
 };
 use kernel::sync::rcu;
 
@@ -46,8 +47,9 @@ fn csum_init(skb: &mut Skb, proto: u8, check: u16) -> bool {
 }
 
 /// Receives one UDP datagram (`skb->data` at the UDP header) for the udprx sockets of
-/// `state`'s netns.
-pub(crate) fn rcv(state: &UdprxNet, mut skb: Skb) {
+/// `state`'s netns: for `owner` when the caller already found the port's socket (the
+/// hook, under the RCU read lock), else for whichever socket has the port.
+pub(crate) fn rcv(state: &UdprxNet, mut skb: Skb, owner: Option<&Socket>) {
     let proto = skb.ip_protocol();
     // A socket early demux attached (a multicast datagram's only socket) is let go: the
     // lookup below finds the socket, as `inet_steal_sock()` ... `sock_put()` does.
@@ -75,7 +77,7 @@ pub(crate) fn rcv(state: &UdprxNet, mut skb: Skb) {
 
     {
         let guard = rcu::read_lock();
-        if let Some(sock) = state.ports.lookup(&guard, uh.dest) {
+        if let Some(sock) = owner.or_else(|| state.ports.lookup(&guard, uh.dest)) {
             // `udp_unicast_rcv_skb()` → `udp_queue_rcv_skb()`. A broadcast or multicast
             // datagram goes the same way: `__udp4_lib_mcast_deliver()` gives it to every
             // matching socket, and the port's owner is the only one (its backing socket

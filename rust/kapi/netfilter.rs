@@ -5,7 +5,11 @@
 //! C header: [`include/linux/netfilter.h`](srctree/include/linux/netfilter.h)
 
 use super::{bindings, netns::Net, skb::Skb};
-use core::{marker::PhantomData, ptr::NonNull};
+use core::{
+    marker::PhantomData,
+    ptr::NonNull,
+    sync::atomic::{AtomicBool, Ordering},
+};
 use kernel::{error::to_result, prelude::*, types::Opaque};
 
 /// What a hook does with an skb. Ownership makes the verdict honest: a hook that steals
@@ -30,13 +34,15 @@ pub(crate) trait Hook {
 ///
 /// # Invariants
 ///
-/// `ops` is registered with `nf_register_net_hook(net, ...)` for the whole life of this
-/// object, and `net` outlives it.
+/// `ops` is registered with `nf_register_net_hook(net, ...)` from construction until
+/// [`HookRegistration::unregister`] or drop, whichever comes first; `unregistered` says
+/// which; `net` outlives the object.
 #[pin_data(PinnedDrop)]
 pub(crate) struct HookRegistration<H: Hook> {
     #[pin]
     ops: Opaque<bindings::nf_hook_ops>,
     net: NonNull<bindings::net>,
+    unregistered: AtomicBool,
     _h: PhantomData<H>,
 }
 
@@ -67,19 +73,34 @@ impl<H: Hook> HookRegistration<H> {
             }),
             // SAFETY: `raw` came from a `&Net`, so it is non-null.
             net: unsafe { NonNull::new_unchecked(raw) },
+            unregistered: AtomicBool::new(false),
             _h: PhantomData,
         })
+    }
+
+    /// Unregisters the hook now, without waiting for a hook still running on another CPU:
+    /// for a netns's `pre_exit`, after which the netns core waits one grace period for all
+    /// the namespaces that go together, before `exit` frees what the hook touches.
+    pub(crate) fn unregister(&self) {
+        if !self.unregistered.swap(true, Ordering::AcqRel) {
+            // SAFETY: Registered until now (type invariants; the flag makes this once).
+            unsafe { bindings::nf_unregister_net_hook(self.net.as_ptr(), self.ops.get()) };
+        }
     }
 }
 
 #[pinned_drop]
 impl<H: Hook> PinnedDrop for HookRegistration<H> {
     fn drop(self: Pin<&mut Self>) {
+        if self.unregistered.swap(true, Ordering::AcqRel) {
+            // Unregistered in `pre_exit`; the grace period after it has passed.
+            return;
+        }
         // SAFETY: `ops` is registered in `net`, which is still alive (type invariants).
         unsafe { bindings::nf_unregister_net_hook(self.net.as_ptr(), self.ops.get()) };
         // A hook may still run on another CPU; wait for it before anything it touches (the
         // state this registration lives in) is freed.
-        // SAFETY: Called from process context, as the pernet `exit` callbacks are.
+        // SAFETY: Called from process context.
         unsafe { bindings::synchronize_net() };
     }
 }

@@ -127,6 +127,11 @@ pub(crate) trait PernetData: Sized + Send + Sync + 'static {
 
     /// Initialises the state of `net` in place (the `init` callback).
     fn init(net: &Net) -> impl PinInit<Self, Error>;
+
+    /// The `pre_exit` callback: the netns (or the subsystem) is going; one grace period
+    /// follows, for every netns that goes in the same batch, before the state is dropped.
+    /// Unregister here what runs under RCU and reads the state.
+    fn pre_exit(&self) {}
 }
 
 /// A registered pernet subsystem whose per-netns state is `T`.
@@ -158,6 +163,7 @@ impl<T: PernetData> PernetRegistration<T> {
                 unsafe {
                     slot.write(bindings::pernet_operations {
                         init: Some(init_callback::<T>),
+                        pre_exit: Some(pre_exit_callback::<T>),
                         exit: Some(exit_callback::<T>),
                         id: T::net_id().0.get(),
                         size: core::mem::size_of::<T>(),
@@ -203,6 +209,19 @@ unsafe extern "C" fn init_callback<T: PernetData>(net: *mut bindings::net) -> ke
     match unsafe { T::init(net).__init(slot) } {
         Ok(()) => 0,
         Err(e) => e.to_errno(),
+    }
+}
+
+/// `pernet_operations.pre_exit`: [`PernetData::pre_exit`].
+///
+/// # Safety
+///
+/// Called by the kernel only, with a valid netns whose `init` succeeded.
+unsafe extern "C" fn pre_exit_callback<T: PernetData>(net: *mut bindings::net) {
+    // SAFETY: The kernel calls `pre_exit` with a valid netns whose `init` succeeded.
+    let net = unsafe { Net::from_raw(net) };
+    if let Some(state) = net.data::<T>() {
+        state.pre_exit();
     }
 }
 

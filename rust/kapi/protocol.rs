@@ -35,10 +35,16 @@ unsafe impl<H: ProtoHandler> Send for ProtoRegistration<H> {}
 unsafe impl<H: ProtoHandler> Sync for ProtoRegistration<H> {}
 
 impl<H: ProtoHandler> ProtoRegistration<H> {
-    /// Registers `H` for IP protocol `num`; `EBUSY` when the number is taken.
+    /// Registers `H` for IP protocol `num`; `EINVAL` for 0 (`IPPROTO_IP`, no protocol),
+    /// `EBUSY` when the number is taken (UDP, TCP, ICMP, ... or another module), each
+    /// with a message in the kernel log.
     pub(crate) fn new(num: u8) -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
             proto <- Opaque::try_ffi_init(move |slot: *mut bindings::net_protocol| {
+                if num == 0 {
+                    pr_err!("proto=0 is not an IP protocol number; use 253 or 254 (RFC 3692)\n");
+                    return Err(EINVAL);
+                }
                 // `no_policy` = 1, as for `udp_protocol`: the IP layer leaves the xfrm
                 // policy check and the conntrack reset to the handler (which does both
                 // where `udp_rcv()` does).
@@ -53,7 +59,10 @@ impl<H: ProtoHandler> ProtoRegistration<H> {
                 // `Drop` unregisters it before the memory goes.
                 match unsafe { bindings::inet_add_protocol(slot, num) } {
                     0 => Ok(()),
-                    _ => Err(EBUSY),
+                    _ => {
+                        pr_err!("IP protocol {num} already has a handler; choose another proto=\n");
+                        Err(EBUSY)
+                    }
                 }
             }),
             num,

@@ -7,7 +7,7 @@
 //! C header: [`include/linux/rcupdate.h`](srctree/include/linux/rcupdate.h)
 
 use core::{
-    ptr::null_mut,
+    ptr::{null_mut, NonNull},
     sync::atomic::{AtomicPtr, Ordering},
 };
 use kernel::{
@@ -39,6 +39,23 @@ impl<T> RcuBox<T> {
         }
     }
 
+    /// A box holding `value`, published.
+    pub(crate) fn with(value: KBox<T>) -> Self {
+        // INVARIANT: From `KBox::into_raw`.
+        Self {
+            ptr: AtomicPtr::new(KBox::into_raw(value)),
+        }
+    }
+
+    /// Unpublishes the value without waiting (callable under the RCU read lock): readers
+    /// from now on see `None`; the value is freed once the returned [`Retired`] is dropped,
+    /// after a grace period. `None` when the box was empty.
+    pub(crate) fn retire(&self) -> Option<Retired<T>> {
+        let old = self.ptr.swap(null_mut(), Ordering::AcqRel);
+        // INVARIANT: `old` came from `KBox::into_raw` and was unpublished by the swap.
+        NonNull::new(old).map(|ptr| Retired { ptr })
+    }
+
     /// The current value (`rcu_dereference()`), valid while the RCU read lock is held.
     pub(crate) fn get<'a>(&'a self, _guard: &'a Guard) -> Option<&'a T> {
         // Acquire pairs with the Release of `replace` (the `rcu_assign_pointer()` ordering).
@@ -63,6 +80,25 @@ impl<T> RcuBox<T> {
         // swap above (so it is returned once) and a grace period has elapsed since, so no
         // reader still holds a reference from `get`.
         Some(unsafe { KBox::from_raw(old) })
+    }
+}
+
+/// A value unpublished from an [`RcuBox`], freed when this is dropped: after
+/// `synchronize_rcu()`, so no reader that found it still holds it.
+///
+/// # Invariants
+///
+/// `ptr` came from `KBox::into_raw` and is published nowhere any more.
+pub(crate) struct Retired<T> {
+    ptr: NonNull<T>,
+}
+
+impl<T> Drop for Retired<T> {
+    fn drop(&mut self) {
+        rcu::synchronize_rcu();
+        // SAFETY: `ptr` came from `KBox::into_raw` and is published nowhere (type
+        // invariants); a grace period has passed, so no reader holds it.
+        drop(unsafe { KBox::from_raw(self.ptr.as_ptr()) });
     }
 }
 

@@ -360,6 +360,29 @@ impl<M: Memory> Queue<M> {
         }
     }
 
+    /// Whether an arriving datagram of `truesize` would be condensed now (7.3 only: it
+    /// passes the first test and `rmem > rcvbuf >> 1`). The kernel reads `sk_rmem_alloc`
+    /// without the queue's lock for this; a caller that condenses outside its lock asks
+    /// here first and then calls [`Queue::enqueue_condensed`].
+    pub fn wants_condense(&self, truesize: u32) -> bool {
+        let (rmem, rcvbuf) = (self.rmem_alloc, self.rcvbuf);
+        self.policy == Policy::Modern
+            && !(u64::from(rmem) + u64::from(truesize) > u64::from(rcvbuf)
+                && (rcvbuf > INT_MAX >> 1 || rmem != 0))
+            && rmem > rcvbuf >> 1
+    }
+
+    /// An arriving datagram of `truesize` that the caller already condensed to
+    /// `condensed` (after [`Queue::wants_condense`]): tested with `truesize`, as 7.3 tests
+    /// before condensing, and charged `condensed`, what the skb now is. With `condensed ==
+    /// truesize` this is [`Queue::enqueue`] without a condense.
+    pub fn enqueue_condensed(&mut self, truesize: u32, condensed: u32) -> Outcome {
+        match self.policy {
+            Policy::Classic => self.enqueue_classic(truesize),
+            Policy::Modern => self.enqueue_modern_sized(truesize, Some(condensed), || condensed),
+        }
+    }
+
     fn drop(&mut self, d: DropCause) -> Outcome {
         self.drops += 1;
         Outcome::Dropped(d)
@@ -413,6 +436,17 @@ impl<M: Memory> Queue<M> {
 
     /// 7.3 `__udp_enqueue_schedule_skb()`.
     fn enqueue_modern(&mut self, truesize: u32, condense: impl FnOnce() -> u32) -> Outcome {
+        self.enqueue_modern_sized(truesize, None, condense)
+    }
+
+    /// 7.3 `__udp_enqueue_schedule_skb()`; `charged` is the size of an skb condensed
+    /// before the call.
+    fn enqueue_modern_sized(
+        &mut self,
+        truesize: u32,
+        charged: Option<u32>,
+        condense: impl FnOnce() -> u32,
+    ) -> Outcome {
         let rmem = self.rmem_alloc;
         let rcvbuf = self.rcvbuf;
         // `if (rmem + size > rcvbuf) { if (rcvbuf > INT_MAX >> 1) goto drop; if (rmem) goto
@@ -423,10 +457,10 @@ impl<M: Memory> Queue<M> {
             return self.drop(DropCause::RcvbufFull);
         }
         // `if (rmem > (rcvbuf >> 1)) { skb_condense(skb); size = skb->truesize; }`
-        let size = if rmem > rcvbuf >> 1 {
-            condense()
-        } else {
-            truesize
+        let size = match charged {
+            Some(c) => c,
+            None if rmem > rcvbuf >> 1 => condense(),
+            None => truesize,
         };
         // `udp_rmem_schedule()`: `delta = size - sk->sk_forward_alloc; if (delta > 0 &&
         // !__sk_mem_schedule(sk, delta, SK_MEM_RECV)) return -ENOBUFS;` — scheduling

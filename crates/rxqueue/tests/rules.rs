@@ -441,3 +441,25 @@ fn classic_rmem_schedule_counts_in_errors_only() {
     assert_eq!(q.memory().allocated, 0);
     assert_eq!(q.info().forward_alloc, 0);
 }
+
+#[test]
+fn condensing_before_the_lock_is_the_same_as_inside() {
+    // 7.3 condenses an arrival that fits once the queue is past half full (8192 of 16384).
+    for rmem in [0u32, 8192, 8193, 9000, 16000] {
+        let mut a = charged(Policy::Modern, 16384, rmem);
+        let mut b = a.clone();
+        let wants = b.wants_condense(1000);
+        assert_eq!(wants, rmem > 8192 && rmem + 1000 <= 16384, "rmem {rmem}");
+        let mut called = false;
+        let oa = a.enqueue(1000, || {
+            called = true;
+            600
+        });
+        assert_eq!(called, wants, "rmem {rmem}");
+        let ob = b.enqueue_condensed(1000, if wants { 600 } else { 1000 });
+        assert_eq!((oa, a.info()), (ob, b.info()), "rmem {rmem}");
+    }
+    // Classic never condenses (3.13 had no skb_condense()).
+    let q = charged(Policy::Classic, 16384, 9000);
+    assert!(!q.wants_condense(1000));
+}
