@@ -17,7 +17,7 @@ CLIPPY ?= 1
 KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) LLVM=1 CLIPPY=$(CLIPPY)
 CARGO = cargo +$(RUST_TOOLCHAIN)
 
-.PHONY: all modules setup cli check vmtest fmt demo run shell clean rust-analyzer kdir
+.PHONY: all modules setup cli check vmtest stress fmt demo run shell clean rust-analyzer kdir
 
 all: modules
 
@@ -38,6 +38,14 @@ cli:
 check: setup
 	$(MAKE) --no-print-directory modules cli
 	scripts/check.sh $(TESTS)
+
+# The full stress run (tests/stress.sh with UDPRX_STRESS=full): 200 insmod/rmmod cycles,
+# 100 namespaces, 100000 mutated datagrams, every fault-injection point. `make check` runs
+# the short size.
+stress: setup
+	$(MAKE) --no-print-directory modules cli
+	UDPRX_OUT=$(CURDIR)/out/stress UDPRX_STRESS=full UDPRX_TEST_TIMEOUT=5400 \
+		UDPRX_VM_TIMEOUT=6000 scripts/check.sh --vm-only stress
 
 # Formats the crates (rustfmt defaults) and the module (the kernel's .rustfmt.toml), as
 # `make check` checks them.

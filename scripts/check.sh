@@ -59,7 +59,10 @@ host_tests() {
 
 # 2. Selftests, all in one VM.
 start=$(date +%s)
-"$top/scripts/vm.sh" --console "$out/console.log" --timeout "${UDPRX_VM_TIMEOUT:-1800}" -- tests/run.sh "$@" | tee "$out/ktap.log"
+# The stress selftest's size and the per-test timeout go into the guest (`make stress`).
+"$top/scripts/vm.sh" --console "$out/console.log" --timeout "${UDPRX_VM_TIMEOUT:-1800}" -- \
+	env UDPRX_STRESS="${UDPRX_STRESS:-short}" ${UDPRX_TEST_TIMEOUT:+UDPRX_TEST_TIMEOUT=$UDPRX_TEST_TIMEOUT} \
+	tests/run.sh "$@" | tee "$out/ktap.log"
 vmrc=${PIPESTATUS[0]}
 plan=$(sed -n 's/^1\.\.\([0-9]*\)$/\1/p' "$out/ktap.log" | head -n 1)
 ok=$(grep -cE '^ok [0-9]+ ' "$out/ktap.log" | tr -d ' ')

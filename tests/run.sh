@@ -30,7 +30,7 @@ timeout_s=300
 exclusive=""
 # shellcheck disable=SC1091
 [ -f "$here/settings" ] && . "$here/settings"    # timeout=SECONDS, exclusive="NAME..."
-timeout_s=${timeout:-$timeout_s}
+timeout_s=${UDPRX_TEST_TIMEOUT:-${timeout:-$timeout_s}}
 jobs=${UDPRX_JOBS:-$((2 * $(nproc)))}
 
 tests=()

@@ -84,7 +84,7 @@ impl Device {
         .map_err(|e| anyhow::anyhow!("bind to port {port}: {}: {}", e, e.desc()))
     }
 
-    fn fd(&self) -> i32 {
+    pub fn fd(&self) -> i32 {
         std::os::fd::AsRawFd::as_raw_fd(&self.file)
     }
 
@@ -106,6 +106,12 @@ impl Device {
         unsafe { ioctl_set_policy(self.fd(), &policy) }
             .map(drop)
             .map_err(|e| errno_msg("set policy", e))
+    }
+
+    /// One non-blocking read through a shared reference: whether a datagram was read.
+    pub fn read_nonblocking(&self, buf: &mut [u8]) -> bool {
+        // SAFETY: `buf` is writable for its length; the file was opened O_NONBLOCK.
+        unsafe { libc::read(self.fd(), buf.as_mut_ptr().cast(), buf.len()) >= 0 }
     }
 
     /// `UDPRX_ATTACH_FILTER`: the classic BPF program `prog`, as `SO_ATTACH_FILTER`.

@@ -18,6 +18,7 @@ mod recv;
 mod send;
 mod snmp;
 mod stat;
+mod stress;
 
 #[derive(Parser)]
 #[command(
@@ -58,6 +59,9 @@ enum Cmd {
     Compare(compare::Args),
     /// What the accounting model predicts for N arrivals at a socket that does not read.
     Model(model::Args),
+    /// Stress workloads for the selftests: fault injection, hostile ioctls, mutated
+    /// datagrams, racing threads; each prints JSON.
+    Stress(stress::Args),
     /// Check /dev/udprx's answers to bad ioctls and reads (for the selftests).
     #[command(hide = true)]
     IoctlCheck(check::Args),
@@ -78,6 +82,7 @@ fn main() {
         Cmd::IoctlCheck(a) => check::run(&a),
         Cmd::Model(a) => model::run(&a),
         Cmd::Compare(a) => compare::run(&a),
+        Cmd::Stress(a) => stress::run(&a),
     };
     if let Err(e) = r {
         eprintln!("udprx: {e:#}");

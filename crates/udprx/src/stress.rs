@@ -1,0 +1,566 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! `udprx stress`: the workloads of the stress selftest. Each prints one JSON line with
+//! what it did, for the script to check against the counters; none of them judges the
+//! kernel's counters itself.
+//!
+//! - `fault`: every allocation of one operation failed in turn (`/proc/thread-self/
+//!   fail-nth`, with failslab and fail_page_alloc armed): each attempt fails with an errno
+//!   or succeeds (the allocation was one the kernel can do without: "absorbed"), and the
+//!   operation succeeds once no fault is left to inject;
+//! - `ioctl-fuzz`: random ioctls, reads, writes and polls with bad sizes and pointers;
+//! - `mutate`: crafted datagrams with random lengths, length fields, checksums and ports;
+//! - `race`: threads racing bind, read, poll, info, rcvbuf, hold/release and the filter
+//!   ioctls on one shared socket while two senders fill it.
+
+use crate::{dev::Device, send};
+use anyhow::{bail, Context, Result};
+use nix::errno::Errno;
+use serde_json::json;
+use std::{
+    collections::BTreeMap,
+    net::{Ipv4Addr, SocketAddrV4, UdpSocket},
+    os::fd::AsRawFd,
+    sync::{
+        atomic::{AtomicBool, AtomicU64, Ordering},
+        Arc,
+    },
+    time::{Duration, Instant},
+};
+use udprx_abi::{BindArgs, RcvbufArgs};
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(clap::Subcommand)]
+enum Cmd {
+    /// Fail every allocation of OP in turn (fail-nth); print the errors seen.
+    Fault {
+        #[arg(long, value_enum)]
+        op: Op,
+        /// The port `bind` uses.
+        #[arg(long, default_value_t = 7300)]
+        port: u16,
+        /// udprx.ko, for `insmod`.
+        #[arg(long)]
+        module: Option<std::path::PathBuf>,
+        /// Give up after this many injection points (0: no limit).
+        #[arg(long, default_value_t = 0)]
+        max: u32,
+    },
+    /// Random ioctls, reads, writes and polls on /dev/udprx with bad sizes and pointers.
+    IoctlFuzz {
+        #[arg(long, default_value_t = 1000)]
+        count: u64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// A port to try binding (as an unprivileged caller it must fail with EPERM).
+        #[arg(long, default_value_t = 7301)]
+        port: u16,
+    },
+    /// Crafted datagrams with random sizes, UDP length fields, checksums, truncation and
+    /// destination ports (PORTS, comma-separated), on IP protocol PROTO.
+    Mutate {
+        #[arg(long)]
+        to: Ipv4Addr,
+        #[arg(long, value_delimiter = ',')]
+        ports: Vec<u16>,
+        #[arg(long, default_value_t = 17)]
+        proto: u8,
+        #[arg(long, default_value_t = 1000)]
+        count: u64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// THREADS threads race the socket ioctls and reads on one shared udprx socket bound
+    /// to PORT while two senders fill it for SECONDS; then the socket is closed.
+    Race {
+        #[arg(long, default_value_t = 7302)]
+        port: u16,
+        #[arg(long, default_value_t = 4)]
+        threads: u32,
+        #[arg(long, default_value_t = 3.0)]
+        seconds: f64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Op {
+    /// open("/dev/udprx").
+    Open,
+    /// UDPRX_BIND (the backing socket's bind and the port table's copy).
+    Bind,
+    /// UDPRX_ATTACH_FILTER.
+    Filter,
+    /// A new network namespace (udprx's pernet init: state, /proc entry, hook).
+    Netns,
+    /// finit_module(udprx.ko) (module init: pernet subsystem, protocol, /dev/udprx).
+    Insmod,
+}
+
+/// xorshift64*: deterministic for a seed, no dependency.
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64) -> Self {
+        Self(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)
+    }
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
+
+pub fn run(a: &Args) -> Result<()> {
+    match &a.cmd {
+        Cmd::Fault {
+            op,
+            port,
+            module,
+            max,
+        } => fault(*op, *port, module.as_deref(), *max),
+        Cmd::IoctlFuzz { count, seed, port } => ioctl_fuzz(*count, *seed, *port),
+        Cmd::Mutate {
+            to,
+            ports,
+            proto,
+            count,
+            seed,
+        } => mutate(*to, ports, *proto, *count, *seed),
+        Cmd::Race {
+            port,
+            threads,
+            seconds,
+            seed,
+        } => race(*port, *threads, *seconds, *seed),
+    }
+}
+
+// --- fault injection ----------------------------------------------------------------------
+
+/// This thread's `/proc/thread-self/fail-nth`, opened once: reading and writing an open
+/// file allocates nothing, so neither takes a fault meant for the operation.
+struct FailNth(std::fs::File);
+
+impl FailNth {
+    fn open() -> Result<Self> {
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/proc/thread-self/fail-nth")
+            .map(Self)
+            .context("open /proc/thread-self/fail-nth (CONFIG_FAULT_INJECTION)")
+    }
+
+    /// Fail the `n`-th fault-injection point this thread reaches (0: disarm).
+    fn arm(&self, n: u32) -> Result<()> {
+        use std::os::unix::fs::FileExt;
+        self.0
+            .write_at(n.to_string().as_bytes(), 0)
+            .context("write fail-nth")?;
+        Ok(())
+    }
+
+    /// Whether the armed fault was injected (the counter ran out); disarms it either way.
+    fn fired(&self) -> Result<bool> {
+        use std::os::unix::fs::FileExt;
+        let mut b = [0u8; 16];
+        let n = self.0.read_at(&mut b, 0).context("read fail-nth")?;
+        let left: u32 = std::str::from_utf8(&b[..n])
+            .unwrap_or("0")
+            .trim()
+            .parse()
+            .unwrap_or(0);
+        if left != 0 {
+            self.arm(0)?;
+        }
+        Ok(left == 0)
+    }
+}
+
+fn errno_of(e: &anyhow::Error) -> String {
+    for c in e.chain() {
+        if let Some(io) = c.downcast_ref::<std::io::Error>() {
+            if let Some(n) = io.raw_os_error() {
+                return format!("{:?}", Errno::from_raw(n));
+            }
+        }
+        if let Some(n) = c.downcast_ref::<Errno>() {
+            return format!("{n:?}");
+        }
+    }
+    // A message that names the errno (`... ENOMEM: Out of memory`).
+    let text = format!("{e:#}");
+    text.split(|c: char| !c.is_ascii_alphanumeric())
+        .find(|w| w.len() > 2 && w.starts_with('E') && w.chars().all(|c| c.is_ascii_uppercase()))
+        .map_or(text.clone(), str::to_string)
+}
+
+fn fault(op: Op, port: u16, module: Option<&std::path::Path>, max: u32) -> Result<()> {
+    let home = std::fs::File::open("/proc/thread-self/ns/net")?;
+    let nth = FailNth::open()?;
+    let mut errors: BTreeMap<String, u32> = BTreeMap::new();
+    let mut n = 1u32;
+    let points = loop {
+        // What the attempt needs that is not under test is set up before arming.
+        let pre = if op == Op::Bind || op == Op::Filter {
+            Some(Device::open(true)?)
+        } else {
+            None
+        };
+        let ko = match (op, module) {
+            (Op::Insmod, Some(m)) => Some(std::fs::File::open(m)?),
+            (Op::Insmod, None) => bail!("--module is needed for insmod"),
+            _ => None,
+        };
+        let prog = crate::filter::max_len(100);
+        nth.arm(n)?;
+        let r: Result<()> = match op {
+            Op::Open => Device::open(true).map(drop),
+            Op::Bind => pre.as_ref().unwrap().bind(port),
+            Op::Filter => pre
+                .as_ref()
+                .unwrap()
+                .attach_filter(&prog)
+                .map_err(anyhow::Error::from),
+            Op::Netns => nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET)
+                .map_err(anyhow::Error::from),
+            Op::Insmod => {
+                let fd = ko.as_ref().unwrap().as_raw_fd();
+                // SAFETY: finit_module with a valid fd and a NUL-terminated empty string.
+                let rc = unsafe { libc::syscall(libc::SYS_finit_module, fd, c"".as_ptr(), 0) };
+                if rc == 0 {
+                    Ok(())
+                } else {
+                    Err(std::io::Error::last_os_error().into())
+                }
+            }
+        };
+        let fired = nth.fired()?;
+        // Undo a success, so that the next attempt starts from the same state.
+        if r.is_ok() {
+            match op {
+                Op::Netns => nix::sched::setns(&home, nix::sched::CloneFlags::CLONE_NEWNET)?,
+                Op::Insmod => {
+                    // SAFETY: delete_module with a NUL-terminated name.
+                    let rc = unsafe {
+                        libc::syscall(libc::SYS_delete_module, c"udprx".as_ptr(), libc::O_NONBLOCK)
+                    };
+                    if rc != 0 {
+                        bail!(
+                            "insmod: rmmod after attempt {n}: {}",
+                            std::io::Error::last_os_error()
+                        );
+                    }
+                }
+                _ => {}
+            }
+        }
+        drop(pre);
+        match (&r, fired) {
+            (Err(e), _) => *errors.entry(errno_of(e)).or_default() += 1,
+            // The failed allocation was one the kernel can do without (a cache, a fallback).
+            (Ok(()), true) => *errors.entry("absorbed".into()).or_default() += 1,
+            (Ok(()), false) => break n - 1,
+        }
+        if !fired {
+            bail!(
+                "{op:?}: failed with no fault injected: {:#}",
+                r.unwrap_err()
+            );
+        }
+        if max != 0 && n >= max {
+            break n;
+        }
+        n += 1;
+    };
+    let complete = max == 0 || points < max;
+    println!(
+        "{}",
+        json!({ "op": format!("{op:?}").to_lowercase(), "points": points, "outcomes": errors,
+                "complete": complete, "cut": !complete })
+    );
+    Ok(())
+}
+
+// --- hostile ioctls ------------------------------------------------------------------------
+
+fn ioctl_fuzz(count: u64, seed: u64, port: u16) -> Result<()> {
+    let mut rng = Rng::new(seed);
+    let mut results: BTreeMap<String, u64> = BTreeMap::new();
+    // A page that is mapped but not accessible, and one that is readable garbage.
+    // SAFETY: Anonymous mappings with no address hint.
+    let none = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            4096,
+            libc::PROT_NONE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    let mut buf = vec![0u8; 65536];
+    let cmds = [
+        udprx_abi::UDPRX_BIND,
+        udprx_abi::UDPRX_SET_RCVBUF,
+        udprx_abi::UDPRX_SET_POLICY,
+        udprx_abi::UDPRX_HOLD,
+        udprx_abi::UDPRX_RELEASE,
+        udprx_abi::UDPRX_INFO,
+        udprx_abi::UDPRX_ATTACH_FILTER,
+        udprx_abi::UDPRX_DETACH_FILTER,
+    ];
+    let mut dev = Device::open(true)?;
+    let mut binds_ok = 0u64;
+    for i in 0..count {
+        if i % 64 == 63 {
+            dev = Device::open(true)?;
+        }
+        for b in buf.iter_mut().take(64) {
+            *b = rng.next() as u8;
+        }
+        if rng.below(8) == 0 {
+            // A well-formed bind of `port`: must fail without CAP_NET_ADMIN.
+            let a = BindArgs {
+                port,
+                flags: 0,
+                reserved: 0,
+            };
+            buf[..8].copy_from_slice(&a.to_bytes());
+        } else if rng.below(8) == 0 {
+            let a = RcvbufArgs {
+                val: rng.next() as i32,
+                flags: (rng.below(3)) as u32,
+            };
+            buf[..4].copy_from_slice(&a.val.to_ne_bytes());
+            buf[4..8].copy_from_slice(&a.flags.to_ne_bytes());
+        }
+        let arg: u64 = match rng.below(6) {
+            0 => 0,
+            1 => 1,
+            2 => 0xffff_8000_0000_0000 + rng.below(1 << 30),
+            3 => none as u64,
+            4 => none as u64 + 4090,
+            _ => buf.as_ptr() as u64,
+        };
+        let (what, r) = match rng.below(10) {
+            0..=5 => {
+                let cmd = if rng.below(5) == 0 {
+                    rng.next() as u32
+                } else {
+                    cmds[rng.below(cmds.len() as u64) as usize]
+                        ^ if rng.below(4) == 0 {
+                            1 << rng.below(32)
+                        } else {
+                            0
+                        }
+                };
+                // SAFETY: The kernel checks every pointer; bad ones give EFAULT.
+                let r = unsafe { libc::ioctl(dev.fd(), cmd as _, arg) };
+                if r == 0 && cmd == udprx_abi::UDPRX_BIND {
+                    binds_ok += 1;
+                }
+                ("ioctl", r as isize)
+            }
+            6 | 7 => {
+                let len = [0usize, 1, 7, 65535, 1 << 20][rng.below(5) as usize];
+                let p = if arg == buf.as_ptr() as u64 && len <= buf.len() {
+                    buf.as_mut_ptr()
+                } else {
+                    arg as *mut u8
+                };
+                // SAFETY: As above: the kernel checks the destination.
+                ("read", unsafe { libc::read(dev.fd(), p.cast(), len) })
+            }
+            8 => {
+                // SAFETY: As above.
+                ("write", unsafe {
+                    libc::write(
+                        dev.fd(),
+                        arg as *const libc::c_void,
+                        rng.below(100) as usize,
+                    )
+                })
+            }
+            _ => {
+                let mut p = libc::pollfd {
+                    fd: dev.fd(),
+                    events: (rng.next() as i16) | libc::POLLIN,
+                    revents: 0,
+                };
+                // SAFETY: One valid pollfd, no wait.
+                ("poll", unsafe { libc::poll(&mut p, 1, 0) } as isize)
+            }
+        };
+        let key = if r < 0 {
+            format!("{what} {:?}", Errno::last())
+        } else {
+            format!("{what} ok")
+        };
+        *results.entry(key).or_default() += 1;
+    }
+    println!(
+        "{}",
+        json!({ "calls": count, "binds_ok": binds_ok, "results": results })
+    );
+    Ok(())
+}
+
+// --- mutated datagrams ---------------------------------------------------------------------
+
+fn mutate(to: Ipv4Addr, ports: &[u16], proto: u8, count: u64, seed: u64) -> Result<()> {
+    if ports.is_empty() {
+        bail!("--ports: at least one");
+    }
+    let mut rng = Rng::new(seed);
+    let sock = socket2::Socket::new(
+        socket2::Domain::IPV4,
+        socket2::Type::RAW,
+        Some(socket2::Protocol::from(i32::from(proto))),
+    )
+    .context("raw socket (needs CAP_NET_RAW)")?;
+    let src = Ipv4Addr::LOCALHOST;
+    let dst = socket2::SockAddr::from(SocketAddrV4::new(to, 0));
+    let mut per_port: BTreeMap<u16, u64> = BTreeMap::new();
+    for seq in 0..count {
+        let port = ports[rng.below(ports.len() as u64) as usize];
+        let size = [0usize, 1, 40, 68, 100, 1000, 1400][rng.below(7) as usize];
+        let csum = match rng.below(4) {
+            0 => send::Csum::Bad,
+            1 => send::Csum::Zero,
+            _ => send::Csum::Good,
+        };
+        let ulen = match rng.below(4) {
+            0 => Some(rng.below(2000) as u16),
+            1 => Some((8 + size as u16).saturating_sub(rng.below(8) as u16)),
+            _ => None,
+        };
+        let shape = send::Shape {
+            sport: 40000 + rng.below(1000) as u16,
+            dport: port,
+            seq,
+            size,
+            ulen,
+            csum,
+            proto,
+        };
+        let mut wire = send::build(&shape, src, to).wire;
+        if rng.below(6) == 0 {
+            let keep = rng.below(wire.len() as u64 + 1) as usize;
+            wire.truncate(keep.max(1));
+        }
+        if rng.below(8) == 0 && wire.len() > 8 {
+            let i = 8 + rng.below(wire.len() as u64 - 8) as usize;
+            wire[i] ^= 1 << rng.below(8);
+        }
+        sock.send_to(&wire, &dst)
+            .with_context(|| format!("send datagram {seq}"))?;
+        *per_port.entry(port).or_default() += 1;
+    }
+    println!(
+        "{}",
+        json!({ "sent": count, "per_port": per_port, "proto": proto })
+    );
+    Ok(())
+}
+
+// --- races on one socket -------------------------------------------------------------------
+
+fn race(port: u16, threads: u32, seconds: f64, seed: u64) -> Result<()> {
+    let dev = Arc::new(Device::open(true)?);
+    // Everyone binds at once: exactly one wins, the others get EINVAL.
+    let wins: Vec<bool> = std::thread::scope(|s| {
+        let hs: Vec<_> = (0..threads)
+            .map(|_| {
+                let d = dev.clone();
+                s.spawn(move || d.bind(port).is_ok())
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap_or(false)).collect()
+    });
+    let won = wins.iter().filter(|w| **w).count();
+    if won != 1 {
+        bail!("{won} of {threads} racing binds succeeded, want 1");
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let sent = Arc::new(AtomicU64::new(0));
+    let read = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + Duration::from_secs_f64(seconds);
+    std::thread::scope(|s| {
+        for t in 0..2 {
+            let (stop, sent) = (stop.clone(), sent.clone());
+            s.spawn(move || {
+                let u = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).expect("sender socket");
+                let p = send::payload(t, 200);
+                while !stop.load(Ordering::Relaxed) {
+                    if u.send_to(&p, (Ipv4Addr::LOCALHOST, port)).is_ok() {
+                        sent.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            });
+        }
+        for t in 0..threads {
+            let (dev, read) = (dev.clone(), read.clone());
+            let mut rng = Rng::new(seed + u64::from(t));
+            s.spawn(move || {
+                let mut buf = vec![0u8; 2048];
+                let prog = crate::filter::max_len(4000);
+                while Instant::now() < deadline {
+                    match rng.below(9) {
+                        0..=2 => {
+                            if dev.read_nonblocking(&mut buf) {
+                                read.fetch_add(1, Ordering::Relaxed);
+                            }
+                        }
+                        3 => {
+                            let _ = dev.wait_readable(Some(Duration::ZERO));
+                        }
+                        4 => {
+                            let _ = dev.info();
+                        }
+                        5 => {
+                            let _ = dev.set_rcvbuf(1000 + rng.below(200_000) as i32, false);
+                        }
+                        6 => {
+                            if dev.hold().is_ok() {
+                                std::thread::yield_now();
+                                let _ = dev.release();
+                            }
+                        }
+                        7 => {
+                            let _ = dev.attach_filter(&prog);
+                        }
+                        _ => {
+                            let _ = dev.detach_filter();
+                        }
+                    }
+                }
+            });
+        }
+        while Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        stop.store(true, Ordering::Relaxed);
+    });
+    // A socket left held is released by close; what is queued is freed by it.
+    let info = dev.info()?;
+    println!(
+        "{}",
+        json!({ "sent": sent.load(Ordering::Relaxed), "read": read.load(Ordering::Relaxed),
+                "queued_at_close": info.queued, "held_at_close": info.held != 0,
+                "threads": threads })
+    );
+    drop(dev);
+    Ok(())
+}

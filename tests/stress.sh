@@ -1,0 +1,231 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Churn, faults and hostile input under the debug kernel. Two sizes: the short run of
+# `make check`, and the full run of `make stress` (UDPRX_STRESS=full). Where traffic
+# flows, a part ends with its conservation check: every datagram sent is read or counted
+# as dropped (UdpRx:, UdpRxDrop:, stock Udp:), nothing else. The runner's console scan
+# (KASAN, lockdep, kmemleak, UBSAN, WARN, hung task) fails the run on any report, and
+# the kernel's own checks (inet_sock_destruct() warns on a socket freed with memory still
+# charged) turn a leaked charge into such a report.
+#  - lifecycle: insmod/rmmod cycles while traffic flows to bound and unbound ports on
+#    both entry points, with sockets open, filled and closed; rmmod refused while a file
+#    is open; readers of /proc/net/udprx racing rmmod;
+#  - namespaces: netns created and destroyed with bound, filled and held sockets whose
+#    processes are killed without closing;
+#  - concurrency: threads racing bind, read, poll, ioctls on one socket, two senders;
+#  - fault injection: every allocation of open, bind, attach-filter, netns creation and
+#    insmod failed in turn (fail-nth): a clean error each time, then success;
+#  - hostile input: mutated datagrams over both entry points, all accounted for; random
+#    ioctls, reads, writes and polls as nobody and as root without CAP_NET_ADMIN.
+# Exclusive (tests/settings): it loads and unloads udprx itself.
+
+source "$(dirname "$0")/lib.sh"
+
+if [ "${UDPRX_STRESS:-short}" = full ]; then
+	CYCLES=200 NETNS=100 RACE_S=20 MUTATE=100000 IOCTLS=20000 NETNS_FAULTS=0 INSMOD_FAULTS=0
+else
+	CYCLES=10 NETNS=10 RACE_S=3 MUTATE=3000 IOCTLS=2000 NETNS_FAULTS=40 INSMOD_FAULTS=30
+fi
+PROTO=253
+P=7400          # bound
+U=7401          # bound by nobody
+tmp=$(mktemp -d)
+defer rm -rf "$tmp"
+
+ktap_print_header
+ktap_set_plan 17
+ktap_print_msg "size ${UDPRX_STRESS:-short}: $CYCLES cycles, $NETNS netns, race ${RACE_S} s, $MUTATE datagrams, $IOCTLS calls"
+
+declare -A B
+
+# --- lifecycle ---------------------------------------------------------------------------
+lifecycle() {
+	setup_ns NS || ktap_bail_out "cannot create a netns"
+	# Traffic that never stops: UDP to a bound and an unbound port, and protocol 253.
+	(while :; do
+		udprx -n "$NS" send --to 127.0.0.1:$P --count 20 --size 300
+		udprx -n "$NS" send --to 127.0.0.1:$U --count 5
+		udprx -n "$NS" send --to 127.0.0.1:$P --proto $PROTO --count 5
+	done >/dev/null 2>&1) &
+	defer reader_stop $!
+	(while :; do cat /proc/net/udprx /proc/"$$"/net/udprx; done >/dev/null 2>&1) &
+	defer reader_stop $!
+	local i refused=0 ok=0 pid
+	for ((i = 0; i < CYCLES; i++)); do
+		insmod "$UDPRX_KO" || break
+		udprx -n "$NS" recv --port $P --no-read --timeout 600 >/dev/null 2>&1 &
+		pid=$!
+		slowwait 10 __bound "$NS" $P
+		! rmmod udprx 2>/dev/null && refused=$((refused + 1))
+		kill -KILL $pid
+		wait $pid 2>/dev/null
+		slowwait 10 rmmod udprx 2>/dev/null && ok=$((ok + 1))
+	done
+	ktap_test_result "lifecycle: $CYCLES insmod/rmmod cycles under traffic, a filled socket each" \
+		test "$ok" -eq "$CYCLES"
+	ktap_test_result "lifecycle: rmmod refused while a socket is open" test "$refused" -eq "$CYCLES"
+}
+__bound() { ip netns exec "$1" ss -Hunl "sport = :$2" | grep -q .; }
+in_scope lifecycle
+
+udprx_load || ktap_bail_out "insmod failed"
+
+# --- namespaces ----------------------------------------------------------------------------
+namespaces() {
+	local i ns pid
+	for ((i = 0; i < NETNS; i++)); do
+		ns=stress-$i-$$
+		ip netns add $ns && ip -n $ns link set lo up || return 1
+		ip netns exec $ns true
+		if ((i % 2)); then
+			udprx -n $ns recv --port $P --hold --no-read --timeout 600 >/dev/null 2>&1 &
+		else
+			udprx -n $ns recv --port $P --rcvbuf 4096 --no-read --timeout 600 >/dev/null 2>&1 &
+		fi
+		pid=$!
+		slowwait 10 __bound $ns $P || return 1
+		udprx -n $ns send --to 127.0.0.1:$P --count 20 --size 1000 >/dev/null
+		udprx -n $ns send --to 127.0.0.1 --proto $PROTO --count 3 >/dev/null
+		kill -KILL $pid
+		wait $pid 2>/dev/null
+		ip netns del $ns
+	done
+}
+ktap_test_result "namespaces: $NETNS netns destroyed with filled and held sockets killed unclosed" \
+	namespaces
+# Every netns went (cleanup_net runs later, in a worker): then udprx unloads.
+ktap_test_result "namespaces: udprx unloads after them (nothing holds it)" \
+	slowwait 60 rmmod udprx
+udprx_load || ktap_bail_out "insmod failed"
+
+# --- concurrency -------------------------------------------------------------------------
+race() {
+	setup_ns NS || ktap_bail_out "cannot create a netns"
+	snap B "$NS"
+	local drop0
+	drop0=$(__softnet_dropped)
+	udprx -n "$NS" stress race --port $P --threads 4 --seconds "$RACE_S" >"$tmp/race" ||
+		{ ktap_test_fail "race: 4 threads on one socket, 2 senders"; return; }
+	ktap_test_pass "race: 4 threads on one socket, 2 senders ($(<"$tmp/race"))"
+	local sent read
+	sent=$(json_get "$(<"$tmp/race")" sent) read=$(json_get "$(<"$tmp/race")" read)
+	snap AFTER "$NS"
+	local d_seen=$((AFTER[UdpRxHookSeen] - ${B[UdpRxHookSeen]:-0}))
+	local d_in=$((AFTER[UdpRxInDatagrams] - ${B[UdpRxInDatagrams]:-0}))
+	local d_err=$((AFTER[UdpRxInErrors] - ${B[UdpRxInErrors]:-0}))
+	local d_close=$((AFTER[UdpRxDropSOCKET_CLOSE] - ${B[UdpRxDropSOCKET_CLOSE]:-0}))
+	local d_backlog=$(($(__softnet_dropped) - drop0))
+	ktap_print_msg "race: sent $sent, dropped before IP (softnet backlog) $d_backlog, seen $d_seen, read $d_in ($read), errors $d_err, freed at close $d_close"
+	ktap_test_result "race: sent = backlog drops + seen, seen = read + dropped + freed at close" \
+		test "$sent" -eq $((d_backlog + d_seen)) -a "$d_seen" -eq $((d_in + d_err + d_close)) \
+		-a "$read" -eq "$d_in"
+}
+# __softnet_dropped: packets every CPU's backlog dropped (/proc/net/softnet_stat, column 2).
+__softnet_dropped() {
+	local n=0 a b _
+	while read -r a b _; do n=$((n + 16#$b)); done < /proc/net/softnet_stat
+	echo $n
+}
+in_scope race
+
+# --- hostile input -----------------------------------------------------------------------
+hostile() {
+	setup_ns NS || ktap_bail_out "cannot create a netns"
+	recv_bg R "$NS" --port $P --quiet --timeout 600 || ktap_bail_out "hostile: reader"
+	snap B "$NS"
+	udprx -n "$NS" stress mutate --to 127.0.0.1 --ports $P,$U --proto 17 --count "$MUTATE" \
+		--seed 17 >"$tmp/m17" || ktap_bail_out "mutate 17"
+	udprx -n "$NS" stress mutate --to 127.0.0.1 --ports $P,$U --proto $PROTO \
+		--count "$MUTATE" --seed 253 >"$tmp/m253" || ktap_bail_out "mutate $PROTO"
+	# Every datagram has arrived once the hook and the handler have seen them all.
+	slowwait 60 __arrived "$NS" "$MUTATE"
+	# The reader blocks SIGTERM while it waits for datagrams: kill it; its close frees
+	# what is still queued (SOCKET_CLOSE).
+	kill -KILL "$R_pid"
+	wait "$R_pid" 2>/dev/null
+	snap AFTER "$NS"
+	local c d=()
+	for c in UdpRxHookSeen UdpRxHookStolen UdpRxHookAccepted UdpRxProtoInPackets \
+		UdpRxInDatagrams UdpRxInErrors UdpRxNoPorts UdpRxDropSOCKET_CLOSE UdpNoPorts \
+		UdpInErrors UdpInDatagrams; do
+		d+=("$c=$((AFTER[$c] - ${B[$c]:-0}))")
+		printf -v "D_$c" '%s' $((AFTER[$c] - ${B[$c]:-0}))
+	done
+	ktap_print_msg "hostile: ${d[*]}"
+	ktap_test_result "hostile: $MUTATE mutated datagrams on 17 all seen by the hook, $MUTATE on $PROTO all by the handler" \
+		test "$D_UdpRxHookSeen" -eq "$MUTATE" -a "$D_UdpRxProtoInPackets" -eq "$MUTATE"
+	ktap_test_result "hostile: what udprx took = read + InErrors + NoPorts + freed at close" \
+		test $((D_UdpRxHookStolen + D_UdpRxProtoInPackets)) -eq \
+		$((D_UdpRxInDatagrams + D_UdpRxInErrors + D_UdpRxNoPorts + D_UdpRxDropSOCKET_CLOSE))
+	ktap_test_result "hostile: what the hook let through = stock NoPorts + InErrors" \
+		test "$D_UdpRxHookAccepted" -eq $((D_UdpNoPorts + D_UdpInErrors + D_UdpInDatagrams))
+}
+__arrived() {
+	snap AFTER "$1" &&
+		[ $((AFTER[UdpRxHookSeen] - ${B[UdpRxHookSeen]:-0})) -ge "$2" ] &&
+		[ $((AFTER[UdpRxProtoInPackets] - ${B[UdpRxProtoInPackets]:-0})) -ge "$2" ]
+}
+in_scope hostile
+
+fuzz() {
+	local who=$1 out
+	shift
+	setup_ns NS || ktap_bail_out "cannot create a netns"
+	out=$(ip netns exec "$NS" "$@" udprx stress ioctl-fuzz --count "$IOCTLS" --seed 7 --port $P 2>&1)
+	ktap_print_msg "ioctl-fuzz as $who: $out"
+	ktap_test_result "hostile: $IOCTLS random ioctls/reads/writes/polls as $who: clean errors, no bind" \
+		bash -c '[[ $1 == *"\"calls\":"* && $1 == *"\"binds_ok\":0"* ]]' _ "$out"
+}
+in_scope fuzz nobody setpriv --reuid=65534 --regid=65534 --clear-groups
+in_scope fuzz "root without CAP_NET_ADMIN" setpriv --inh-caps=-net_admin --bounding-set=-net_admin
+
+# --- fault injection ---------------------------------------------------------------------
+DBG=/sys/kernel/debug
+faults_arm() {
+	mountpoint -q $DBG || mount -t debugfs none $DBG || return 1
+	local f
+	for f in failslab fail_page_alloc; do
+		echo N > $DBG/$f/ignore-gfp-wait || return 1
+		echo 0 > $DBG/$f/verbose || return 1
+	done
+	echo N > $DBG/fail_page_alloc/ignore-gfp-highmem
+	echo 0 > $DBG/fail_page_alloc/min-order
+}
+# fault_ok JSON: at least one point; every outcome an errno or "absorbed" (the kernel did
+# without the allocation); and the run complete (the operation succeeded with no fault
+# left) unless it was cut at --max. A crash, a hang or a leak fails the run elsewhere
+# (the console scan, the runner's timeout, kmemleak).
+fault_ok() {
+	[[ $1 =~ \"points\":([0-9]+) ]] && [ "${BASH_REMATCH[1]}" -gt 0 ] &&
+		[[ $1 =~ \"outcomes\":\{(\"(E[A-Z]+|absorbed)\":[0-9]+,?)*\} ]] &&
+		[[ $1 == *'"complete":true'* || $1 == *'"cut":true'* ]]
+}
+fault() {
+	local op=$1 out
+	shift
+	out=$(udprx stress fault --op "$op" "$@" 2>&1)
+	ktap_print_msg "fault $op: $out"
+	ktap_test_result "fault injection: each allocation of $op failed in turn: an errno or absorbed, then success" \
+		fault_ok "$out"
+}
+faults_arm || ktap_bail_out "cannot arm failslab/fail_page_alloc in debugfs"
+# The console scan lets the stacks of injected allocation failures pass between these.
+echo "udprx-fault-injection: begin" > /dev/kmsg
+defer eval 'echo "udprx-fault-injection: end" > /dev/kmsg'
+setup_ns FNS || ktap_bail_out "cannot create a netns"
+fault open
+ip netns exec "$FNS" udprx stress fault --op bind --port $P > "$tmp/fbind" 2>&1
+ktap_print_msg "fault bind: $(<"$tmp/fbind")"
+ktap_test_result "fault injection: each allocation of bind failed in turn: an errno or absorbed, then success" \
+	fault_ok "$(<"$tmp/fbind")"
+fault filter
+fault netns --max "$NETNS_FAULTS"
+udprx_unload
+fault insmod --module "$UDPRX_KO" --max "$INSMOD_FAULTS"
+echo "udprx-fault-injection: end" > /dev/kmsg
+udprx_load || ktap_bail_out "insmod after the faults failed"
+
+udprx_unload
+ktap_test_result "rmmod after the stress" test ! -d /sys/module/udprx
+ktap_finished
