@@ -257,7 +257,7 @@ fn await_unreach(icmp: &Socket, want: u64, proto: u8, dst: SocketAddrV4) -> Resu
 }
 
 /// `setsockopt(SOL_UDP, UDP_SEGMENT, size)`.
-fn set_udp_segment(sock: &UdpSocket, size: usize) -> Result<()> {
+pub(crate) fn set_udp_segment(sock: &UdpSocket, size: usize) -> Result<()> {
     let v = i32::try_from(size).context("--size")?;
     // SAFETY: Passes a valid int of the right size.
     let r = unsafe {

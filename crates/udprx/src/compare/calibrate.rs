@@ -30,6 +30,28 @@ pub(super) fn calibrate(
             continue; // dropped before any socket: never charged
         }
         let what = || format!("calibration [{}]: {size} B", link.name());
+        if kind == Kind::Segment {
+            // Two segments in one send, split before the socket: each is charged the same.
+            let mut rx = Rx::open(Side::Modern, None, Guard::None)?;
+            tx.send_gso(2, size, PORT)?;
+            await_arrival(&mut seen, what)?;
+            let two = rx.mem()?.rmem;
+            while rx.read(&mut buf)? {}
+            if two % 2 != 0 {
+                bail!(
+                    "{}: two segments charged {two}, not twice one truesize",
+                    what()
+                );
+            }
+            m.insert(
+                (size, kind),
+                Truesize {
+                    plain: two / 2,
+                    condensed: two / 2,
+                },
+            );
+            continue;
+        }
         let plain = {
             let mut rx = Rx::open(Side::Modern, None, Guard::None)?;
             tx.send(size, kind, PORT, 17)?;

@@ -128,12 +128,10 @@ pub fn run(a: &Args) -> Result<()> {
         .iter()
         .filter(|s| wanted(s))
         .flat_map(|s| s.steps.iter())
-        .filter_map(|st| {
-            if let Step::Send(size, kind) = st {
-                Some((*size, *kind))
-            } else {
-                None
-            }
+        .filter_map(|st| match st {
+            Step::Send(size, kind) => Some((*size, *kind)),
+            Step::SendGso(_, size) => Some((*size, Kind::Segment)),
+            _ => None,
         })
         .chain([(1000, Kind::Good)])
         .collect();

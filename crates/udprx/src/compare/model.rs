@@ -29,6 +29,23 @@ pub(super) fn model(
     for step in &sc.steps {
         match *step {
             Step::SendClosed(_) => bump(&mut o, UdpMib::NoPorts),
+            Step::SendGso(n, size) => {
+                // Split before the socket: `n` arrivals of a segment's truesize.
+                let ts = truesize[&(size, Kind::Segment)];
+                let mut dropped = false;
+                for _ in 0..n {
+                    let rmem = q.info().rmem_alloc;
+                    match q.enqueue(ts.plain, || ts.condensed) {
+                        Outcome::Queued => queue.push_back((q.info().rmem_alloc - rmem, false)),
+                        Outcome::Backlogged => backlog.push_back((ts.plain, false)),
+                        Outcome::Dropped(d) => {
+                            drop_counters(&mut o, d);
+                            dropped = true;
+                        }
+                    }
+                }
+                o.series.push((q.info().rmem_alloc, dropped));
+            }
             Step::Send(_, _) if sc.guard == Guard::Firewall => {
                 // Dropped by the rule before `LOCAL_IN`'s last hook: nothing moves.
                 o.series.push((q.info().rmem_alloc, false));

@@ -119,6 +119,9 @@ pub(super) fn compare_one(
         .iter()
         .filter_map(|st| match st {
             Step::Send(size, kind) => truesize.get(&(*size, *kind)).map(|t| (*size, *kind, *t)),
+            Step::SendGso(_, size) => truesize
+                .get(&(*size, Kind::Segment))
+                .map(|t| (*size, Kind::Segment, *t)),
             _ => None,
         })
         .collect();

@@ -12,12 +12,18 @@ pub(super) enum Kind {
     ZeroCsum,
     /// UDP length field longer than the datagram.
     LongUlen,
+    /// One segment of a `UDP_SEGMENT` (GSO) send: its datagrams travel as one skb and are
+    /// split again before the socket; a segment's truesize is its own.
+    Segment,
 }
 
 #[derive(Clone, Copy, Debug)]
 pub(super) enum Step {
     /// A datagram of `size` payload bytes to the bound port.
     Send(usize, Kind),
+    /// One `sendto()` with `UDP_SEGMENT`: `.0` datagrams of `.1` payload bytes, one skb to
+    /// the bound port.
+    SendGso(usize, usize),
     /// A well-formed datagram to a port nobody bound (protocol 17 for stock, `PROTO` for
     /// udprx).
     SendClosed(usize),
@@ -191,6 +197,19 @@ pub(super) fn scenarios(ts1000: Option<u32>) -> Result<Vec<Scenario>> {
             rcvbuf: Some((65536, false)),
             steps: close,
             classic_reason: "",
+            guard: Guard::None,
+        },
+        Scenario {
+            name: "gro",
+            about: "8 sends with UDP_SEGMENT of 8 x 300 B each: one skb per send reaches LOCAL_IN and is split into its 8 datagrams (udp_unexpected_gso()); reads between".into(),
+            rcvbuf: None,
+            steps: [Step::SendGso(8, 300), Step::Read, Step::Read]
+                .iter()
+                .copied()
+                .cycle()
+                .take(24)
+                .collect(),
+            classic_reason: "3.13 uncharges at once on read; 7.3 keeps read bytes charged until the deficit reaches rcvbuf/4 or the reader queue empties",
             guard: Guard::None,
         },
         Scenario {

@@ -107,7 +107,7 @@ pub(super) fn craft(
     dst: Ipv4Addr,
 ) -> Vec<u8> {
     let (csum, ulen) = match kind {
-        Kind::Good => (Csum::Good, None),
+        Kind::Good | Kind::Segment => (Csum::Good, None),
         Kind::BadCsum => (Csum::Bad, None),
         Kind::ZeroCsum => (Csum::Zero, None),
         Kind::LongUlen => (Csum::Good, Some((8 + size + 100) as u16)),
@@ -129,6 +129,8 @@ pub(super) struct Sender {
     pub(super) src: Ipv4Addr,
     pub(super) dst: Ipv4Addr,
     pub(super) udp: UdpSocket,
+    /// For `UDP_SEGMENT` sends (the option stays set on the socket).
+    pub(super) gso: UdpSocket,
     pub(super) raw17: Socket,
     pub(super) raw_proto: Socket,
 }
@@ -140,6 +142,7 @@ impl Sender {
             src,
             dst,
             udp: UdpSocket::bind((src, 0)).context("bind sender")?,
+            gso: UdpSocket::bind((src, 0)).context("bind GSO sender")?,
             raw17: Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::UDP))
                 .context("raw socket")?,
             raw_proto: Socket::new(
@@ -149,6 +152,16 @@ impl Sender {
             )
             .context("raw socket")?,
         })
+    }
+
+    /// One `sendto()` of `n` datagrams of `size` bytes with `UDP_SEGMENT`.
+    pub(super) fn send_gso(&self, n: usize, size: usize, port: u16) -> Result<()> {
+        crate::send::set_udp_segment(&self.gso, size)?;
+        let all: Vec<u8> = (0..n as u64).flat_map(|i| payload(i, size)).collect();
+        self.gso
+            .send_to(&all, SocketAddrV4::new(self.dst, port))
+            .context("send with UDP_SEGMENT")?;
+        Ok(())
     }
 
     pub(super) fn send(&self, size: usize, kind: Kind, port: u16, proto: u8) -> Result<()> {
@@ -394,6 +407,20 @@ pub(super) fn run_side(sc: &Scenario, side: Side, link: Link) -> Result<Outcomes
     };
     for step in &sc.steps {
         match *step {
+            Step::SendGso(n, size) => {
+                let drops0 = match &rx {
+                    Some(r) => r.mem()?.drops,
+                    None => 0,
+                };
+                tx.send_gso(n, size, PORT)?;
+                await_arrival(&mut seen, || {
+                    format!("{} [{}]: {}", sc.name, link.name(), side.name())
+                })?;
+                if let Some(r) = &rx {
+                    let m = r.mem()?;
+                    o.series.push((m.rmem, m.drops > drops0));
+                }
+            }
             Step::Send(..) | Step::SendClosed(..) => {
                 let (size, kind, port, proto) = match *step {
                     Step::SendClosed(size) if side == Side::Stock => (size, Kind::Good, CLOSED, 17),
