@@ -251,7 +251,8 @@ memcg() {
 			--clear-groups unshare -Urn sh -c '
 				ip link set lo up &&
 				{ udprx recv $arg --port $P --no-read --timeout 600 & } &&
-				sleep 0.5 && udprx send --to 127.0.0.1:$P --count 20 --size 1000 >/dev/null &&
+				until ss -Hunl \"sport = :$P\" | grep -q .; do sleep 0.1; done &&
+				udprx send --to 127.0.0.1:$P --count 20 --size 1000 >/dev/null &&
 				sleep 600'" &
 		local pid=$!
 		if slowwait 30 __sock_charged $g 20000; then
