@@ -25,7 +25,7 @@ tmp=$(mktemp -d)
 defer rm -rf "$tmp"
 
 ktap_print_header
-ktap_set_plan 21
+ktap_set_plan 22
 
 declare -A B
 
@@ -272,6 +272,36 @@ __sock_charged() { [ "$(awk '$1 == "sock" { print $2 }' "$1/memory.stat")" -ge "
 __sock_charged_below() { [ "$(awk '$1 == "sock" { print $2 }' "$1/memory.stat")" -lt "$2" ]; }
 __cg_empty() { [ -z "$(cat "$1/cgroup.procs")" ]; }
 in_scope memcg
+
+# 8. A cgroup ingress program that drops everything (systemd's IPAddressDeny=any): sockets
+# created in that cgroup receive nothing, stock and udprx alike (sk_filter_trim_cap()).
+cgbpf() {
+	if ! mountpoint -q $CG; then
+		mount -t cgroup2 none $CG || ktap_bail_out "cannot mount cgroup2"
+		defer umount $CG
+	fi
+	local g=$CG/udprx-deny-$$
+	mkdir $g || ktap_bail_out "mkdir $g"
+	defer rmdir $g
+	udprx stress deny-ingress --cgroup $g || ktap_bail_out "cannot attach a cgroup ingress program"
+	setup_ns NS || ktap_bail_out "cannot create a netns"
+	# Each reader's shell moves into the cgroup, then becomes the reader: its sockets are
+	# the cgroup's.
+	sh -c "echo \$\$ > $g/cgroup.procs && exec udprx -n $NS recv --port $P --no-read --timeout 600" \
+		>/dev/null 2>&1 &
+	defer reader_stop $!
+	sh -c "echo \$\$ > $g/cgroup.procs && exec udprx -n $NS recv --stock --port $Q --no-read --timeout 600" \
+		>/dev/null 2>&1 &
+	defer reader_stop $!
+	{ slowwait 15 __bound "$NS" $P && slowwait 15 __bound "$NS" $Q; } || ktap_bail_out "cgroup readers"
+	snap B "$NS"
+	udprx -n "$NS" send --to 127.0.0.1:$P --count 3 >/dev/null
+	udprx -n "$NS" send --to 127.0.0.1:$Q --count 3 >/dev/null
+	expect_deltas "cgroup ingress program dropping all: udprx drops as stock (InErrors, SOCKET_FILTER)" \
+		"$NS" B UdpRxInErrors=3 UdpRxDropSOCKET_FILTER=3 UdpInErrors=3 \
+		UdpRxHookSeen=6 UdpRxHookStolen=3 UdpRxHookAccepted=3
+}
+in_scope cgbpf
 
 udprx_unload
 ktap_test_result "rmmod after the guarantees" test ! -d /sys/module/udprx

@@ -30,6 +30,7 @@ fi
 PROTO=253
 P=7400          # bound
 U=7401          # bound by nobody
+H=7402          # bound by a held socket (lifecycle)
 tmp=$(mktemp -d)
 defer rm -rf "$tmp"
 
@@ -46,23 +47,28 @@ lifecycle() {
 	(while :; do
 		udprx -n "$NS" send --to 127.0.0.1:$P --count 20 --size 300
 		udprx -n "$NS" send --to 127.0.0.1:$U --count 5
+		udprx -n "$NS" send --to 127.0.0.1:$H --count 10 --size 1000
 		udprx -n "$NS" send --to 127.0.0.1:$P --proto $PROTO --count 5
 	done >/dev/null 2>&1) &
 	defer reader_stop $!
 	(while :; do cat /proc/net/udprx /proc/"$$"/net/udprx; done >/dev/null 2>&1) &
 	defer reader_stop $!
-	local i refused=0 ok=0 pid
+	local i refused=0 ok=0 a h
 	for ((i = 0; i < CYCLES; i++)); do
 		insmod "$UDPRX_KO" || break
+		# A socket that fills, and one held (its arrivals backlogged under classic).
 		udprx -n "$NS" recv --port $P --no-read --timeout 600 >/dev/null 2>&1 &
-		pid=$!
-		slowwait 10 __bound "$NS" $P
+		a=$!
+		udprx -n "$NS" recv --port $H --policy classic --hold --timeout 600 >/dev/null 2>&1 &
+		h=$!
+		slowwait 10 __bound "$NS" $P && slowwait 10 __bound "$NS" $H
 		! rmmod udprx 2>/dev/null && refused=$((refused + 1))
-		kill -KILL $pid
-		wait $pid 2>/dev/null
+		# Closed in either order.
+		if ((i % 2)); then kill -KILL $a $h; else kill -KILL $h $a; fi
+		wait $a $h 2>/dev/null
 		slowwait 10 rmmod udprx 2>/dev/null && ok=$((ok + 1))
 	done
-	ktap_test_result "lifecycle: $CYCLES insmod/rmmod cycles under traffic, a filled socket each" \
+	ktap_test_result "lifecycle: $CYCLES insmod/rmmod cycles under traffic, a filled and a held socket each" \
 		test "$ok" -eq "$CYCLES"
 	ktap_test_result "lifecycle: rmmod refused while a socket is open" test "$refused" -eq "$CYCLES"
 }

@@ -53,6 +53,50 @@ pub fn attach_stock(s: &impl AsRawFd, prog: &[libc::sock_filter]) -> Result<()> 
     Ok(())
 }
 
+/// `bpf(2)` commands and types used by [`deny_ingress`] (`include/uapi/linux/bpf.h`).
+const BPF_PROG_LOAD: libc::c_long = 5;
+const BPF_PROG_ATTACH: libc::c_long = 8;
+const BPF_PROG_TYPE_CGROUP_SKB: u32 = 8;
+const BPF_CGROUP_INET_INGRESS: u32 = 0;
+
+/// Attaches to the cgroup at `cgroup` (a cgroup2 directory) an ingress program that drops
+/// every packet (`BPF_PROG_TYPE_CGROUP_SKB`: `r0 = 0; exit`), as systemd's
+/// `IPAddressDeny=any` does. It applies to sockets created in that cgroup and stays
+/// attached after this process exits.
+pub fn deny_ingress(cgroup: &std::path::Path) -> Result<()> {
+    // struct bpf_insn: code, dst/src regs, off, imm. BPF_ALU64|BPF_MOV|BPF_K r0 = 0; exit.
+    let insns: [u8; 16] = [0xb7, 0, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0];
+    let license = c"GPL";
+    // union bpf_attr for BPF_PROG_LOAD: prog_type @0, insn_cnt @4, insns @8, license @16,
+    // expected_attach_type @68; the rest zero.
+    let mut attr = [0u8; 128];
+    attr[0..4].copy_from_slice(&BPF_PROG_TYPE_CGROUP_SKB.to_ne_bytes());
+    attr[4..8].copy_from_slice(&2u32.to_ne_bytes());
+    attr[8..16].copy_from_slice(&(insns.as_ptr() as u64).to_ne_bytes());
+    attr[16..24].copy_from_slice(&(license.as_ptr() as u64).to_ne_bytes());
+    attr[68..72].copy_from_slice(&BPF_CGROUP_INET_INGRESS.to_ne_bytes());
+    // SAFETY: `attr` is a valid bpf_attr of the size passed; its pointers live across the
+    // call.
+    let prog = unsafe { libc::syscall(libc::SYS_bpf, BPF_PROG_LOAD, attr.as_ptr(), attr.len()) };
+    if prog < 0 {
+        return Err(std::io::Error::last_os_error()).context("bpf(BPF_PROG_LOAD)");
+    }
+    let cg = std::fs::File::open(cgroup).with_context(|| format!("open {}", cgroup.display()))?;
+    // BPF_PROG_ATTACH: target_fd @0, attach_bpf_fd @4, attach_type @8.
+    let mut attr = [0u8; 128];
+    attr[0..4].copy_from_slice(&(cg.as_raw_fd() as u32).to_ne_bytes());
+    attr[4..8].copy_from_slice(&(prog as u32).to_ne_bytes());
+    attr[8..12].copy_from_slice(&BPF_CGROUP_INET_INGRESS.to_ne_bytes());
+    // SAFETY: As above.
+    let r = unsafe { libc::syscall(libc::SYS_bpf, BPF_PROG_ATTACH, attr.as_ptr(), attr.len()) };
+    if r < 0 {
+        return Err(std::io::Error::last_os_error()).context("bpf(BPF_PROG_ATTACH)");
+    }
+    // SAFETY: `prog` is a file descriptor we own; the cgroup holds the program now.
+    unsafe { libc::close(prog as i32) };
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

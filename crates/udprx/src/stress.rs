@@ -75,6 +75,13 @@ enum Cmd {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// Attach a cgroup ingress BPF program that drops every packet to the cgroup2
+    /// directory CGROUP (as systemd's IPAddressDeny=any): sockets created there receive
+    /// nothing.
+    DenyIngress {
+        #[arg(long)]
+        cgroup: std::path::PathBuf,
+    },
     /// THREADS threads race the socket ioctls and reads on one shared udprx socket bound
     /// to PORT while two senders fill it for SECONDS; then the socket is closed.
     Race {
@@ -137,6 +144,7 @@ pub fn run(a: &Args) -> Result<()> {
             count,
             seed,
         } => mutate(*to, ports, *proto, *count, *seed),
+        Cmd::DenyIngress { cgroup } => crate::filter::deny_ingress(cgroup),
         Cmd::Race {
             port,
             threads,
