@@ -25,7 +25,7 @@ tmp=$(mktemp -d)
 defer rm -rf "$tmp"
 
 ktap_print_header
-ktap_set_plan 22
+ktap_set_plan 23
 
 declare -A B
 
@@ -227,6 +227,17 @@ protomem() {
 		-a "${MEM_CLASSIC[UdpRxDropPROTO_MEM]}" -eq "$sd"
 }
 in_scope protomem
+
+# The same as a `udprx compare` scenario, over both links, with the model's prediction.
+compare_udp_mem() {
+	local out
+	out=$(udprx compare udp-mem 2>&1)
+	local rc=$?
+	while IFS= read -r line; do ktap_print_msg "$line"; done <<<"$out"
+	ktap_test_result "udprx compare udp-mem (lo, veth): modern = stock, each policy = its model" \
+		test "$rc" -eq 0 -a "$(grep -c '^  ok: ' <<<"$out")" -eq 2
+}
+in_scope compare_udp_mem
 
 # 7. An unprivileged user with a user+net namespace of its own, in a memory cgroup: what
 # its udprx socket queues is charged to the cgroup ("sock" in memory.stat), as for a

@@ -25,7 +25,7 @@ use std::{
     time::{Duration, Instant},
 };
 use udprx_abi::mib::{DropReason, Group, HookMib, ProtoMib, UdpMib};
-use udprx_rxqueue::{Counter, Outcome, Policy, Queue};
+use udprx_rxqueue::{Counter, Memory, Outcome, Policy, Pool, Queue};
 
 const PORT: u16 = 7000;
 const CLOSED: u16 = 7999;
@@ -71,13 +71,34 @@ fn run_link(
     shapes: &[(usize, Kind)],
     wanted: &(dyn Fn(&Scenario) -> bool + Sync),
     plot: Option<&std::path::Path>,
+    others_done: &std::sync::Barrier,
 ) -> Result<Vec<Compared>> {
-    let truesize = calibrate(link, shapes)?;
-    let all = scenarios(Some(truesize[&(1000, Kind::Good)].plain))?;
-    let mut done = Vec::new();
-    for sc in all.iter().filter(|s| wanted(s)) {
-        let c = compare_one(sc, link, &truesize)?;
-        if let Some(dir) = plot {
+    /// One `udp-mem` scenario at a time, over all links.
+    static ALONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    // `udp-mem` runs once every link is done with the other scenarios (their sockets charge
+    // the same global counter), one link at a time; every thread reaches the barrier,
+    // whatever happened before it.
+    let first = (|| -> Result<_> {
+        let truesize = calibrate(link, shapes)?;
+        let (alone, others): (Vec<Scenario>, Vec<Scenario>) =
+            scenarios(Some(truesize[&(1000, Kind::Good)].plain))?
+                .into_iter()
+                .filter(|s| wanted(s))
+                .partition(|s| s.guard == Guard::UdpMem);
+        let mut done = Vec::new();
+        for sc in &others {
+            done.push(compare_one(sc, link, &truesize)?);
+        }
+        Ok((truesize, alone, done))
+    })();
+    others_done.wait();
+    let (truesize, alone, mut done) = first?;
+    for sc in &alone {
+        let _one = ALONE.lock().unwrap_or_else(|e| e.into_inner());
+        done.push(compare_one(sc, link, &truesize)?);
+    }
+    if let Some(dir) = plot {
+        for c in &done {
             std::fs::create_dir_all(dir).with_context(|| format!("mkdir {}", dir.display()))?;
             let path = dir.join(format!("{}-{}.png", c.name, link.name()));
             let lines: Vec<crate::plot::Line<'_>> = c
@@ -96,7 +117,6 @@ fn run_link(
                 &lines,
             )?;
         }
-        done.push(c);
     }
     Ok(done)
 }
@@ -139,12 +159,25 @@ pub fn run(a: &Args) -> Result<()> {
     shapes.dedup();
     // The links are independent (each side in network namespaces of its own): each runs in
     // a thread of its own, side by side; the results are printed in link order.
+    // `udp-mem` writes the global net.ipv4.udp_mem, which only the initial netns shows:
+    // opened here, before any thread leaves it.
+    if let Ok(f) = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/proc/sys/net/ipv4/udp_mem")
+    {
+        let v = std::fs::read_to_string("/proc/sys/net/ipv4/udp_mem")?;
+        let rsv = std::fs::read_to_string("/proc/sys/net/core/mem_pcpu_rsv")?;
+        let rsv = rsv.trim().parse().context("net.core.mem_pcpu_rsv")?;
+        let _ = side::UDP_MEM.set((f, v.trim().to_string(), rsv));
+    }
+    let barrier = std::sync::Barrier::new(links.len());
     let results: Vec<Result<Vec<Compared>>> = std::thread::scope(|scope| {
         let runs: Vec<_> = links
             .iter()
             .map(|&link| {
-                let shapes = &shapes;
-                scope.spawn(move || run_link(link, shapes, &wanted, a.plot.as_deref()))
+                let (shapes, barrier) = (&shapes, &barrier);
+                scope.spawn(move || run_link(link, shapes, &wanted, a.plot.as_deref(), barrier))
             })
             .collect();
         runs.into_iter()
@@ -221,13 +254,13 @@ mod tests {
             classic_reason: "",
             guard: Guard::Firewall,
         };
-        let m = model(&sc, Policy::Modern, 1 << 20, &ts());
+        let m = model(&sc, Policy::Modern, 1 << 20, &ts(), None);
         assert_eq!(m.mib, Mib::default());
         assert_eq!((m.delivered, m.drops), (0, 0));
         // A filter keeping up to 100 bytes: the 1000 B datagram is filtered, the bad
         // checksum is found before the filter, the 48 B one is delivered.
         sc.guard = Guard::Filter(100);
-        let m = model(&sc, Policy::Modern, 1 << 20, &ts());
+        let m = model(&sc, Policy::Modern, 1 << 20, &ts(), None);
         assert_eq!(
             (
                 m.delivered,
@@ -250,7 +283,7 @@ mod tests {
             classic_reason: "",
             guard: Guard::None,
         };
-        let m = model(&sc, Policy::Modern, 8192, &ts());
+        let m = model(&sc, Policy::Modern, 8192, &ts(), None);
         assert_eq!(
             (
                 m.delivered,
@@ -260,7 +293,7 @@ mod tests {
             ),
             (3, 17, 17, 17)
         );
-        let c = model(&sc, Policy::Classic, 8192, &ts());
+        let c = model(&sc, Policy::Classic, 8192, &ts(), None);
         assert_eq!(
             (
                 c.delivered,
@@ -275,7 +308,7 @@ mod tests {
             .into_iter()
             .find(|s| s.name == "malformed")
             .unwrap();
-        let m = model(&sc, Policy::Modern, 212_992, &ts());
+        let m = model(&sc, Policy::Modern, 212_992, &ts(), None);
         assert_eq!(m.mib[UdpMib::InCsumErrors], 2);
         assert_eq!(m.mib[UdpMib::InErrors], 3);
         assert_eq!(m.mib[UdpMib::InDatagrams], 1);

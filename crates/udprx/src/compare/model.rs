@@ -10,8 +10,21 @@ pub(super) fn model(
     policy: Policy,
     rcvbuf: u32,
     truesize: &HashMap<(usize, Kind), Truesize>,
+    pool: Option<Pool>,
 ) -> Outcomes {
-    let mut q = Queue::new(policy, rcvbuf);
+    match pool {
+        // Protocol memory as the side found it (`udp-mem`).
+        Some(p) => model_with(sc, Queue::with_memory(policy, rcvbuf, p), truesize),
+        None => model_with(sc, Queue::new(policy, rcvbuf), truesize),
+    }
+}
+
+fn model_with<M: Memory>(
+    sc: &Scenario,
+    mut q: Queue<M>,
+    truesize: &HashMap<(usize, Kind), Truesize>,
+) -> Outcomes {
+    let rcvbuf = q.info().rcvbuf;
     let mut o = Outcomes {
         rcvbuf,
         ..Default::default()
@@ -125,8 +138,8 @@ pub(super) fn model(
 
 /// One read in the model: skips (and counts) datagrams with a bad checksum, as
 /// `udp_recvmsg()` does, and delivers the first good one; `false` when nothing was left.
-pub(super) fn model_read(
-    q: &mut Queue,
+pub(super) fn model_read<M: Memory>(
+    q: &mut Queue<M>,
     queue: &mut VecDeque<(u32, bool)>,
     o: &mut Outcomes,
 ) -> bool {

@@ -77,8 +77,8 @@ pub(super) fn compare_one(
     };
     let rcvbuf = sides.modern.rcvbuf;
     let models = Models {
-        modern: model(sc, Policy::Modern, rcvbuf, truesize),
-        classic: model(sc, Policy::Classic, rcvbuf, truesize),
+        modern: model(sc, Policy::Modern, rcvbuf, truesize, sides.modern.pool),
+        classic: model(sc, Policy::Classic, rcvbuf, truesize, sides.classic.pool),
     };
     let mut failures = Vec::new();
     let stock = rows(&sides.stock);

@@ -45,6 +45,10 @@ pub(super) enum Guard {
     /// A classic BPF socket filter that drops datagrams longer than this many bytes (UDP
     /// header included): `SO_ATTACH_FILTER` or `UDPRX_ATTACH_FILTER`.
     Filter(u32),
+    /// `net.ipv4.udp_mem` one page above what UDP holds when the side starts, everything
+    /// on CPU 0 with its per-CPU batch flushed first. `udp_mem` is global: such a scenario
+    /// runs alone, after the others, one link at a time.
+    UdpMem,
 }
 
 pub(super) struct Scenario {
@@ -211,6 +215,14 @@ pub(super) fn scenarios(ts1000: Option<u32>) -> Result<Vec<Scenario>> {
                 .collect(),
             classic_reason: "3.13 uncharges at once on read; 7.3 keeps read bytes charged until the deficit reaches rcvbuf/4 or the reader queue empties",
             guard: Guard::None,
+        },
+        Scenario {
+            name: "udp-mem",
+            about: "40 x 60000 B, SO_RCVBUFFORCE 4 MiB, nobody reads; net.ipv4.udp_mem one page above what UDP holds (CPU 0, per-CPU batch flushed first)".into(),
+            rcvbuf: Some((4 << 20, true)),
+            steps: sends(40, 60_000),
+            classic_reason: "3.13 counts a refused sk_rmem_schedule() (-ENOBUFS) in InErrors only; 7.3 adds MemErrors",
+            guard: Guard::UdpMem,
         },
         Scenario {
             name: "firewall",

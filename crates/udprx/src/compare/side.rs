@@ -200,7 +200,7 @@ impl Rx {
     pub(super) fn open(side: Side, rcvbuf: Option<(i32, bool)>, guard: Guard) -> Result<Self> {
         let filter = match guard {
             Guard::Filter(max) => Some(crate::filter::max_len(max)),
-            Guard::None | Guard::Firewall => None,
+            Guard::None | Guard::Firewall | Guard::UdpMem => None,
         };
         Ok(match side {
             Side::Stock => {
@@ -278,6 +278,8 @@ pub(super) struct Outcomes {
     pub(super) drops: i64,
     pub(super) final_rmem: i64,
     pub(super) freed_at_close: i64,
+    /// `udp-mem`: protocol memory as this side found it, for the model.
+    pub(super) pool: Option<Pool>,
     pub(super) rcvbuf: u32,
     /// rmem after each arrival, and whether that arrival was dropped.
     pub(super) series: Vec<(u32, bool)>,
@@ -314,6 +316,90 @@ impl core::ops::IndexMut<UdpMib> for Mib {
     fn index_mut(&mut self, c: UdpMib) -> &mut i64 {
         &mut self.0[c as usize]
     }
+}
+
+/// `/proc/sys/net/ipv4/udp_mem`, opened in the initial netns (the only one that has it) at
+/// start-up, its value then, and `net.core.mem_pcpu_rsv` (also the initial netns's).
+pub(super) static UDP_MEM: std::sync::OnceLock<(std::fs::File, String, i64)> =
+    std::sync::OnceLock::new();
+
+/// Writes `udp_mem`.
+fn set_udp_mem(v: &str) -> Result<()> {
+    use std::os::unix::fs::FileExt;
+    let (f, _, _) = UDP_MEM
+        .get()
+        .context("net.ipv4.udp_mem is not writable here (udprx compare runs in the initial netns as root for udp-mem)")?;
+    f.write_at(v.as_bytes(), 0)
+        .context("write net.ipv4.udp_mem")?;
+    Ok(())
+}
+
+/// Puts `udp_mem` back as it was at start-up when dropped.
+struct UdpMemRestore;
+
+impl Drop for UdpMemRestore {
+    fn drop(&mut self) {
+        if let Some((_, v, _)) = UDP_MEM.get() {
+            let _ = set_udp_mem(v);
+        }
+    }
+}
+
+/// A number from a sysctl of this thread's netns.
+fn sysctl_i64(path: &str) -> Result<i64> {
+    let s = std::fs::read_to_string(path).with_context(|| format!("read {path}"))?;
+    s.trim().parse().with_context(|| format!("parse {path}"))
+}
+
+/// `UDP: ... mem N` of `/proc/net/sockstat`: `udp_memory_allocated` (pages, global).
+fn udp_pages() -> Result<i64> {
+    let sockstat = std::fs::read_to_string("/proc/net/sockstat")?;
+    sockstat
+        .lines()
+        .find_map(|l| l.strip_prefix("UDP: "))
+        .and_then(|l| l.split_whitespace().skip_while(|w| *w != "mem").nth(1))
+        .and_then(|n| n.parse().ok())
+        .context("no UDP mem in /proc/net/sockstat")
+}
+
+/// [`Guard::UdpMem`]: pins this thread (sender, receiver and their softirqs) to CPU 0;
+/// charges a scratch socket one datagram at a time until CPU 0's per-CPU batch of UDP
+/// pages is flushed into the global counter (it then holds none), keeping the socket (its
+/// pages stay counted, returned for the caller to hold until the side is done); sets
+/// `udp_mem` one page above what UDP then holds; returns the protocol memory as the model
+/// starts from.
+fn udp_mem_start(tx: &Sender) -> Result<(Pool, UdpSocket)> {
+    let mut cpus = nix::sched::CpuSet::new();
+    cpus.set(0)?;
+    nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &cpus).context("pin to CPU 0")?;
+    let rsv = UDP_MEM
+        .get()
+        .map(|u| u.2)
+        .context("net.ipv4.udp_mem is not writable here (udprx compare runs in the initial netns as root for udp-mem)")?;
+    let scratch = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, PORT + 1))?;
+    crate::recv::set_stock_rcvbuf(&scratch, 8 << 20, true)?;
+    let mut seen = arrivals(&counters()?);
+    let before = udp_pages()?;
+    let mut sent = 0;
+    while udp_pages()? == before {
+        if sent * 15 > 4 * rsv {
+            bail!("udp-mem: no flush of the per-CPU batch seen after {sent} datagrams");
+        }
+        tx.send(60_000, Kind::Good, PORT + 1, 17)?;
+        await_arrival(&mut seen, || "udp-mem: flush".into())?;
+        sent += 1;
+    }
+    let held = udp_pages()?;
+    set_udp_mem(&format!("{0} {0} {0}", held + 1))?;
+    let pool = Pool {
+        allocated: held,
+        pcpu: 0,
+        pcpu_rsv: rsv,
+        limits: [held + 1; 3],
+        rmem0: sysctl_i64("/proc/sys/net/ipv4/udp_rmem_min")? as u32,
+        rmem_alloc: 0,
+    };
+    Ok((pool, scratch))
 }
 
 /// The nftables rule of [`Guard::Firewall`], in this thread's netns: an `inet` table whose
@@ -391,10 +477,18 @@ pub(super) fn run_side(sc: &Scenario, side: Side, link: Link) -> Result<Outcomes
     if sc.guard == Guard::Firewall {
         firewall_rule()?;
     }
+    let (pool, _scratch) = if sc.guard == Guard::UdpMem {
+        let (p, s) = udp_mem_start(&tx)?;
+        (Some(p), Some(s))
+    } else {
+        (None, None)
+    };
+    let _restore = pool.map(|_| UdpMemRestore);
     let mut rx = Some(Rx::open(side, sc.rcvbuf, sc.guard)?);
     let c0 = counters()?;
     let mut o = Outcomes {
         rcvbuf: rx.as_ref().unwrap().mem()?.rcvbuf,
+        pool,
         ..Default::default()
     };
     let mut buf = vec![0u8; 65536];
