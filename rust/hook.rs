@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The `NF_INET_LOCAL_IN` hook, between `ip_local_deliver()` and
-//! `ip_local_deliver_finish()`: it sees every datagram delivered locally in its netns and
-//! takes the unicast UDP datagrams whose destination port a udprx socket has bound.
+//! `ip_local_deliver_finish()`, registered last (`NF_IP_PRI_LAST`) so that every firewall
+//! rule runs first: it sees every datagram delivered locally in its netns and takes the UDP
+//! datagrams (unicast, broadcast, multicast) whose destination port a udprx socket has
+//! bound.
 
 use crate::{
     counters::HookMib,
