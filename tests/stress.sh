@@ -35,7 +35,7 @@ tmp=$(mktemp -d)
 defer rm -rf "$tmp"
 
 ktap_print_header
-ktap_set_plan 17
+ktap_set_plan 19
 ktap_print_msg "size ${UDPRX_STRESS:-short}: $CYCLES cycles, $NETNS netns, race ${RACE_S} s, $MUTATE datagrams, $IOCTLS calls"
 
 declare -A B
@@ -104,6 +104,27 @@ ktap_test_result "namespaces: $NETNS netns destroyed with filled and held socket
 ktap_test_result "namespaces: udprx unloads after them (nothing holds it)" \
 	slowwait 60 rmmod udprx
 udprx_load || ktap_bail_out "insmod failed"
+
+# A socket opened in one netns and handed to a process in another lives where it was
+# opened (as a socket() does): it binds there and gets that netns's datagrams only.
+passed_fd() {
+	setup_ns NA NB || ktap_bail_out "cannot create two netns"
+	ip netns exec "$NA" bash -c "exec 5<>/dev/udprx; exec nsenter --net=/run/netns/$NB \
+		udprx recv --fd 5 --port $P --count 3 --timeout 60" >"$tmp/fd.out" 2>"$tmp/fd.err" &
+	local pid=$!
+	defer reader_stop $pid
+	slowwait 15 __bound "$NA" $P || ktap_bail_out "passed fd: $(<"$tmp/fd.err")"
+	snap B "$NB"
+	udprx -n "$NB" send --to 127.0.0.1:$P --count 2 >/dev/null
+	udprx -n "$NA" send --to 127.0.0.1:$P --count 3 >/dev/null
+	wait $pid
+	local rc=$?
+	ktap_test_result "namespaces: a socket opened in one netns and used from another binds and receives in the first" \
+		test "$rc" -eq 0 -a "$(wc -l < "$tmp/fd.out")" -eq 3
+	expect_deltas "namespaces: the other netns's datagrams to that port are its own (NoPorts)" \
+		"$NB" B UdpNoPorts=2 UdpRxHookSeen=2 UdpRxHookAccepted=2
+}
+in_scope passed_fd
 
 # --- concurrency -------------------------------------------------------------------------
 race() {

@@ -43,6 +43,20 @@ impl Device {
         Ok(Self { file })
     }
 
+    /// The socket open as file descriptor `fd` (inherited, e.g. opened by a shell in
+    /// another netns: the socket lives where it was opened).
+    pub fn from_fd(fd: i32) -> Result<Self> {
+        let path = format!("/proc/self/fd/{fd}");
+        let target = std::fs::read_link(&path).with_context(|| format!("fd {fd} is not open"))?;
+        if target != std::path::Path::new(DEVICE_PATH) {
+            anyhow::bail!("fd {fd} is {}, not {DEVICE_PATH}", target.display());
+        }
+        // SAFETY: `fd` is open (checked above) and this process gives it to the `File`,
+        // which becomes its only owner.
+        let file = unsafe { <File as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+        Ok(Self { file })
+    }
+
     /// `UDPRX_BIND` with the given argument, as it is (for checks of bad arguments too).
     pub fn bind_args(&self, args: &BindArgs) -> nix::Result<()> {
         // SAFETY: `args` points to a valid `BindArgs`, the layout the ioctl reads.

@@ -55,6 +55,10 @@ pub struct Args {
     /// end, draining the backlog. Implies --no-read.
     #[arg(long)]
     hold: bool,
+    /// Use the udprx socket already open as this file descriptor (e.g. opened in another
+    /// netns by the shell that started this) instead of opening /dev/udprx.
+    #[arg(long, conflicts_with = "stock")]
+    fd: Option<i32>,
     /// Attach a classic BPF socket filter that drops datagrams longer than N bytes (UDP
     /// header included), with SO_ATTACH_FILTER or UDPRX_ATTACH_FILTER.
     #[arg(long, value_name = "N")]
@@ -294,7 +298,10 @@ pub fn run(a: &Args) -> Result<()> {
         }
         Receiver::Stock(s)
     } else {
-        let dev = Device::open(false)?;
+        let dev = match a.fd {
+            Some(fd) => Device::from_fd(fd)?,
+            None => Device::open(false)?,
+        };
         dev.set_policy(match a.policy {
             PolicyArg::Classic => udprx_abi::POLICY_CLASSIC,
             PolicyArg::Modern => udprx_abi::POLICY_MODERN,
