@@ -172,7 +172,7 @@ mem_side() {
 		--no-read --timeout 600 >/dev/null 2>&1 &
 	pid=$!
 	defer reader_stop $pid
-	slowwait 15 __bound "$NS" 7199 || ktap_bail_out "udp-mem: scratch reader"
+	slowwait 15 udp_bound "$NS" 7199 || ktap_bail_out "udp-mem: scratch reader"
 	taskset -c 0 udprx -n "$NS" send --to 127.0.0.1:7199 --count 36 --size 60000 >/dev/null
 	slowwait 15 __rmem_at_least "$NS" 7199 2000000 || ktap_bail_out "udp-mem: scratch queue"
 	kill -TERM "$pid"
@@ -187,7 +187,7 @@ mem_side() {
 		--no-read --timeout 600 >/dev/null 2>&1 &
 	pid=$!
 	defer reader_stop $pid
-	slowwait 15 __bound "$NS" $port || ktap_bail_out "udp-mem: $kind reader"
+	slowwait 15 udp_bound "$NS" $port || ktap_bail_out "udp-mem: $kind reader"
 	snap B "$NS"
 	taskset -c 0 udprx -n "$NS" send --to 127.0.0.1:$port --count 40 --size 60000 >/dev/null
 	snap AFTER "$NS"
@@ -205,7 +205,6 @@ __rmem_at_least() {
 	r=$(ip netns exec "$1" ss -Hunl "sport = :$2" | awk '{ print $2 }')
 	[ -n "$r" ] && [ "$r" -ge "$3" ]
 }
-__bound() { ip netns exec "$1" ss -Hunl "sport = :$2" | grep -q .; }
 protomem() {
 	UDP_MEM=$(cat /proc/sys/net/ipv4/udp_mem)
 	defer eval 'echo "$UDP_MEM" > /proc/sys/net/ipv4/udp_mem'
@@ -304,7 +303,7 @@ cgbpf() {
 	sh -c "echo \$\$ > $g/cgroup.procs && exec udprx -n $NS recv --stock --port $Q --no-read --timeout 600" \
 		>/dev/null 2>&1 &
 	defer reader_stop $!
-	{ slowwait 15 __bound "$NS" $P && slowwait 15 __bound "$NS" $Q; } || ktap_bail_out "cgroup readers"
+	{ slowwait 15 udp_bound "$NS" $P && slowwait 15 udp_bound "$NS" $Q; } || ktap_bail_out "cgroup readers"
 	snap B "$NS"
 	udprx -n "$NS" send --to 127.0.0.1:$P --count 3 >/dev/null
 	udprx -n "$NS" send --to 127.0.0.1:$Q --count 3 >/dev/null

@@ -238,6 +238,10 @@ json_get() {
 	echo "${BASH_REMATCH[1]}"
 }
 
+# udp_bound NETNS PORT: whether a UDP socket is bound to PORT in NETNS (a udprx socket's
+# backing socket counts: it holds the port in the stock tables).
+udp_bound() { ip netns exec "$1" ss -Hunl "sport = :$2" | grep -q .; }
+
 # --- readers --------------------------------------------------------------------------
 # recv_bg NAME NETNS RECV-ARGS...: start `udprx recv` in the background; sets NAME_pid,
 # NAME_out and NAME_err, and returns once the socket is bound (or the reader failed).

@@ -61,7 +61,7 @@ lifecycle() {
 		a=$!
 		udprx -n "$NS" recv --port $H --policy classic --hold --timeout 600 >/dev/null 2>&1 &
 		h=$!
-		slowwait 10 __bound "$NS" $P && slowwait 10 __bound "$NS" $H
+		slowwait 10 udp_bound "$NS" $P && slowwait 10 udp_bound "$NS" $H
 		! rmmod udprx 2>/dev/null && refused=$((refused + 1))
 		# Closed in either order.
 		if ((i % 2)); then kill -KILL $a $h; else kill -KILL $h $a; fi
@@ -72,7 +72,6 @@ lifecycle() {
 		test "$ok" -eq "$CYCLES"
 	ktap_test_result "lifecycle: rmmod refused while a socket is open" test "$refused" -eq "$CYCLES"
 }
-__bound() { ip netns exec "$1" ss -Hunl "sport = :$2" | grep -q .; }
 in_scope lifecycle
 
 udprx_load || ktap_bail_out "insmod failed"
@@ -90,7 +89,7 @@ namespaces() {
 			udprx -n $ns recv --port $P --rcvbuf 4096 --no-read --timeout 600 >/dev/null 2>&1 &
 		fi
 		pid=$!
-		slowwait 10 __bound $ns $P || return 1
+		slowwait 10 udp_bound $ns $P || return 1
 		udprx -n $ns send --to 127.0.0.1:$P --count 20 --size 1000 >/dev/null
 		udprx -n $ns send --to 127.0.0.1 --proto $PROTO --count 3 >/dev/null
 		kill -KILL $pid
@@ -113,7 +112,7 @@ passed_fd() {
 		udprx recv --fd 5 --port $P --count 3 --timeout 60" >"$tmp/fd.out" 2>"$tmp/fd.err" &
 	local pid=$!
 	defer reader_stop $pid
-	slowwait 15 __bound "$NA" $P || ktap_bail_out "passed fd: $(<"$tmp/fd.err")"
+	slowwait 15 udp_bound "$NA" $P || ktap_bail_out "passed fd: $(<"$tmp/fd.err")"
 	snap B "$NB"
 	udprx -n "$NB" send --to 127.0.0.1:$P --count 2 >/dev/null
 	udprx -n "$NA" send --to 127.0.0.1:$P --count 3 >/dev/null

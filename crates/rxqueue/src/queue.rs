@@ -365,11 +365,17 @@ impl<M: Memory> Queue<M> {
     /// without the queue's lock for this; a caller that condenses outside its lock asks
     /// here first and then calls [`Queue::enqueue_condensed`].
     pub fn wants_condense(&self, truesize: u32) -> bool {
-        let (rmem, rcvbuf) = (self.rmem_alloc, self.rcvbuf);
         self.policy == Policy::Modern
-            && !(u64::from(rmem) + u64::from(truesize) > u64::from(rcvbuf)
-                && (rcvbuf > INT_MAX >> 1 || rmem != 0))
-            && rmem > rcvbuf >> 1
+            && !self.rcvbuf_full_modern(truesize)
+            && self.rmem_alloc > self.rcvbuf >> 1
+    }
+
+    /// 7.3 `__udp_enqueue_schedule_skb()`'s first test: `if (rmem + size > rcvbuf) { if
+    /// (rcvbuf > INT_MAX >> 1) goto drop; if (rmem) goto drop; }` — "Accept the packet if
+    /// queue is empty."
+    const fn rcvbuf_full_modern(&self, truesize: u32) -> bool {
+        let (rmem, rcvbuf) = (self.rmem_alloc, self.rcvbuf);
+        rmem as u64 + truesize as u64 > rcvbuf as u64 && (rcvbuf > INT_MAX >> 1 || rmem != 0)
     }
 
     /// An arriving datagram of `truesize` that the caller already condensed to
@@ -449,11 +455,7 @@ impl<M: Memory> Queue<M> {
     ) -> Outcome {
         let rmem = self.rmem_alloc;
         let rcvbuf = self.rcvbuf;
-        // `if (rmem + size > rcvbuf) { if (rcvbuf > INT_MAX >> 1) goto drop; if (rmem) goto
-        // drop; }` — "Accept the packet if queue is empty."
-        if u64::from(rmem) + u64::from(truesize) > u64::from(rcvbuf)
-            && (rcvbuf > INT_MAX >> 1 || rmem != 0)
-        {
+        if self.rcvbuf_full_modern(truesize) {
             return self.drop(DropCause::RcvbufFull);
         }
         // `if (rmem > (rcvbuf >> 1)) { skb_condense(skb); size = skb->truesize; }`

@@ -501,32 +501,20 @@ pub(super) fn run_side(sc: &Scenario, side: Side, link: Link) -> Result<Outcomes
     };
     for step in &sc.steps {
         match *step {
-            Step::SendGso(n, size) => {
+            Step::Send(..) | Step::SendClosed(..) | Step::SendGso(..) => {
                 let drops0 = match &rx {
                     Some(r) => r.mem()?.drops,
                     None => 0,
                 };
-                tx.send_gso(n, size, PORT)?;
-                await_arrival(&mut seen, || {
-                    format!("{} [{}]: {}", sc.name, link.name(), side.name())
-                })?;
-                if let Some(r) = &rx {
-                    let m = r.mem()?;
-                    o.series.push((m.rmem, m.drops > drops0));
-                }
-            }
-            Step::Send(..) | Step::SendClosed(..) => {
-                let (size, kind, port, proto) = match *step {
-                    Step::SendClosed(size) if side == Side::Stock => (size, Kind::Good, CLOSED, 17),
-                    Step::SendClosed(size) => (size, Kind::Good, CLOSED, PROTO),
-                    Step::Send(size, kind) => (size, kind, PORT, 17),
+                match *step {
+                    Step::SendGso(n, size) => tx.send_gso(n, size, PORT)?,
+                    Step::SendClosed(size) if side == Side::Stock => {
+                        tx.send(size, Kind::Good, CLOSED, 17)?
+                    }
+                    Step::SendClosed(size) => tx.send(size, Kind::Good, CLOSED, PROTO)?,
+                    Step::Send(size, kind) => tx.send(size, kind, PORT, 17)?,
                     _ => unreachable!(),
-                };
-                let drops0 = match &rx {
-                    Some(r) => r.mem()?.drops,
-                    None => 0,
-                };
-                tx.send(size, kind, port, proto)?;
+                }
                 let what = || format!("{} [{}]: {}", sc.name, link.name(), side.name());
                 if sc.guard == Guard::Firewall {
                     await_dropped(&mut seen, what)?;
