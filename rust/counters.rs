@@ -6,41 +6,42 @@
 
 use crate::abi::mib::Group;
 pub(crate) use crate::abi::mib::{DropReason, HookMib, ProtoMib, UdpMib};
-use crate::kapi::skb::{QueuedSkb, Skb};
-use core::marker::PhantomData;
-use kernel::{
-    seq_file::SeqFile,
-    seq_print,
-    sync::atomic::{Atomic, Relaxed},
+use crate::kapi::{
+    percpu::PerCpuCounters,
+    skb::{QueuedSkb, Skb},
 };
+use core::marker::PhantomData;
+use kernel::{prelude::*, seq_file::SeqFile, seq_print};
 
 /// The counters of group `G` (one of the enums of [`crate::abi::mib`], shared with the
-/// tools), which can be read at any time without tearing.
+/// tools).
 ///
-/// Each counter is a 64-bit atomic, bumped from softirq context and read from `/proc`.
+/// Per CPU, as the kernel's SNMP MIBs: bumped on the CPU the packet is on (softirq, or the
+/// task closing a socket), summed over CPUs when `/proc` reads them.
 ///
 /// # Invariants
 ///
 /// `N == G::NAMES.len()`: every counter of `G` has a value.
 pub(crate) struct MibGroup<G: Group, const N: usize> {
-    values: [Atomic<u64>; N],
+    values: PerCpuCounters<N>,
     group: PhantomData<G>,
 }
 
 impl<G: Group, const N: usize> MibGroup<G, N> {
     /// The counters of `G`, all zero.
-    pub(crate) const fn new() -> Self {
+    pub(crate) fn new() -> Result<Self> {
         const { assert!(N == G::NAMES.len()) };
         // INVARIANT: Asserted at compile time.
-        Self {
-            values: [const { Atomic::new(0) }; N],
+        Ok(Self {
+            values: PerCpuCounters::new()?,
             group: PhantomData,
-        }
+        })
     }
 
     /// Adds one to counter `c`.
+    #[inline]
     pub(crate) fn inc(&self, c: G) {
-        self.values[c.index()].add(1, Relaxed);
+        self.values.add(c.index(), 1);
     }
 
     /// Writes the group as `/proc/net/snmp` does: `Name: A B C` then `Name: 1 2 3`.
@@ -50,8 +51,8 @@ impl<G: Group, const N: usize> MibGroup<G, N> {
             seq_print!(m, " {}", f);
         }
         seq_print!(m, "\n{}:", G::GROUP);
-        for v in &self.values {
-            seq_print!(m, " {}", v.load(Relaxed));
+        for i in 0..N {
+            seq_print!(m, " {}", self.values.sum(i));
         }
         seq_print!(m, "\n");
     }
@@ -71,13 +72,13 @@ pub(crate) struct Counters {
 
 impl Counters {
     /// All zero.
-    pub(crate) const fn new() -> Self {
-        Self {
-            udp: MibGroup::new(),
-            drop: MibGroup::new(),
-            hook: MibGroup::new(),
-            proto: MibGroup::new(),
-        }
+    pub(crate) fn new() -> Result<Self> {
+        Ok(Self {
+            udp: MibGroup::new()?,
+            drop: MibGroup::new()?,
+            hook: MibGroup::new()?,
+            proto: MibGroup::new()?,
+        })
     }
 
     /// Frees `skb` as dropped for `reason`, counting it under `UdpRxDrop:`.

@@ -42,7 +42,7 @@ impl PernetData for UdprxNet {
     fn init(net: &Net) -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
             ports <- PortTable::new(),
-            mib: Counters::new(),
+            mib: Counters::new()?,
             proc: ProcNetEntry::new(net, c"udprx")?,
             hook <- HookRegistration::local_in(net, crate::hook_priority()),
         })

@@ -11,7 +11,7 @@
 //! simple choice. An unbind allocates nothing (as the kernel's unhash does not): it empties
 //! the entry's own RCU slot in place, and the next bind's copy leaves the empty entry out.
 
-use crate::kapi::rcu::RcuBox;
+use crate::kapi::rcu::{RcuBox, Retired};
 use kernel::{
     alloc::Flags,
     new_mutex,
@@ -116,15 +116,14 @@ impl<T: Send + Sync> PortTable<T> {
         Ok(())
     }
 
-    /// Unbinds whatever is bound to `port`; returns once no reader can see it any more.
-    /// Allocates nothing, so it cannot fail (it is called from `release()`).
-    pub(crate) fn remove(&self, port: u16) {
+    /// Unbinds whatever is bound to `port`: new lookups no longer find it. Readers that
+    /// found it before may hold it until the returned value is dropped, which waits for a
+    /// grace period and then drops the reference the table held. Allocates nothing, so it
+    /// cannot fail (it is called from `release()`).
+    #[must_use = "dropping it waits for the readers"]
+    pub(crate) fn remove(&self, port: u16) -> Option<Retired<Arc<T>>> {
         let _w = self.writer.lock();
-        let retired = {
-            let guard = rcu::read_lock();
-            self.entry(&guard, port).and_then(|(_, slot)| slot.retire())
-        };
-        // Waits for a grace period, then drops the reference the table held.
-        drop(retired);
+        let guard = rcu::read_lock();
+        self.entry(&guard, port).and_then(|(_, slot)| slot.retire())
     }
 }

@@ -443,14 +443,33 @@ impl DeviceFile for Socket {
         }
     }
 
-    /// Close: unbind (after which no softirq can reach the socket), release a held
-    /// socket's backlog, then free what is still queued (`SKB_DROP_REASON_SOCKET_CLOSE`)
-    /// and uncharge it: nothing stays charged.
+    /// Close: unbind from udprx's table and from the stock one, wait until no softirq can
+    /// reach either socket, release a held socket's backlog, then free what is still
+    /// queued (`SKB_DROP_REASON_SOCKET_CLOSE`) and uncharge it: nothing stays charged.
+    ///
+    /// What the stock path queued on the backing socket (a datagram that came between the
+    /// two tables, at bind or here) is freed and counted the same way: no datagram that
+    /// reached the port goes uncounted.
     fn release(this: Arc<Self>) {
         let port = this.port.lock().take();
         let state = this.state().ok();
-        if let (Some(port), Some(state)) = (port, state) {
-            state.ports.remove(port);
+        let retired = match (port, state) {
+            (Some(port), Some(state)) => state.ports.remove(port),
+            _ => None,
+        };
+        this.sock.unhash();
+        // One grace period (dropping `retired` waits for it): lookups of either table that
+        // found this socket are over, as both receive paths run under `rcu_read_lock()`.
+        match retired {
+            Some(retired) => drop(retired),
+            None if port.is_some() => kernel::sync::rcu::synchronize_rcu(),
+            None => {}
+        }
+        while let Some(skb) = this.sock.recv_stray() {
+            match state {
+                Some(state) => state.mib.drop_skb(skb, DropReason::SocketClose),
+                None => skb.drop_reason(DropReason::SocketClose),
+            }
         }
         let (dropped, why, mut queued) = {
             let _bh = BhDisabled::new();

@@ -242,6 +242,15 @@ json_get() {
 # backing socket counts: it holds the port in the stock tables).
 udp_bound() { ip netns exec "$1" ss -Hunl "sport = :$2" | grep -q .; }
 
+# ip_mib NETNS NAME: the stock IP counter NAME (InHdrErrors, ReasmOKs, ...) of NETNS, from
+# the Ip: lines of /proc/net/snmp.
+ip_mib() {
+	ip netns exec "$1" awk -v n="$2" '
+		/^Ip:/ && !c { for (i = 2; i <= NF; i++) if ($i == n) c = i; next }
+		/^Ip:/ && c { print $c; found = 1 }
+		END { exit !found }' /proc/net/snmp
+}
+
 # --- readers --------------------------------------------------------------------------
 # recv_bg NAME NETNS RECV-ARGS...: start `udprx recv` in the background; sets NAME_pid,
 # NAME_out and NAME_err, and returns once the socket is bound (or the reader failed).

@@ -13,9 +13,11 @@
 #    is open; readers of /proc/net/udprx racing rmmod;
 #  - namespaces: netns created and destroyed with bound, filled and held sockets whose
 #    processes are killed without closing;
-#  - concurrency: threads racing bind, read, poll, ioctls on one socket, two senders;
+#  - concurrency: threads racing bind, read, poll, epoll, ioctls on one socket and on many
+#    (closed and reopened meanwhile), two senders;
 #  - fault injection: every allocation of open, bind, attach-filter, netns creation and
-#    insmod failed in turn (fail-nth): a clean error each time, then success;
+#    insmod failed in turn (fail-nth): a clean error each time, then success; set-rcvbuf
+#    shown to allocate nothing;
 #  - hostile input: mutated datagrams over both entry points, all accounted for; random
 #    ioctls, reads, writes and polls as nobody and as root without CAP_NET_ADMIN.
 # Exclusive (tests/settings): it loads and unloads udprx itself.
@@ -35,7 +37,7 @@ tmp=$(mktemp -d)
 defer rm -rf "$tmp"
 
 ktap_print_header
-ktap_set_plan 19
+ktap_set_plan 23
 ktap_print_msg "size ${UDPRX_STRESS:-short}: $CYCLES cycles, $NETNS netns, race ${RACE_S} s, $MUTATE datagrams, $IOCTLS calls"
 
 declare -A B
@@ -127,25 +129,31 @@ in_scope passed_fd
 
 # --- concurrency -------------------------------------------------------------------------
 race() {
+	local files=$1 threads=$2 what
+	what="race: $threads threads on $files socket(s), 2 senders"
+	[ "$files" -gt 1 ] && what+=", sockets closed and reopened"
 	setup_ns NS || ktap_bail_out "cannot create a netns"
 	snap B "$NS"
 	local drop0
 	drop0=$(__softnet_dropped)
-	udprx -n "$NS" stress race --port $P --threads 4 --seconds "$RACE_S" >"$tmp/race" ||
-		{ ktap_test_fail "race: 4 threads on one socket, 2 senders"; return; }
-	ktap_test_pass "race: 4 threads on one socket, 2 senders ($(<"$tmp/race"))"
+	udprx -n "$NS" stress race --port $P --files "$files" --threads "$threads" \
+		--seconds "$RACE_S" >"$tmp/race" || { ktap_test_fail "$what"; return; }
+	ktap_test_pass "$what ($(<"$tmp/race"))"
 	local sent read
 	sent=$(json_get "$(<"$tmp/race")" sent) read=$(json_get "$(<"$tmp/race")" read)
 	snap AFTER "$NS"
-	local d_seen=$((AFTER[UdpRxHookSeen] - ${B[UdpRxHookSeen]:-0}))
-	local d_in=$((AFTER[UdpRxInDatagrams] - ${B[UdpRxInDatagrams]:-0}))
-	local d_err=$((AFTER[UdpRxInErrors] - ${B[UdpRxInErrors]:-0}))
-	local d_close=$((AFTER[UdpRxDropSOCKET_CLOSE] - ${B[UdpRxDropSOCKET_CLOSE]:-0}))
+	local c
+	for c in UdpRxHookSeen UdpRxInDatagrams UdpRxInErrors UdpRxDropSOCKET_CLOSE UdpNoPorts \
+		UdpInErrors; do
+		printf -v "D_$c" '%s' $((AFTER[$c] - ${B[$c]:-0}))
+	done
 	local d_backlog=$(($(__softnet_dropped) - drop0))
-	ktap_print_msg "race: sent $sent, dropped before IP (softnet backlog) $d_backlog, seen $d_seen, read $d_in ($read), errors $d_err, freed at close $d_close"
-	ktap_test_result "race: sent = backlog drops + seen, seen = read + dropped + freed at close" \
-		test "$sent" -eq $((d_backlog + d_seen)) -a "$d_seen" -eq $((d_in + d_err + d_close)) \
-		-a "$read" -eq "$d_in"
+	# A port whose socket is being replaced has none for a moment: stock NoPorts.
+	ktap_print_msg "race: sent $sent, dropped before IP (softnet backlog) $d_backlog, seen $D_UdpRxHookSeen, read $D_UdpRxInDatagrams ($read), errors $D_UdpRxInErrors, freed at close $D_UdpRxDropSOCKET_CLOSE, stock NoPorts $D_UdpNoPorts, stock InErrors $D_UdpInErrors"
+	ktap_test_result "race on $files socket(s): sent = backlog drops + seen, seen = read + dropped + freed at close (+ stock NoPorts, InErrors)" \
+		test "$sent" -eq $((d_backlog + D_UdpRxHookSeen)) -a "$D_UdpRxHookSeen" -eq \
+		$((D_UdpRxInDatagrams + D_UdpRxInErrors + D_UdpRxDropSOCKET_CLOSE + D_UdpNoPorts + D_UdpInErrors)) \
+		-a "$read" -eq "$D_UdpRxInDatagrams"
 }
 # __softnet_dropped: packets every CPU's backlog dropped (/proc/net/softnet_stat, column 2).
 __softnet_dropped() {
@@ -153,19 +161,40 @@ __softnet_dropped() {
 	while read -r a b _; do n=$((n + 16#$b)); done < /proc/net/softnet_stat
 	echo $n
 }
-in_scope race
+in_scope race 1 4
+in_scope race 8 6
 
 # --- hostile input -----------------------------------------------------------------------
 hostile() {
 	setup_ns NS || ktap_bail_out "cannot create a netns"
 	recv_bg R "$NS" --port $P --quiet --timeout 600 || ktap_bail_out "hostile: reader"
 	snap B "$NS"
-	udprx -n "$NS" stress mutate --to 127.0.0.1 --ports $P,$U --proto 17 --count "$MUTATE" \
-		--seed 17 >"$tmp/m17" || ktap_bail_out "mutate 17"
-	udprx -n "$NS" stress mutate --to 127.0.0.1 --ports $P,$U --proto $PROTO \
-		--count "$MUTATE" --seed 253 >"$tmp/m253" || ktap_bail_out "mutate $PROTO"
-	# Every datagram has arrived once the hook and the handler have seen them all.
-	slowwait 60 __arrived "$NS" "$MUTATE"
+	# One protocol at a time, so that the IP counters below belong to one run. Datagrams
+	# whose options ip_options_compile() refuses never reach LOCAL_IN: Ip: InHdrErrors
+	# counts them. Fragments are reassembled before it: Ip: ReasmOKs counts the datagrams.
+	local proto seen name ih0 ok0 fail0 ih ok fail frag opts
+	local -A R0
+	for proto in 17 $PROTO; do
+		snap R0 "$NS" || ktap_bail_out "hostile: counters"
+		ih0=$(ip_mib "$NS" InHdrErrors) && ok0=$(ip_mib "$NS" ReasmOKs) &&
+			fail0=$(ip_mib "$NS" ReasmFails) || ktap_bail_out "hostile: Ip counters"
+		udprx -n "$NS" stress mutate --to 127.0.0.1 --ports $P,$U --proto $proto \
+			--count "$MUTATE" --seed $proto >"$tmp/m$proto" || ktap_bail_out "mutate $proto"
+		if [ $proto = 17 ]; then seen=UdpRxHookSeen; else seen=UdpRxProtoInPackets; fi
+		# Every datagram has arrived once the entry point has seen it or IP refused it.
+		slowwait 60 __arrived "$NS" $seen "$ih0" "$MUTATE"
+		ih=$(($(ip_mib "$NS" InHdrErrors) - ih0))
+		ok=$(($(ip_mib "$NS" ReasmOKs) - ok0))
+		fail=$(($(ip_mib "$NS" ReasmFails) - fail0))
+		frag=$(sed -n 's/.*"fragmented":\([0-9]*\).*/\1/p' "$tmp/m$proto")
+		opts=$(sed -n 's/.*"with_options":\([0-9]*\).*/\1/p' "$tmp/m$proto")
+		snap AFTER "$NS"
+		name=$((AFTER[$seen] - ${R0[$seen]:-0}))
+		ktap_print_msg "hostile $proto: sent $MUTATE ($opts with IP options, $frag fragmented): $seen $name, Ip InHdrErrors $ih, ReasmOKs $ok, ReasmFails $fail"
+		ktap_test_result "hostile: $MUTATE mutated datagrams on $proto: seen by udprx + refused by IP (InHdrErrors), every fragmented one reassembled" \
+			test "$name" -eq $((MUTATE - ih)) -a "$ok" -eq "$frag" -a "$fail" -eq 0 \
+			-a "$ih" -gt 0 -a "$ih" -le "$opts" -a "$frag" -gt 0
+	done
 	# The reader blocks SIGTERM while it waits for datagrams: kill it; its close frees
 	# what is still queued (SOCKET_CLOSE).
 	kill -KILL "$R_pid"
@@ -179,18 +208,18 @@ hostile() {
 		printf -v "D_$c" '%s' $((AFTER[$c] - ${B[$c]:-0}))
 	done
 	ktap_print_msg "hostile: ${d[*]}"
-	ktap_test_result "hostile: $MUTATE mutated datagrams on 17 all seen by the hook, $MUTATE on $PROTO all by the handler" \
-		test "$D_UdpRxHookSeen" -eq "$MUTATE" -a "$D_UdpRxProtoInPackets" -eq "$MUTATE"
 	ktap_test_result "hostile: what udprx took = read + InErrors + NoPorts + freed at close" \
 		test $((D_UdpRxHookStolen + D_UdpRxProtoInPackets)) -eq \
 		$((D_UdpRxInDatagrams + D_UdpRxInErrors + D_UdpRxNoPorts + D_UdpRxDropSOCKET_CLOSE))
 	ktap_test_result "hostile: what the hook let through = stock NoPorts + InErrors" \
 		test "$D_UdpRxHookAccepted" -eq $((D_UdpNoPorts + D_UdpInErrors + D_UdpInDatagrams))
 }
+# __arrived NETNS SEEN IH0 N: whether udprx's counter SEEN (since snapshot R0) and the
+# datagrams IP refused (InHdrErrors, from IH0) make N.
 __arrived() {
-	snap AFTER "$1" &&
-		[ $((AFTER[UdpRxHookSeen] - ${B[UdpRxHookSeen]:-0})) -ge "$2" ] &&
-		[ $((AFTER[UdpRxProtoInPackets] - ${B[UdpRxProtoInPackets]:-0})) -ge "$2" ]
+	local ih
+	snap AFTER "$1" && ih=$(ip_mib "$1" InHdrErrors) &&
+		[ $((AFTER[$2] - ${R0[$2]:-0} + ih - $3)) -ge "$4" ]
 }
 in_scope hostile
 
@@ -227,6 +256,10 @@ fault_ok() {
 		[[ $1 =~ \"outcomes\":\{(\"(E[A-Z]+|absorbed)\":[0-9]+,?)*\} ]] &&
 		[[ $1 == *'"complete":true'* || $1 == *'"cut":true'* ]]
 }
+# fault_none JSON: no allocation to fail (0 points), and the operation succeeded.
+fault_none() {
+	[[ $1 =~ \"points\":0[,}] ]] && [[ $1 == *'"complete":true'* ]]
+}
 fault() {
 	local op=$1 out
 	shift
@@ -246,6 +279,12 @@ ktap_print_msg "fault bind: $(<"$tmp/fbind")"
 ktap_test_result "fault injection: each allocation of bind failed in turn: an errno or absorbed, then success" \
 	fault_ok "$(<"$tmp/fbind")"
 fault filter
+# Setting the receive buffer allocates nothing: armed at the first allocation, it succeeds
+# and no fault fires.
+out=$(ip netns exec "$FNS" udprx stress fault --op rcvbuf --port $P 2>&1)
+ktap_print_msg "fault rcvbuf: $out"
+ktap_test_result "fault injection: set-rcvbuf allocates nothing (0 points, success)" \
+	fault_none "$out"
 fault netns --max "$NETNS_FAULTS"
 udprx_unload
 fault insmod --module "$UDPRX_KO" --max "$INSMOD_FAULTS"

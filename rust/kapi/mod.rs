@@ -7,7 +7,7 @@
 //! registration (or borrows the object) and whose `Drop` undoes it: [`skb::Skb`],
 //! [`netns::Net`] (borrowed, or counted as `ARef<Net>`), [`netns::PernetRegistration`], [`netfilter::HookRegistration`],
 //! [`protocol::ProtoRegistration`], [`proc::ProcNetEntry`], [`miscdev::MiscRegistration`],
-//! [`rcu::RcuBox`], [`sock::UdpSocket`], [`sock::Sock`], [`skb::QueuedSkb`], [`skb::SkbQueue`]. The other rooms see only these.
+//! [`rcu::RcuBox`], [`percpu::PerCpuCounters`], [`sock::UdpSocket`], [`sock::Sock`], [`skb::QueuedSkb`], [`skb::SkbQueue`]. The other rooms see only these.
 //!
 //! The raw declarations come from `bindgen` over `shim.h` (run by Kbuild with the kernel's
 //! C flags); `shim.c` holds out-of-line copies of the inline functions and macros we need.
@@ -37,6 +37,7 @@ mod bindings {
 pub(crate) mod miscdev;
 pub(crate) mod netfilter;
 pub(crate) mod netns;
+pub(crate) mod percpu;
 pub(crate) mod proc;
 pub(crate) mod protocol;
 pub(crate) mod rcu;

@@ -242,3 +242,25 @@ void udprx_udp_segment_fixup(struct sk_buff *skb)
 	__skb_pull(skb, skb_transport_offset(skb));
 	udp_post_segment_fix_csum(skb);
 }
+
+void __percpu *udprx_alloc_percpu(size_t size, size_t align)
+{
+	return __alloc_percpu(size, align);
+}
+
+void udprx_this_cpu_add_u64(u64 __percpu *counters, size_t i, u64 v)
+{
+	this_cpu_add(counters[i], v);
+}
+
+u64 udprx_per_cpu_u64(const u64 __percpu *counters, size_t i, unsigned int cpu)
+{
+	if (!cpu_possible(cpu))
+		return 0;
+	return READ_ONCE(*per_cpu_ptr(&counters[i], cpu));
+}
+
+void udprx_sk_unhash(struct sock *sk)
+{
+	sk->sk_prot->unhash(sk);
+}

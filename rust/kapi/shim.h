@@ -29,6 +29,7 @@
 #include <net/sock.h>
 #include <linux/filter.h>
 #include <linux/bottom_half.h>
+#include <linux/percpu.h>
 #include <net/udp.h>
 #include <net/xfrm.h>
 
@@ -98,6 +99,8 @@ void udprx_sock_hold(struct sock *sk);
 void udprx_sock_put(struct sock *sk);
 /* atomic_add(delta, &sk->sk_rmem_alloc) (a field of an opaque struct). */
 void udprx_sk_rmem_add(struct sock *sk, int delta);
+/* sk->sk_prot->unhash(sk) (a field of an opaque struct). */
+void udprx_sk_unhash(struct sock *sk);
 /* sk->sk_filter != NULL (rcu_access_pointer(), a macro). */
 bool udprx_sk_has_filter(const struct sock *sk);
 /* sock_setsockopt(sock, SOL_SOCKET, optname, USER_SOCKPTR(optval), optlen) (USER_SOCKPTR is inline). */
@@ -119,6 +122,12 @@ bool udprx_udp_unexpected_gso(struct sock *sk, struct sk_buff *skb);
 struct sk_buff *udprx_udp_rcv_segment(struct sock *sk, struct sk_buff *skb);
 /* Each segment: __skb_pull() to the UDP header, udp_post_segment_fix_csum() (inlines). */
 void udprx_udp_segment_fixup(struct sk_buff *skb);
+
+/* Per-CPU counters (macros): __alloc_percpu(size, align) (GFP_KERNEL, zeroed), this_cpu_add(counters[i], v), and one CPU's copy of
+ * counters[i] (per_cpu_ptr(); 0 for a CPU that is not possible). */
+void __percpu *udprx_alloc_percpu(size_t size, size_t align);
+void udprx_this_cpu_add_u64(u64 __percpu *counters, size_t i, u64 v);
+u64 udprx_per_cpu_u64(const u64 __percpu *counters, size_t i, unsigned int cpu);
 
 /*
  * Constants whose macros bindgen cannot evaluate (casts to __poll_t), as the

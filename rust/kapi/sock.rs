@@ -224,6 +224,37 @@ impl UdpSocket {
         })
     }
 
+    /// Takes the socket out of the stock UDP lookup tables (`sk->sk_prot->unhash()`), as
+    /// close does first: from now on the stock receive path no longer finds it, and the
+    /// port is free for a new bind. Idempotent (`sock_release()` unhashes again).
+    pub(crate) fn unhash(&self) {
+        // SAFETY: We own the socket (type invariants) and call from process context, as
+        // `udp_lib_close()` would.
+        unsafe { bindings::udprx_sk_unhash(self.sk().as_ptr()) };
+    }
+
+    /// One datagram the stock receive path queued on this socket (`skb_recv_udp()` with
+    /// `MSG_DONTWAIT`, which uncharges it), or `None` when its queue is empty.
+    ///
+    /// udprx never reads its backing socket: what is queued there arrived while the socket
+    /// was in the stock tables but not (or no longer) in udprx's, during a bind or a close.
+    pub(crate) fn recv_stray(&self) -> Option<Skb> {
+        let mut off = 0;
+        let mut err = 0;
+        // SAFETY: We own the socket; `off` and `err` are valid for the call. The returned
+        // skb, if any, has been unlinked from the queue and uncharged, and is ours.
+        let skb = unsafe {
+            bindings::__skb_recv_udp(
+                self.sk().as_ptr(),
+                bindings::MSG_DONTWAIT,
+                &mut off,
+                &mut err,
+            )
+        };
+        // SAFETY: A non-NULL result is an skb we own (above).
+        (!skb.is_null()).then(|| unsafe { Skb::from_raw(skb) })
+    }
+
     /// `setsockopt(SOL_SOCKET, SO_DETACH_FILTER)`: `ENOENT` when none is attached.
     pub(crate) fn detach_filter(&self) -> Result {
         // SAFETY: We own the socket; the option's int is ignored.

@@ -170,6 +170,17 @@ impl Device {
         self.file.read(buf)
     }
 
+    /// Whether epoll reports the socket readable right now (a fresh epoll instance, the
+    /// file added, waited on with a zero timeout, then closed).
+    pub fn epoll_readable(&self) -> Result<bool> {
+        use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
+        let ep = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC).context("epoll_create")?;
+        ep.add(self.file.as_fd(), EpollEvent::new(EpollFlags::EPOLLIN, 0))
+            .context("epoll_ctl")?;
+        let mut ev = [EpollEvent::empty()];
+        Ok(ep.wait(&mut ev, EpollTimeout::ZERO).context("epoll_wait")? > 0)
+    }
+
     /// Waits until a datagram is queued, or `timeout` passes (`None`: forever).
     pub fn wait_readable(&self, timeout: Option<Duration>) -> Result<bool> {
         let t = match timeout {

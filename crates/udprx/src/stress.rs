@@ -9,9 +9,11 @@
 //!   or succeeds (the allocation was one the kernel can do without: "absorbed"), and the
 //!   operation succeeds once no fault is left to inject;
 //! - `ioctl-fuzz`: random ioctls, reads, writes and polls with bad sizes and pointers;
-//! - `mutate`: crafted datagrams with random lengths, length fields, checksums and ports;
-//! - `race`: threads racing bind, read, poll, info, rcvbuf, hold/release and the filter
-//!   ioctls on one shared socket while two senders fill it.
+//! - `mutate`: crafted datagrams with random lengths, length fields, checksums and ports,
+//!   IP options (well-formed and garbage) and fragments (reassembled before udprx sees them);
+//! - `race`: threads racing bind, read, poll, epoll, info, rcvbuf, hold/release and the
+//!   filter ioctls on one shared socket or on many, closing and reopening them, while two
+//!   senders fill them.
 
 use crate::{dev::Device, send};
 use anyhow::{bail, Context, Result};
@@ -62,7 +64,9 @@ enum Cmd {
         port: u16,
     },
     /// Crafted datagrams with random sizes, UDP length fields, checksums, truncation and
-    /// destination ports (PORTS, comma-separated), on IP protocol PROTO.
+    /// destination ports (PORTS, comma-separated), on IP protocol PROTO; one in four
+    /// carries IP options (well-formed or garbage), one in four more is sent as 2-3
+    /// fragments in a random order. Needs CAP_NET_RAW (IP_HDRINCL).
     Mutate {
         #[arg(long)]
         to: Ipv4Addr,
@@ -82,11 +86,16 @@ enum Cmd {
         #[arg(long)]
         cgroup: std::path::PathBuf,
     },
-    /// THREADS threads race the socket ioctls and reads on one shared udprx socket bound
-    /// to PORT while two senders fill it for SECONDS; then the socket is closed.
+    /// THREADS threads race reads, poll, epoll and the socket ioctls on FILES shared udprx
+    /// sockets (bound to PORT, PORT+1, ...) while two senders fill them for SECONDS; with
+    /// more than one file they also close and reopen sockets. Then the sockets are closed.
     Race {
         #[arg(long, default_value_t = 7302)]
         port: u16,
+        /// Sockets bound to PORT, PORT+1, ...; with more than one, threads also close and
+        /// reopen them while the others use them.
+        #[arg(long, default_value_t = 1)]
+        files: u16,
         #[arg(long, default_value_t = 4)]
         threads: u32,
         #[arg(long, default_value_t = 3.0)]
@@ -104,6 +113,8 @@ enum Op {
     Bind,
     /// UDPRX_ATTACH_FILTER.
     Filter,
+    /// UDPRX_SET_RCVBUF on a bound socket.
+    Rcvbuf,
     /// A new network namespace (udprx's pernet init: state, /proc entry, hook).
     Netns,
     /// finit_module(udprx.ko) (module init: pernet subsystem, protocol, /dev/udprx).
@@ -147,10 +158,11 @@ pub fn run(a: &Args) -> Result<()> {
         Cmd::DenyIngress { cgroup } => crate::filter::deny_ingress(cgroup),
         Cmd::Race {
             port,
+            files,
             threads,
             seconds,
             seed,
-        } => race(*port, *threads, *seconds, *seed),
+        } => race(*port, *files, *threads, *seconds, *seed),
     }
 }
 
@@ -221,10 +233,14 @@ fn fault(op: Op, port: u16, module: Option<&std::path::Path>, max: u32) -> Resul
     let mut n = 1u32;
     let points = loop {
         // What the attempt needs that is not under test is set up before arming.
-        let pre = if op == Op::Bind || op == Op::Filter {
-            Some(Device::open(true)?)
-        } else {
-            None
+        let pre = match op {
+            Op::Bind | Op::Filter => Some(Device::open(true)?),
+            Op::Rcvbuf => {
+                let d = Device::open(true)?;
+                d.bind(port)?;
+                Some(d)
+            }
+            _ => None,
         };
         let ko = match (op, module) {
             (Op::Insmod, Some(m)) => Some(std::fs::File::open(m)?),
@@ -241,6 +257,7 @@ fn fault(op: Op, port: u16, module: Option<&std::path::Path>, max: u32) -> Resul
                 .unwrap()
                 .attach_filter(&prog)
                 .map_err(anyhow::Error::from),
+            Op::Rcvbuf => pre.as_ref().unwrap().set_rcvbuf(100_000, false),
             Op::Netns => nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET)
                 .map_err(anyhow::Error::from),
             Op::Insmod => {
@@ -427,20 +444,73 @@ fn ioctl_fuzz(count: u64, seed: u64, port: u16) -> Result<()> {
 
 // --- mutated datagrams ---------------------------------------------------------------------
 
+/// IPv4 options that are never sent: strict and loose source routes. With
+/// `accept_source_route=0` (the default) `ip_rcv_options()` drops them without counting
+/// them anywhere in `/proc/net/snmp`, so a datagram carrying one could not be accounted for.
+const SOURCE_ROUTES: [u8; 2] = [131, 137];
+
+/// Random IPv4 options, a multiple of 4 bytes, at most 40: well-formed ones the kernel
+/// processes (NOP, record route, timestamp, router alert) or garbage: random types (never a
+/// source route) with random, often impossible, lengths. `ip_options_compile()` refuses what
+/// it cannot parse and counts it in `Ip: InHdrErrors`.
+fn ip_options(rng: &mut Rng) -> Vec<u8> {
+    let mut o = match rng.below(5) {
+        0 => vec![1, 1, 1, 1],                           // NOPs
+        1 => vec![7, 11, 4, 0, 0, 0, 0, 0, 0, 0, 0],     // record route, 2 slots
+        2 => vec![68, 12, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0], // timestamp, 2 slots
+        3 => vec![148, 4, 0, 0],                         // router alert
+        _ => {
+            let n = 1 + rng.below(40) as usize;
+            let mut g: Vec<u8> = (0..n).map(|_| rng.next() as u8).collect();
+            // Every byte may be read as an option type: none may be a source route.
+            for b in &mut g {
+                if SOURCE_ROUTES.contains(b) {
+                    *b = 1;
+                }
+            }
+            g
+        }
+    };
+    o.truncate(40);
+    while o.len() % 4 != 0 {
+        o.push(0); // end of options
+    }
+    o
+}
+
+/// An IPv4 header for `IP_HDRINCL` (`raw_send_hdrinc()` fills in the total length and the
+/// checksum, and the source address when it is 0).
+fn ip_header(proto: u8, id: u16, frag: u16, options: &[u8], dst: Ipv4Addr) -> Vec<u8> {
+    let ihl = (20 + options.len()) / 4;
+    let mut h = vec![0x40 | ihl as u8, 0, 0, 0];
+    h.extend(id.to_be_bytes());
+    h.extend(frag.to_be_bytes());
+    h.extend([64, proto, 0, 0]);
+    h.extend(Ipv4Addr::LOCALHOST.octets());
+    h.extend(dst.octets());
+    h.extend(options);
+    h
+}
+
+/// IP flag "more fragments" in the fragment field.
+const IP_MF: u16 = 0x2000;
+
 fn mutate(to: Ipv4Addr, ports: &[u16], proto: u8, count: u64, seed: u64) -> Result<()> {
     if ports.is_empty() {
         bail!("--ports: at least one");
     }
     let mut rng = Rng::new(seed);
+    // IPPROTO_RAW: the IP header is ours (IP_HDRINCL), options and fragment fields included.
     let sock = socket2::Socket::new(
         socket2::Domain::IPV4,
         socket2::Type::RAW,
-        Some(socket2::Protocol::from(i32::from(proto))),
+        Some(socket2::Protocol::from(libc::IPPROTO_RAW)),
     )
     .context("raw socket (needs CAP_NET_RAW)")?;
     let src = Ipv4Addr::LOCALHOST;
     let dst = socket2::SockAddr::from(SocketAddrV4::new(to, 0));
     let mut per_port: BTreeMap<u16, u64> = BTreeMap::new();
+    let (mut packets, mut with_options, mut fragmented) = (0u64, 0u64, 0u64);
     for seq in 0..count {
         let port = ports[rng.below(ports.len() as u64) as usize];
         let size = [0usize, 1, 40, 68, 100, 1000, 1400][rng.below(7) as usize];
@@ -472,38 +542,95 @@ fn mutate(to: Ipv4Addr, ports: &[u16], proto: u8, count: u64, seed: u64) -> Resu
             let i = 8 + rng.below(wire.len() as u64 - 8) as usize;
             wire[i] ^= 1 << rng.below(8);
         }
-        sock.send_to(&wire, &dst)
-            .with_context(|| format!("send datagram {seq}"))?;
+        // A nonzero id of our own (0 would have the kernel pick one): fragments of one
+        // datagram share it, and every set is complete before the id comes round again.
+        let id = (seq % 0xffff) as u16 + 1;
+        let mut frames = Vec::new();
+        if wire.len() >= 16 && rng.below(4) == 0 {
+            // Two or three fragments cut at multiples of 8, sent in a random order; the
+            // datagram is reassembled before NF_INET_LOCAL_IN and the handler.
+            let units = wire.len().div_ceil(8);
+            let mut cuts = vec![1 + rng.below(units as u64 - 1) as usize];
+            if units > 2 && rng.below(2) == 0 {
+                cuts.push(1 + rng.below(units as u64 - 1) as usize);
+            }
+            cuts.push(units);
+            cuts.sort_unstable();
+            cuts.dedup();
+            let mut from = 0;
+            for &c in &cuts {
+                let end = (c * 8).min(wire.len());
+                let mf = if end < wire.len() { IP_MF } else { 0 };
+                let mut f = ip_header(proto, id, mf | (from / 8) as u16, &[], to);
+                f.extend(&wire[from..end]);
+                frames.push(f);
+                from = end;
+            }
+            for i in (1..frames.len()).rev() {
+                frames.swap(i, rng.below(i as u64 + 1) as usize);
+            }
+            fragmented += 1;
+        } else {
+            let options = if rng.below(4) == 0 {
+                with_options += 1;
+                ip_options(&mut rng)
+            } else {
+                Vec::new()
+            };
+            let mut f = ip_header(proto, id, 0, &options, to);
+            f.extend(&wire);
+            frames.push(f);
+        }
+        for f in &frames {
+            sock.send_to(f, &dst)
+                .with_context(|| format!("send datagram {seq}"))?;
+        }
+        packets += frames.len() as u64;
         *per_port.entry(port).or_default() += 1;
     }
     println!(
         "{}",
-        json!({ "sent": count, "per_port": per_port, "proto": proto })
+        json!({ "sent": count, "packets": packets, "with_options": with_options,
+                "fragmented": fragmented, "per_port": per_port, "proto": proto })
     );
     Ok(())
 }
 
 // --- races on one socket -------------------------------------------------------------------
 
-fn race(port: u16, threads: u32, seconds: f64, seed: u64) -> Result<()> {
-    let dev = Arc::new(Device::open(true)?);
-    // Everyone binds at once: exactly one wins, the others get EINVAL.
+fn race(port: u16, files: u16, threads: u32, seconds: f64, seed: u64) -> Result<()> {
+    if files == 0 || port.checked_add(files - 1).is_none() {
+        bail!("--files: 1 or more, and PORT + FILES - 1 a port");
+    }
+    // Slot i holds the socket of port PORT + i. With more than one file, threads also close
+    // a slot's socket and open a new one in its place while the others use it.
+    let slots: Vec<std::sync::Mutex<Arc<Device>>> = (0..files)
+        .map(|_| Device::open(true).map(|d| std::sync::Mutex::new(Arc::new(d))))
+        .collect::<Result<_>>()?;
+    let slot = |i: usize| slots[i].lock().unwrap_or_else(|e| e.into_inner()).clone();
+    // Everyone binds the first socket at once: exactly one wins, the others get EINVAL.
+    let first = slot(0);
     let wins: Vec<bool> = std::thread::scope(|s| {
         let hs: Vec<_> = (0..threads)
             .map(|_| {
-                let d = dev.clone();
+                let d = first.clone();
                 s.spawn(move || d.bind(port).is_ok())
             })
             .collect();
         hs.into_iter().map(|h| h.join().unwrap_or(false)).collect()
     });
+    drop(first);
     let won = wins.iter().filter(|w| **w).count();
     if won != 1 {
         bail!("{won} of {threads} racing binds succeeded, want 1");
     }
+    for i in 1..files {
+        slot(usize::from(i)).bind(port + i)?;
+    }
     let stop = Arc::new(AtomicBool::new(false));
     let sent = Arc::new(AtomicU64::new(0));
     let read = Arc::new(AtomicU64::new(0));
+    let reopened = Arc::new(AtomicU64::new(0));
     let deadline = Instant::now() + Duration::from_secs_f64(seconds);
     std::thread::scope(|s| {
         for t in 0..2 {
@@ -511,21 +638,26 @@ fn race(port: u16, threads: u32, seconds: f64, seed: u64) -> Result<()> {
             s.spawn(move || {
                 let u = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).expect("sender socket");
                 let p = send::payload(t, 200);
+                let mut rng = Rng::new(seed ^ (0x5eed + t));
                 while !stop.load(Ordering::Relaxed) {
-                    if u.send_to(&p, (Ipv4Addr::LOCALHOST, port)).is_ok() {
+                    let to = port + rng.below(u64::from(files)) as u16;
+                    if u.send_to(&p, (Ipv4Addr::LOCALHOST, to)).is_ok() {
                         sent.fetch_add(1, Ordering::Relaxed);
                     }
                 }
             });
         }
         for t in 0..threads {
-            let (dev, read) = (dev.clone(), read.clone());
+            let (read, reopened, slots, slot) = (read.clone(), reopened.clone(), &slots, &slot);
             let mut rng = Rng::new(seed + u64::from(t));
             s.spawn(move || {
                 let mut buf = vec![0u8; 2048];
                 let prog = crate::filter::max_len(4000);
+                let ops = if files > 1 { 11 } else { 10 };
                 while Instant::now() < deadline {
-                    match rng.below(9) {
+                    let i = rng.below(u64::from(files)) as usize;
+                    let dev = slot(i);
+                    match rng.below(ops) {
                         0..=2 => {
                             if dev.read_nonblocking(&mut buf) {
                                 read.fetch_add(1, Ordering::Relaxed);
@@ -549,8 +681,33 @@ fn race(port: u16, threads: u32, seconds: f64, seed: u64) -> Result<()> {
                         7 => {
                             let _ = dev.attach_filter(&prog);
                         }
-                        _ => {
+                        8 => {
                             let _ = dev.detach_filter();
+                        }
+                        9 => {
+                            let _ = dev.epoll_readable();
+                        }
+                        _ => {
+                            // Close and reopen: the old socket is closed by whichever
+                            // thread drops it last, perhaps in the middle of its read;
+                            // the new one binds once the port is free again.
+                            drop(dev);
+                            let Ok(new) = Device::open(true) else {
+                                continue;
+                            };
+                            let new = Arc::new(new);
+                            let old = std::mem::replace(
+                                &mut *slots[i].lock().unwrap_or_else(|e| e.into_inner()),
+                                new.clone(),
+                            );
+                            drop(old);
+                            reopened.fetch_add(1, Ordering::Relaxed);
+                            for _ in 0..100 {
+                                if new.bind(port + i as u16).is_ok() {
+                                    break;
+                                }
+                                std::thread::yield_now();
+                            }
                         }
                     }
                 }
@@ -562,13 +719,48 @@ fn race(port: u16, threads: u32, seconds: f64, seed: u64) -> Result<()> {
         stop.store(true, Ordering::Relaxed);
     });
     // A socket left held is released by close; what is queued is freed by it.
-    let info = dev.info()?;
+    let mut queued = 0u64;
+    for i in 0..usize::from(files) {
+        queued += u64::from(slot(i).info()?.queued);
+    }
     println!(
         "{}",
         json!({ "sent": sent.load(Ordering::Relaxed), "read": read.load(Ordering::Relaxed),
-                "queued_at_close": info.queued, "held_at_close": info.held != 0,
-                "threads": threads })
+                "queued_at_close": queued, "reopened": reopened.load(Ordering::Relaxed),
+                "files": files, "threads": threads })
     );
-    drop(dev);
+    drop(slots);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_are_padded_bounded_and_never_route() {
+        let mut rng = Rng::new(5);
+        for _ in 0..10000 {
+            let o = ip_options(&mut rng);
+            assert!(!o.is_empty() && o.len() <= 40 && o.len() % 4 == 0, "{o:?}");
+            assert!(!o.iter().any(|b| SOURCE_ROUTES.contains(b)), "{o:?}");
+        }
+    }
+
+    #[test]
+    fn header_has_ihl_id_fragment_and_addresses() {
+        let h = ip_header(
+            17,
+            0x1234,
+            IP_MF | 3,
+            &[1, 1, 1, 1],
+            Ipv4Addr::new(10, 0, 0, 2),
+        );
+        assert_eq!(h.len(), 24);
+        assert_eq!(h[0], 0x46);
+        assert_eq!(&h[4..6], &[0x12, 0x34]);
+        assert_eq!(u16::from_be_bytes([h[6], h[7]]), 0x2003);
+        assert_eq!(h[9], 17);
+        assert_eq!(&h[16..20], &[10, 0, 0, 2]);
+    }
 }
