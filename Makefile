@@ -17,7 +17,7 @@ CLIPPY ?= 1
 KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) LLVM=1 CLIPPY=$(CLIPPY)
 CARGO = cargo +$(RUST_TOOLCHAIN)
 
-.PHONY: all modules setup cli check vmtest stress fmt demo run shell clean rust-analyzer kdir
+.PHONY: all modules setup cli check vmtest stress bench fmt demo run shell clean rust-analyzer kdir
 
 all: modules
 
@@ -26,8 +26,10 @@ kdir:
 		echo "udprx: no built kernel tree at KDIR=$(KDIR): run 'make setup' or pass KDIR=" >&2; \
 		exit 1; }
 
+# udprx.ko, and the C twin of its hook (bench/twin) that the bench's smoke test loads.
 modules: kdir
 	$(KMAKE) modules
+	$(MAKE) -C $(KDIR) M=$(CURDIR)/bench/twin LLVM=1 modules
 
 setup:
 	scripts/setup.sh
@@ -46,6 +48,14 @@ stress: setup
 	$(MAKE) --no-print-directory modules cli
 	UDPRX_OUT=$(CURDIR)/out/stress UDPRX_STRESS=full UDPRX_TEST_TIMEOUT=5400 \
 		UDPRX_VM_TIMEOUT=6000 scripts/check.sh --vm-only stress
+
+# The bench (scripts/bench.sh): builds the bench kernel (no debug options) on first use,
+# next to the test kernel, and udprx.ko + the C twin for it; boots it once and prints the
+# ratios; out/bench/bench.json and bench.png. BENCH_ARGS go to `udprx bench`.
+bench:
+	scripts/setup-host.sh
+	$(MAKE) --no-print-directory cli
+	scripts/bench.sh $(BENCH_ARGS)
 
 # Formats the crates (rustfmt defaults) and the module (the kernel's .rustfmt.toml), as
 # `make check` checks them.
@@ -82,3 +92,4 @@ clean:
 	if [ -f $(KDIR)/Makefile ]; then $(KMAKE) clean; fi
 	rm -rf out rust/kapi/bindings_generated.rs rust/kapi/.bindings_generated.rs.cmd
 	$(CARGO) clean
+	if [ -f $(KDIR)/Makefile ]; then $(MAKE) -C $(KDIR) M=$(CURDIR)/bench/twin LLVM=1 clean; fi

@@ -1,21 +1,34 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# Unpack linux-source-$KERNEL_SERIES into the cache and build the udprx test
-# kernel (a debug kernel: KASAN, kmemleak, lockdep, UBSAN, DEBUG_NET, RUST).
+# Unpack linux-source-$KERNEL_SERIES into the cache and build a udprx kernel.
+#
+#   build-kernel.sh [debug|bench]
+#
+# debug (the default) is the test kernel of `make check`, `make demo` and CI: KASAN,
+# kmemleak, lockdep, UBSAN, DEBUG_NET, RUST. bench is the kernel of `make bench`: the same
+# source and fragments without the debug set.
 #
 # The config is `make allnoconfig` with the fragments forced in (KCONFIG_ALLCONFIG):
-# scripts/config/vm.config (what a virtme-ng guest needs), scripts/config/debug.config
-# (the debug set) and tests/config (what the selftests need). Nothing else is built.
+# scripts/config/vm.config (what a virtme-ng guest needs), then scripts/config/debug.config
+# (the debug set) or scripts/config/bench.config, then tests/config (what the selftests
+# need). Nothing else is built.
 #
 # The tree lives in $UDPRX_CACHE/linux-<key>, where <key> hashes the kernel
 # package version, the config fragments and the toolchain versions; the
-# symlink $UDPRX_CACHE/kernel points at the current one. A tree whose key
-# matches and whose build finished is reused as it is.
+# symlink $UDPRX_CACHE/kernel (bench: kernel-bench) points at the current one. A tree whose
+# key matches and whose build finished is reused as it is. The two flavours live side by
+# side: building one never touches the other.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/scripts/versions"
 cache=${UDPRX_CACHE:-/var/cache/udprx}
-fragments=("$top/scripts/config/vm.config" "$top/scripts/config/debug.config" "$top/tests/config")
+flavour=${1:-debug}
+case "$flavour" in
+debug) link=kernel ;;
+bench) link=kernel-bench ;;
+*) echo "build-kernel: unknown flavour '$flavour' (debug or bench)" >&2; exit 2 ;;
+esac
+fragments=("$top/scripts/config/vm.config" "$top/scripts/config/$flavour.config" "$top/tests/config")
 export PATH="$LLVM_BIN:$PATH" RUSTUP_TOOLCHAIN="$RUST_TOOLCHAIN"
 jobs=$(( $(nproc) + 1 ))
 
@@ -40,8 +53,8 @@ key=$( {
 tree="$cache/linux-$key"
 
 if [ -f "$tree/.udprx-built" ] && [ -f "$tree/arch/x86/boot/bzImage" ]; then
-	ln -sfn "$tree" "$cache/kernel"
-	echo "build-kernel: $tree is up to date"
+	ln -sfn "$tree" "$cache/$link"
+	echo "build-kernel: $tree ($flavour) is up to date"
 	exit 0
 fi
 
@@ -54,6 +67,7 @@ if [ ! -f "$tree/.udprx-unpacked" ]; then
 		| tar -x -O "./usr/src/linux-source-$KERNEL_SERIES.tar.xz" \
 		| tar -xJ -C "$tree.tmp" --strip-components=1
 	mv "$tree.tmp" "$tree"
+	echo "$flavour" > "$tree/.udprx-flavour"
 	touch "$tree/.udprx-unpacked"
 fi
 
@@ -78,7 +92,7 @@ if [ ! -f .udprx-configured ]; then
 	touch .udprx-configured
 fi
 
-echo "build-kernel: building with LLVM=1 -j$jobs (log: $tree/build.log)"
+echo "build-kernel: building the $flavour kernel with LLVM=1 -j$jobs (log: $tree/build.log)"
 if ! make LLVM=1 -j"$jobs" > build.log 2>&1; then
 	tail -n 40 build.log >&2
 	echo "build-kernel: kernel build failed; see $tree/build.log" >&2
@@ -87,9 +101,13 @@ fi
 end=$(date +%s)
 echo "$((end - start))" > .udprx-build-seconds
 touch .udprx-built
-ln -sfn "$tree" "$cache/kernel"
-# Older trees are dead weight once the new one is built.
+ln -sfn "$tree" "$cache/$link"
+# Older trees of this flavour are dead weight once the new one is built (a tree without a
+# flavour file predates the bench flavour: it is a debug tree).
 for old in "$cache"/linux-*; do
-	[ "$old" = "$tree" ] || rm -rf "$old"
+	[ -d "$old" ] && [ "$old" != "$tree" ] || continue
+	if [ "$(cat "$old/.udprx-flavour" 2>/dev/null || echo debug)" = "$flavour" ]; then
+		rm -rf "$old"
+	fi
 done
-echo "build-kernel: built $tree in $((end - start)) s"
+echo "build-kernel: built the $flavour kernel $tree in $((end - start)) s"

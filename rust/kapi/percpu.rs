@@ -68,9 +68,8 @@ impl<const N: usize> PerCpuCounters<N> {
             // SAFETY: `ptr` is a live per-CPU array of `N` `u64`s (type invariants),
             // `i < N`, and every CPU id below `nr_cpu_ids` may be asked (a CPU that is not
             // possible reads 0).
-            total = total.wrapping_add(unsafe {
-                bindings::udprx_per_cpu_u64(self.ptr.as_ptr(), i, c)
-            });
+            total =
+                total.wrapping_add(unsafe { bindings::udprx_per_cpu_u64(self.ptr.as_ptr(), i, c) });
         }
         total
     }

@@ -264,3 +264,8 @@ void udprx_sk_unhash(struct sock *sk)
 {
 	sk->sk_prot->unhash(sk);
 }
+
+void udprx_consume_skb(struct sk_buff *skb)
+{
+	consume_skb(skb);
+}

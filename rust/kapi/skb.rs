@@ -384,7 +384,7 @@ impl QueuedSkb {
     pub(crate) fn consume(self) {
         let ptr = ManuallyDrop::new(self).ptr.as_ptr();
         // SAFETY: `ptr` is a valid skb whose reference we own (type invariants).
-        unsafe { bindings::consume_skb(ptr) };
+        unsafe { bindings::udprx_consume_skb(ptr) };
     }
 
     /// Frees the skb as dropped for `reason` (`kfree_skb_reason`).

@@ -7,6 +7,7 @@
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
+mod bench;
 mod check;
 mod compare;
 mod dev;
@@ -57,6 +58,9 @@ enum Cmd {
     /// The same traffic to a stock UDP socket and to udprx under each policy, scenario by
     /// scenario, next to the model's prediction; exits 1 on any mismatch.
     Compare(compare::Args),
+    /// The per-packet price of the hook and of the receive path, as ratios to stock and to
+    /// a C twin, measured with pktgen in one boot (`make bench`).
+    Bench(bench::Args),
     /// What the accounting model predicts for N arrivals at a socket that does not read.
     Model(model::Args),
     /// Stress workloads for the selftests: fault injection, hostile ioctls, mutated
@@ -82,6 +86,7 @@ fn main() {
         Cmd::IoctlCheck(a) => check::run(&a),
         Cmd::Model(a) => model::run(&a),
         Cmd::Compare(a) => compare::run(&a),
+        Cmd::Bench(a) => bench::run(&a),
         Cmd::Stress(a) => stress::run(&a),
     };
     if let Err(e) = r {

@@ -119,6 +119,72 @@ pub fn draw(path: &Path, title: &str, rcvbuf: u32, lines: &[Line<'_>]) -> Result
     Ok(())
 }
 
+/// `udprx bench`'s picture: each ratio's median as a bar, its spread over the rounds as a
+/// whisker, and the line at 1 (no difference).
+pub fn ratios(path: &Path, title: &str, bars: &[crate::bench::RatioBar]) -> Result<()> {
+    font()?;
+    let n = bars.len().max(1);
+    let xmax = bars
+        .iter()
+        .map(|b| b.max.max(b.median))
+        .filter(|x| x.is_finite())
+        .fold(1.2f64, f64::max)
+        * 1.1;
+    let root = BitMapBackend::new(path, (1100, 90 + 34 * n as u32)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| anyhow!("{e}"))?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 18))
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(430)
+        .build_cartesian_2d(0f64..xmax, (0..n).into_segmented())
+        .map_err(|e| anyhow!("{e}"))?;
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .y_labels(n)
+        .y_label_formatter(&|y| match y {
+            SegmentValue::CenterOf(i) => bars.get(*i).map(|b| b.name.clone()).unwrap_or_default(),
+            _ => String::new(),
+        })
+        .x_desc("ratio (median of the per-round ratios; whisker: min to max)")
+        .label_style(("sans-serif", 13))
+        .draw()
+        .map_err(|e| anyhow!("{e}"))?;
+    let blue = RGBColor(0x1f, 0x77, 0xb4);
+    chart
+        .draw_series(bars.iter().enumerate().map(|(i, b)| {
+            Rectangle::new(
+                [
+                    (0.0, SegmentValue::Exact(i)),
+                    (b.median, SegmentValue::Exact(i + 1)),
+                ],
+                blue.mix(0.6).filled(),
+            )
+        }))
+        .map_err(|e| anyhow!("{e}"))?;
+    chart
+        .draw_series(bars.iter().enumerate().map(|(i, b)| {
+            PathElement::new(
+                vec![
+                    (b.min, SegmentValue::CenterOf(i)),
+                    (b.max, SegmentValue::CenterOf(i)),
+                ],
+                BLACK.stroke_width(2),
+            )
+        }))
+        .map_err(|e| anyhow!("{e}"))?;
+    chart
+        .draw_series(std::iter::once(PathElement::new(
+            vec![(1.0, SegmentValue::Exact(0)), (1.0, SegmentValue::Last)],
+            RED.stroke_width(1),
+        )))
+        .map_err(|e| anyhow!("{e}"))?;
+    root.present()
+        .with_context(|| format!("write {}", path.display()))?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,6 +215,24 @@ mod tests {
             ],
         )
         .unwrap();
+        let bytes = std::fs::read(&p).unwrap();
+        assert_eq!(&bytes[1..4], b"PNG");
+        assert!(bytes.len() > 5000, "a picture, not an empty file");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn draws_ratio_bars() {
+        let dir = std::env::temp_dir().join(format!("udprx-bars-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("b.png");
+        let bar = |name: &str, median| crate::bench::RatioBar {
+            name: name.into(),
+            median,
+            min: median * 0.9,
+            max: median * 1.1,
+        };
+        ratios(&p, "test", &[bar("a / b", 1.02), bar("c / d", 2.3)]).unwrap();
         let bytes = std::fs::read(&p).unwrap();
         assert_eq!(&bytes[1..4], b"PNG");
         assert!(bytes.len() > 5000, "a picture, not an empty file");

@@ -1,0 +1,867 @@
+//! `udprx bench`: the per-packet price of udprx's hook and of its receive path, measured
+//! in one boot, as ratios.
+//!
+//! Traffic comes from the kernel's packet generator in `xmit_mode netif_receive`: pktgen
+//! builds each packet and hands it to `netif_receive_skb()` on a dummy device whose address
+//! is local, so every packet walks `ip_rcv` → `ip_local_deliver` → `NF_INET_LOCAL_IN` → the
+//! handler in pktgen's own kernel thread, with no sender in the loop. pktgen reports the
+//! time it was busy: busy time / packets is the cost of one packet's whole receive path
+//! (building the skb included, the same in every variant).
+//!
+//! Variants, run interleaved (A B C D A B C D ...) for `--rounds` rounds:
+//! - `pass`: traffic to a port nobody owns (NoPorts): no module / udprx loaded with no
+//!   port bound / `udprx_twin.ko`, a C module whose hook does the same work / an empty
+//!   nftables `input` chain;
+//! - `enqueue` and `read`: `--count` datagrams into a socket with room for all of them
+//!   (stock, udprx `modern`, udprx `classic`), then read back: pktgen's busy time per
+//!   datagram, and the reader's CPU time per datagram;
+//! - `saturation`: the same socket with its default buffer, a reader on CPU 1 reading as
+//!   fast as it can while pktgen sends on CPU 0: datagrams delivered per second;
+//! - `two-cpus`: two pktgen threads (CPU 0 and 1) into one socket.
+//!
+//! Every run ends with its conservation check: sent = read + dropped, on the socket's
+//! counters (`Udp:` for stock, `UdpRx:` for udprx) and pktgen's. `--smoke` runs one small
+//! round and checks only that.
+
+use crate::{dev::Device, snmp};
+use anyhow::{anyhow, bail, Context, Result};
+use serde_json::{json, Value};
+use std::{
+    collections::BTreeMap,
+    fs,
+    io::Write,
+    net::{Ipv4Addr, UdpSocket},
+    os::fd::AsRawFd,
+    path::{Path, PathBuf},
+    process::{Command, Stdio},
+    sync::{
+        atomic::{AtomicBool, AtomicU64, Ordering},
+        Arc,
+    },
+    time::Instant,
+};
+use udprx_abi::{POLICY_CLASSIC, POLICY_MODERN};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// udprx.ko built for the running kernel (loaded and unloaded by the bench).
+    #[arg(long)]
+    module: PathBuf,
+    /// udprx_twin.ko, the C twin of the hook; without it that variant is left out.
+    #[arg(long)]
+    twin: Option<PathBuf>,
+    /// Rounds of every variant, interleaved.
+    #[arg(long, default_value_t = 15)]
+    rounds: u32,
+    /// Packets per run (`pass`, `saturation`, `two-cpus`).
+    #[arg(long, default_value_t = 100_000)]
+    count: u64,
+    /// Datagrams queued, then read, per `enqueue`/`read` run (all must fit in memory).
+    #[arg(long, default_value_t = 30_000)]
+    fill: u64,
+    /// pktgen's frame size (Ethernet header included, no FCS).
+    #[arg(long, default_value_t = 64)]
+    pkt_size: u32,
+    /// Write bench.json and bench.png here.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// One round of a few packets; checks conservation only and exits 1 on a mismatch.
+    #[arg(long)]
+    smoke: bool,
+}
+
+const DEV: &str = "udprxb0";
+const LOCAL: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 1);
+const PEER: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 2);
+/// The port `pass` traffic goes to (nobody binds it).
+const PASS_PORT: u16 = 9;
+/// The port of the receiving socket.
+const RX_PORT: u16 = 7000;
+
+fn run_cmd(cmd: &str, args: &[&str], stdin: Option<&str>) -> Result<()> {
+    let mut c = Command::new(cmd);
+    c.args(args).stdout(Stdio::null()).stderr(Stdio::null());
+    if stdin.is_some() {
+        c.stdin(Stdio::piped());
+    }
+    let mut child = c.spawn().with_context(|| format!("run {cmd}"))?;
+    if let Some(text) = stdin {
+        child
+            .stdin
+            .take()
+            .ok_or_else(|| anyhow!("{cmd}: no stdin"))?
+            .write_all(text.as_bytes())?;
+    }
+    let st = child.wait()?;
+    if !st.success() {
+        bail!("{cmd} {}: {st}", args.join(" "));
+    }
+    Ok(())
+}
+
+// --- modules -----------------------------------------------------------------------------
+
+fn module_loaded(name: &str) -> bool {
+    Path::new("/sys/module").join(name).exists()
+}
+
+fn insmod(path: &Path) -> Result<()> {
+    let f = fs::File::open(path).with_context(|| format!("open {}", path.display()))?;
+    // SAFETY: finit_module with a valid fd and a NUL-terminated empty parameter string.
+    let rc = unsafe { libc::syscall(libc::SYS_finit_module, f.as_raw_fd(), c"".as_ptr(), 0) };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error()).context(format!("insmod {}", path.display()));
+    }
+    Ok(())
+}
+
+fn rmmod(name: &str) -> Result<()> {
+    if !module_loaded(name) {
+        return Ok(());
+    }
+    let c = std::ffi::CString::new(name)?;
+    // SAFETY: delete_module with a NUL-terminated name.
+    let rc = unsafe { libc::syscall(libc::SYS_delete_module, c.as_ptr(), libc::O_NONBLOCK) };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error()).context(format!("rmmod {name}"));
+    }
+    Ok(())
+}
+
+// --- pktgen ------------------------------------------------------------------------------
+
+/// What one pktgen device reported for a run.
+#[derive(Debug, Clone, Copy)]
+struct PgResult {
+    /// Packets handed to the stack.
+    sent: u64,
+    /// Microseconds pktgen was busy (elapsed minus idle).
+    busy_us: u64,
+}
+
+fn pg_write(file: &str, cmd: &str) -> Result<()> {
+    let path = format!("/proc/net/pktgen/{file}");
+    fs::write(&path, cmd).with_context(|| format!("{path}: {cmd}"))
+}
+
+fn pg_result(name: &str) -> Result<PgResult> {
+    let text = fs::read_to_string(format!("/proc/net/pktgen/{name}"))?;
+    // "Result: OK: 12345(c12000+d345) usec, 40000 (64byte,0frags)"
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("Result: OK:"))
+        .ok_or_else(|| anyhow!("pktgen {name}: no result in\n{text}"))?;
+    let busy = line
+        .split("(c")
+        .nth(1)
+        .and_then(|s| s.split('+').next())
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| anyhow!("pktgen {name}: cannot parse {line:?}"))?;
+    let sent = line
+        .split("usec, ")
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| anyhow!("pktgen {name}: cannot parse {line:?}"))?;
+    Ok(PgResult {
+        sent,
+        busy_us: busy,
+    })
+}
+
+/// pktgen on `DEV` from the threads of `cpus`, `count` packets each to `LOCAL:port`.
+fn pktgen(cpus: &[u32], port: u16, count: u64, pkt_size: u32, mac: &str) -> Result<Vec<PgResult>> {
+    for cpu in 0..2 {
+        pg_write(&format!("kpktgend_{cpu}"), "rem_device_all")?;
+    }
+    let names: Vec<String> = cpus
+        .iter()
+        .enumerate()
+        .map(|(i, _)| {
+            if i == 0 {
+                DEV.into()
+            } else {
+                format!("{DEV}@{i}")
+            }
+        })
+        .collect();
+    for (name, cpu) in names.iter().zip(cpus) {
+        // rem_device_all only asks the thread to let go of its devices: until it has, the
+        // device is busy.
+        let thread = format!("kpktgend_{cpu}");
+        let mut tries = 0;
+        while let Err(e) = pg_write(&thread, &format!("add_device {name}")) {
+            tries += 1;
+            if tries == 100 {
+                return Err(e);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        for c in [
+            format!("count {count}"),
+            format!("pkt_size {pkt_size}"),
+            "delay 0".into(),
+            "xmit_mode netif_receive".into(),
+            "flag !SHARED".into(),
+            format!("dst {LOCAL}"),
+            format!("src_min {PEER}"),
+            format!("src_max {PEER}"),
+            format!("dst_mac {mac}"),
+            format!("udp_dst_min {port}"),
+            format!("udp_dst_max {port}"),
+            "udp_src_min 9999".into(),
+            "udp_src_max 9999".into(),
+        ] {
+            pg_write(name, &c)?;
+        }
+    }
+    // Returns when every thread has sent its count.
+    pg_write("pgctrl", "start")?;
+    names.iter().map(|n| pg_result(n)).collect()
+}
+
+// --- counters ----------------------------------------------------------------------------
+
+/// The stock `Udp:` counters and udprx's groups (when loaded), as `GroupName` → value.
+fn counters() -> Result<BTreeMap<String, u64>> {
+    let mut m = BTreeMap::new();
+    let mut add = |text: &str, only_udp: bool| -> Result<()> {
+        for g in snmp::parse(text)? {
+            if only_udp && g.name != "Udp" {
+                continue;
+            }
+            for (n, v) in g.counters {
+                m.insert(format!("{}{}", g.name, n), v);
+            }
+        }
+        Ok(())
+    };
+    add(&fs::read_to_string("/proc/net/snmp")?, true)?;
+    if let Ok(t) = fs::read_to_string("/proc/net/udprx") {
+        add(&t, false)?;
+    }
+    Ok(m)
+}
+
+fn delta(a: &BTreeMap<String, u64>, b: &BTreeMap<String, u64>, k: &str) -> u64 {
+    b.get(k).copied().unwrap_or(0) - a.get(k).copied().unwrap_or(0)
+}
+
+// --- sockets -----------------------------------------------------------------------------
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Side {
+    Stock,
+    Modern,
+    Classic,
+}
+
+impl Side {
+    fn name(self) -> &'static str {
+        match self {
+            Side::Stock => "stock",
+            Side::Modern => "modern",
+            Side::Classic => "classic",
+        }
+    }
+    /// The counter group of this side's socket.
+    fn group(self) -> &'static str {
+        if self == Side::Stock {
+            "Udp"
+        } else {
+            "UdpRx"
+        }
+    }
+}
+
+enum Rx {
+    Stock(UdpSocket),
+    Udprx(Device),
+}
+
+impl Rx {
+    /// A socket on `RX_PORT`; `rcvbuf` forced (SO_RCVBUFFORCE / RCVBUF_FORCE) when given.
+    fn open(side: Side, rcvbuf: Option<i32>) -> Result<Self> {
+        Ok(match side {
+            Side::Stock => {
+                let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM, None)?;
+                s.set_nonblocking(true)?;
+                s.bind(&std::net::SocketAddr::from((Ipv4Addr::UNSPECIFIED, RX_PORT)).into())?;
+                let s: UdpSocket = s.into();
+                if let Some(b) = rcvbuf {
+                    crate::recv::set_stock_rcvbuf(&s, b, true)?;
+                }
+                Rx::Stock(s)
+            }
+            Side::Modern | Side::Classic => {
+                let d = Device::open(true)?;
+                d.set_policy(if side == Side::Modern {
+                    POLICY_MODERN
+                } else {
+                    POLICY_CLASSIC
+                })?;
+                if let Some(b) = rcvbuf {
+                    d.set_rcvbuf(b, true)?;
+                }
+                d.bind(RX_PORT)?;
+                Rx::Udprx(d)
+            }
+        })
+    }
+
+    /// Reads one datagram if one is queued.
+    fn read(&self, buf: &mut [u8]) -> bool {
+        match self {
+            Rx::Stock(s) => s.recv(buf).is_ok(),
+            Rx::Udprx(d) => d.read_nonblocking(buf),
+        }
+    }
+
+    /// Reads until the queue is empty; the number read.
+    fn drain(&self) -> u64 {
+        let mut buf = [0u8; 2048];
+        let mut n = 0;
+        while self.read(&mut buf) {
+            n += 1;
+        }
+        n
+    }
+}
+
+/// CPU time of the calling thread, in nanoseconds.
+fn thread_cpu_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: a valid timespec to fill.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+fn pin_to_cpu(cpu: usize) -> Result<()> {
+    let mut set = nix::sched::CpuSet::new();
+    set.set(cpu)?;
+    nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set)?;
+    Ok(())
+}
+
+// --- the bench ---------------------------------------------------------------------------
+
+struct Bench<'a> {
+    a: &'a Args,
+    mac: String,
+    /// Per metric ("pass/udprx", "enqueue/modern", ...), the value of each round.
+    values: BTreeMap<String, Vec<f64>>,
+    /// Every conservation check: what it compared, and whether it held.
+    checks: Vec<Value>,
+    /// Whether the nftables table of the `nft` variant exists.
+    nft: bool,
+}
+
+impl Bench<'_> {
+    fn record(&mut self, metric: &str, v: f64) {
+        self.values.entry(metric.into()).or_default().push(v);
+    }
+
+    fn check(&mut self, what: String, ok: bool, detail: Value) {
+        if self.a.smoke || !ok {
+            println!(
+                "conservation {} {what}: {detail}",
+                if ok { "ok" } else { "FAILED" }
+            );
+        }
+        self.checks
+            .push(json!({ "what": what, "ok": ok, "detail": detail }));
+    }
+
+    /// Loads exactly what `variant` needs.
+    fn setup(&mut self, variant: &str) -> Result<()> {
+        rmmod("udprx")?;
+        rmmod("udprx_twin")?;
+        if self.nft {
+            run_cmd("nft", &["delete", "table", "inet", "udprx_bench"], None)?;
+            self.nft = false;
+        }
+        match variant {
+            "udprx" | "modern" | "classic" => insmod(&self.a.module)?,
+            "twin" => insmod(self.a.twin.as_ref().ok_or_else(|| anyhow!("no --twin"))?)?,
+            "nft" => {
+                run_cmd(
+                    "nft",
+                    &["-f", "-"],
+                    Some(concat!(
+                        "table inet udprx_bench {\n",
+                        " chain input { type filter hook input priority 0; policy accept; }\n",
+                        "}\n"
+                    )),
+                )?;
+                self.nft = true;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Traffic udprx lets through: `count` packets to a port nobody has.
+    fn pass(&mut self, variant: &str) -> Result<()> {
+        self.setup(variant)?;
+        let before = counters()?;
+        let r = pktgen(&[0], PASS_PORT, self.a.count, self.a.pkt_size, &self.mac)?[0];
+        let after = counters()?;
+        self.record(
+            &format!("pass/{variant}"),
+            r.busy_us as f64 * 1000.0 / r.sent.max(1) as f64,
+        );
+        let noports = delta(&before, &after, "UdpNoPorts");
+        let mut ok = r.sent == self.a.count && noports == r.sent;
+        let mut detail = json!({ "sent": r.sent, "UdpNoPorts": noports });
+        if variant == "udprx" {
+            let (seen, acc) = (
+                delta(&before, &after, "UdpRxHookSeen"),
+                delta(&before, &after, "UdpRxHookAccepted"),
+            );
+            ok &= seen == r.sent && acc == r.sent;
+            detail["UdpRxHookSeen"] = seen.into();
+            detail["UdpRxHookAccepted"] = acc.into();
+        }
+        self.check(format!("pass/{variant}: sent = NoPorts"), ok, detail);
+        Ok(())
+    }
+
+    /// `count` datagrams into a socket with room for all, then read back.
+    fn enqueue_read(&mut self, side: Side) -> Result<()> {
+        self.setup(side.name())?;
+        let rx = Rx::open(side, Some(64 << 20))?;
+        let before = counters()?;
+        let r = pktgen(&[0], RX_PORT, self.a.fill, self.a.pkt_size, &self.mac)?[0];
+        let t0 = thread_cpu_ns();
+        let read = rx.drain();
+        let cpu = thread_cpu_ns() - t0;
+        let after = counters()?;
+        self.record(
+            &format!("enqueue/{}", side.name()),
+            r.busy_us as f64 * 1000.0 / r.sent.max(1) as f64,
+        );
+        self.record(
+            &format!("read/{}", side.name()),
+            cpu as f64 / read.max(1) as f64,
+        );
+        self.conserve(
+            &format!("enqueue/{}", side.name()),
+            side,
+            r.sent,
+            read,
+            &before,
+            &after,
+        );
+        Ok(())
+    }
+
+    /// A reader on CPU 1 as fast as it can, pktgen on CPU 0.
+    fn saturation(&mut self, side: Side) -> Result<()> {
+        self.setup(side.name())?;
+        let rx = Arc::new(Rx::open(side, None)?);
+        let before = counters()?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let read = Arc::new(AtomicU64::new(0));
+        let reader = {
+            let (rx, stop, read) = (rx.clone(), stop.clone(), read.clone());
+            std::thread::spawn(move || -> Result<()> {
+                pin_to_cpu(1)?;
+                let mut buf = [0u8; 2048];
+                loop {
+                    if rx.read(&mut buf) {
+                        read.fetch_add(1, Ordering::Relaxed);
+                    } else if stop.load(Ordering::Acquire) {
+                        // Everything pktgen sent has been queued or dropped by now.
+                        read.fetch_add(rx.drain(), Ordering::Relaxed);
+                        return Ok(());
+                    }
+                }
+            })
+        };
+        let r = pktgen(&[0], RX_PORT, self.a.count, self.a.pkt_size, &self.mac);
+        stop.store(true, Ordering::Release);
+        reader.join().map_err(|_| anyhow!("reader panicked"))??;
+        let r = r?[0];
+        let after = counters()?;
+        let read = read.load(Ordering::Relaxed);
+        let secs = (r.busy_us as f64 / 1e6).max(1e-6);
+        self.record(&format!("saturation/{}", side.name()), read as f64 / secs);
+        self.conserve(
+            &format!("saturation/{}", side.name()),
+            side,
+            r.sent,
+            read,
+            &before,
+            &after,
+        );
+        Ok(())
+    }
+
+    /// Two pktgen threads (CPU 0 and CPU 1) into one socket with its default buffer.
+    fn two_cpus(&mut self, side: Side) -> Result<()> {
+        self.setup(side.name())?;
+        let rx = Rx::open(side, None)?;
+        let before = counters()?;
+        let rs = pktgen(
+            &[0, 1],
+            RX_PORT,
+            self.a.count / 2,
+            self.a.pkt_size,
+            &self.mac,
+        )?;
+        let read = rx.drain();
+        let after = counters()?;
+        let sent = rs.iter().map(|r| r.sent).sum();
+        self.conserve(
+            &format!("two-cpus/{}", side.name()),
+            side,
+            sent,
+            read,
+            &before,
+            &after,
+        );
+        Ok(())
+    }
+
+    /// sent = read + dropped, on the side's counters.
+    fn conserve(
+        &mut self,
+        what: &str,
+        side: Side,
+        sent: u64,
+        read: u64,
+        before: &BTreeMap<String, u64>,
+        after: &BTreeMap<String, u64>,
+    ) {
+        let g = side.group();
+        let d = |k: &str| delta(before, after, &format!("{g}{k}"));
+        let (indg, inerr, rcvbuf, mem) = (
+            d("InDatagrams"),
+            d("InErrors"),
+            d("RcvbufErrors"),
+            d("MemErrors"),
+        );
+        let mut ok = sent == read + inerr && indg == read && rcvbuf + mem <= inerr;
+        let mut detail = json!({ "sent": sent, "read": read, "InDatagrams": indg,
+            "InErrors": inerr, "RcvbufErrors": rcvbuf, "MemErrors": mem });
+        if side != Side::Stock {
+            let stolen = delta(before, after, "UdpRxHookStolen");
+            ok &= stolen == sent;
+            detail["UdpRxHookStolen"] = stolen.into();
+        }
+        self.check(format!("{what}: sent = read + InErrors"), ok, detail);
+    }
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    if s.is_empty() {
+        return f64::NAN;
+    }
+    let n = s.len();
+    if n % 2 == 1 {
+        s[n / 2]
+    } else {
+        (s[n / 2 - 1] + s[n / 2]) / 2.0
+    }
+}
+
+/// A ratio measured within each round (both values from the same round), summarised.
+struct Ratio {
+    name: String,
+    per_round: Vec<f64>,
+}
+
+impl Ratio {
+    fn json(&self) -> Value {
+        let min = self.per_round.iter().copied().fold(f64::INFINITY, f64::min);
+        let max = self
+            .per_round
+            .iter()
+            .copied()
+            .fold(f64::NEG_INFINITY, f64::max);
+        json!({ "ratio": self.name, "median": median(&self.per_round), "min": min, "max": max,
+                "per_round": self.per_round })
+    }
+}
+
+/// Looks a metric up in one round.
+type Lookup<'a> = &'a dyn Fn(&str) -> f64;
+
+fn ratio(
+    values: &BTreeMap<String, Vec<f64>>,
+    name: &str,
+    f: impl Fn(Lookup<'_>) -> f64,
+) -> Option<Ratio> {
+    let rounds = values.values().map(Vec::len).min()?;
+    let per_round: Vec<f64> = (0..rounds)
+        .map(|r| {
+            f(&|k: &str| {
+                values
+                    .get(k)
+                    .and_then(|v| v.get(r).copied())
+                    .unwrap_or(f64::NAN)
+            })
+        })
+        .collect();
+    per_round.iter().all(|x| x.is_finite()).then(|| Ratio {
+        name: name.into(),
+        per_round,
+    })
+}
+
+fn ratios(values: &BTreeMap<String, Vec<f64>>) -> Vec<Ratio> {
+    let mut out = Vec::new();
+    let mut add = |name: &str, f: &dyn Fn(Lookup<'_>) -> f64| {
+        if let Some(r) = ratio(values, name, f) {
+            out.push(r);
+        }
+    };
+    add("pass: udprx / C twin", &|v| {
+        v("pass/udprx") / v("pass/twin")
+    });
+    add("pass: udprx / no module", &|v| {
+        v("pass/udprx") / v("pass/none")
+    });
+    add("pass: C twin / no module", &|v| {
+        v("pass/twin") / v("pass/none")
+    });
+    add("pass: empty nft chain / no module", &|v| {
+        v("pass/nft") / v("pass/none")
+    });
+    for p in ["modern", "classic"] {
+        add(&format!("enqueue: {p} / stock"), &|v| {
+            v(&format!("enqueue/{p}")) / v("enqueue/stock")
+        });
+        add(&format!("read: {p} / stock"), &|v| {
+            v(&format!("read/{p}")) / v("read/stock")
+        });
+        add(
+            &format!("per delivered datagram (enqueue + read): {p} / stock"),
+            &|v| {
+                (v(&format!("enqueue/{p}")) + v(&format!("read/{p}")))
+                    / (v("enqueue/stock") + v("read/stock"))
+            },
+        );
+        add(
+            &format!("delivered per second at saturation: {p} / stock"),
+            &|v| v(&format!("saturation/{p}")) / v("saturation/stock"),
+        );
+    }
+    out
+}
+
+/// The goals of the bench, as (ratio name, bound, whether the ratio must stay below it).
+const GOALS: [(&str, f64, bool); 7] = [
+    ("pass: udprx / C twin", 1.05, true),
+    (
+        "per delivered datagram (enqueue + read): modern / stock",
+        1.10,
+        true,
+    ),
+    (
+        "per delivered datagram (enqueue + read): classic / stock",
+        1.10,
+        true,
+    ),
+    (
+        "delivered per second at saturation: modern / stock",
+        0.9,
+        false,
+    ),
+    (
+        "delivered per second at saturation: classic / stock",
+        0.9,
+        false,
+    ),
+    ("enqueue: modern / stock", 1.10, true),
+    ("enqueue: classic / stock", 1.10, true),
+];
+
+fn setup_device() -> Result<String> {
+    let _ = run_cmd("ip", &["link", "del", DEV], None);
+    run_cmd("ip", &["link", "add", DEV, "type", "dummy"], None)?;
+    run_cmd(
+        "ip",
+        &["addr", "add", &format!("{LOCAL}/24"), "dev", DEV],
+        None,
+    )?;
+    run_cmd("ip", &["link", "set", DEV, "up"], None)?;
+    Ok(fs::read_to_string(format!("/sys/class/net/{DEV}/address"))?
+        .trim()
+        .to_string())
+}
+
+pub fn run(a: &Args) -> Result<()> {
+    let smoke;
+    let a = if a.smoke {
+        smoke = Args {
+            module: a.module.clone(),
+            twin: a.twin.clone(),
+            rounds: 1,
+            count: a.count.min(2000),
+            fill: a.fill.min(2000),
+            pkt_size: a.pkt_size,
+            out: a.out.clone(),
+            smoke: true,
+        };
+        &smoke
+    } else {
+        a
+    };
+    if !Path::new("/proc/net/pktgen/pgctrl").exists() {
+        bail!("no /proc/net/pktgen: the kernel needs CONFIG_NET_PKTGEN");
+    }
+    let mac = setup_device()?;
+    let mut b = Bench {
+        a,
+        mac,
+        values: BTreeMap::new(),
+        checks: Vec::new(),
+        nft: false,
+    };
+    let mut pass = vec!["none", "udprx"];
+    if a.twin.is_some() {
+        pass.push("twin");
+    }
+    pass.push("nft");
+    let sides = [Side::Stock, Side::Modern, Side::Classic];
+    let started = Instant::now();
+    for round in 0..a.rounds {
+        eprintln!("bench: round {} of {}", round + 1, a.rounds);
+        for v in &pass {
+            b.pass(v)?;
+        }
+        for s in sides {
+            b.enqueue_read(s)?;
+        }
+        for s in sides {
+            b.saturation(s)?;
+        }
+        for s in sides {
+            b.two_cpus(s)?;
+        }
+    }
+    b.setup("none")?;
+    let _ = run_cmd("ip", &["link", "del", DEV], None);
+    let rs = ratios(&b.values);
+    let release = fs::read_to_string("/proc/sys/kernel/osrelease")?;
+    let report = json!({
+        "kernel": release.trim(),
+        "rounds": a.rounds, "count": a.count, "fill": a.fill, "pkt_size": a.pkt_size,
+        "seconds": started.elapsed().as_secs_f64(),
+        "values": b.values.iter().map(|(k, v)| (k.clone(), json!({
+            "median": median(v), "per_round": v }))).collect::<serde_json::Map<_, _>>(),
+        "ratios": rs.iter().map(Ratio::json).collect::<Vec<_>>(),
+        "conservation": b.checks,
+    });
+    let failed = b.checks.iter().filter(|c| c["ok"] != true).count();
+    print!("{}", table(&report, &rs));
+    if let Some(dir) = &a.out {
+        fs::create_dir_all(dir)?;
+        fs::write(
+            dir.join("bench.json"),
+            serde_json::to_string_pretty(&report)? + "\n",
+        )?;
+        if !a.smoke {
+            let bars: Vec<RatioBar> = rs.iter().map(RatioBar::from).collect();
+            crate::plot::ratios(
+                &dir.join("bench.png"),
+                &format!(
+                    "udprx bench: {} rounds of {} packets, kernel {}",
+                    a.rounds,
+                    a.count,
+                    report["kernel"].as_str().unwrap_or("?")
+                ),
+                &bars,
+            )?;
+        }
+    }
+    println!("conservation: {} checks, {} failed", b.checks.len(), failed);
+    if failed > 0 {
+        bail!("{failed} conservation checks failed");
+    }
+    Ok(())
+}
+
+fn table(report: &Value, rs: &[Ratio]) -> String {
+    let mut s = String::new();
+    s += &format!(
+        "# udprx bench: kernel {}, {} rounds of {} packets ({} queued and read), {} bytes, {:.0} s\n",
+        report["kernel"].as_str().unwrap_or("?"),
+        report["rounds"],
+        report["count"],
+        report["fill"],
+        report["pkt_size"],
+        report["seconds"].as_f64().unwrap_or(0.0)
+    );
+    s += "# absolute figures are TCG-emulated time: compare only the ratios\n";
+    s += &format!(
+        "{:<58} {:>8} {:>8} {:>8}  {}\n",
+        "ratio", "median", "min", "max", "goal"
+    );
+    for r in rs {
+        let j = r.json();
+        let goal = GOALS
+            .iter()
+            .find(|g| g.0 == r.name)
+            .map(|&(_, bound, below)| {
+                let m = median(&r.per_round);
+                let met = if below { m <= bound } else { m >= bound };
+                format!(
+                    "{} {bound} {}",
+                    if below { "<=" } else { ">=" },
+                    if met { "met" } else { "MISSED" }
+                )
+            })
+            .unwrap_or_default();
+        s += &format!(
+            "{:<58} {:>8.3} {:>8.3} {:>8.3}  {}\n",
+            r.name,
+            j["median"].as_f64().unwrap_or(f64::NAN),
+            j["min"].as_f64().unwrap_or(f64::NAN),
+            j["max"].as_f64().unwrap_or(f64::NAN),
+            goal
+        );
+    }
+    s += &format!("{:<58} {:>12}\n", "metric (median)", "value");
+    if let Some(v) = report["values"].as_object() {
+        for (k, x) in v {
+            let unit = if k.starts_with("saturation") {
+                "datagrams/s"
+            } else {
+                "ns/packet"
+            };
+            s += &format!(
+                "{:<58} {:>12.0} {unit}\n",
+                k,
+                x["median"].as_f64().unwrap_or(f64::NAN)
+            );
+        }
+    }
+    s
+}
+
+/// One bar of the picture (`plot::ratios`).
+pub struct RatioBar {
+    pub name: String,
+    pub median: f64,
+    pub min: f64,
+    pub max: f64,
+}
+
+impl From<&Ratio> for RatioBar {
+    fn from(r: &Ratio) -> Self {
+        let j = r.json();
+        RatioBar {
+            name: r.name.clone(),
+            median: j["median"].as_f64().unwrap_or(f64::NAN),
+            min: j["min"].as_f64().unwrap_or(f64::NAN),
+            max: j["max"].as_f64().unwrap_or(f64::NAN),
+        }
+    }
+}

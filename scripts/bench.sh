@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# `make bench`: the per-packet price of udprx's hook and receive path, as ratios measured in
+# one boot of the bench kernel (crates/udprx/src/bench.rs says what is measured and how).
+#
+#  1. builds the bench kernel on first use (scripts/build-kernel.sh bench: the test kernel's
+#     source and fragments without the debug set), next to the test kernel, which it does
+#     not touch;
+#  2. builds udprx.ko and the C twin bench/twin/udprx_twin.ko for it, from a copy of the
+#     sources in out/bench/build (the objects in the work tree stay those of the test
+#     kernel);
+#  3. boots it and runs `udprx bench`, which prints the table and writes out/bench/bench.json
+#     and out/bench/bench.png.
+#
+# Extra arguments go to `udprx bench` (e.g. --rounds 9 --count 100000).
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/scripts/versions"
+cache=${UDPRX_CACHE:-/var/cache/udprx}
+export PATH="$LLVM_BIN:$HOME/.cargo/bin:$PATH" RUSTUP_TOOLCHAIN="$RUST_TOOLCHAIN"
+
+"$top/scripts/build-kernel.sh" bench
+kb=$cache/kernel-bench
+out=$top/out/bench
+build=$out/build
+rm -rf "$build"
+mkdir -p "$build/udprx" "$build/twin"
+tar -C "$top" --exclude='*.o' --exclude='.*.cmd' --exclude='bindings_generated.rs' \
+	-c Kbuild rust crates/abi/src crates/rxqueue/src | tar -x -C "$build/udprx"
+cp "$top/bench/twin/Kbuild" "$top/bench/twin/udprx_twin.c" "$build/twin/"
+echo "bench: building udprx.ko and udprx_twin.ko for $(readlink -f "$kb")"
+make -s -C "$kb" M="$build/udprx" LLVM=1 CLIPPY=0 modules
+make -s -C "$kb" M="$build/twin" LLVM=1 modules
+KDIR=$kb "$top/scripts/vm.sh" --timeout "${UDPRX_BENCH_TIMEOUT:-5400}" --rwdir "$out" -- \
+	udprx bench --module "$build/udprx/udprx.ko" --twin "$build/twin/udprx_twin.ko" \
+	--out "$out" "$@"

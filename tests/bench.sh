@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# The bench's smoke run: `udprx bench --smoke`, one round of every variant of `make bench`
+# with 2000 pktgen packets each, on this (debug) kernel. It asserts conservation only —
+# timings are `make bench`'s, never a test's:
+#  - traffic udprx lets through (no module, udprx loaded, the C twin, an empty nftables
+#    chain): every packet sent is a stock NoPorts (and, with udprx, seen and accepted by its
+#    hook);
+#  - a stock socket, udprx modern and udprx classic, filled and read back, at saturation
+#    with a reader on the other CPU, and from two pktgen threads at once: sent = read +
+#    InErrors on the socket's counters, InDatagrams = read (and for udprx, stolen = sent).
+# Exclusive (tests/settings): it loads and unloads udprx and the twin itself.
+
+source "$(dirname "$0")/lib.sh"
+
+TWIN_KO=${TWIN_KO:-$UDPRX_TOP/bench/twin/udprx_twin.ko}
+CHECKS=13
+tmp=$(mktemp -d)
+defer rm -rf "$tmp"
+
+ktap_print_header
+ktap_set_plan $((CHECKS + 1))
+[ -f "$TWIN_KO" ] || ktap_bail_out "no $TWIN_KO (make modules builds it)"
+udprx_unload
+rc=0
+udprx bench --smoke --module "$UDPRX_KO" --twin "$TWIN_KO" >"$tmp/out" 2>"$tmp/err" || rc=$?
+n=0
+while read -r word status what; do
+	[ "$word" = conservation ] || continue
+	n=$((n + 1))
+	ktap_test_result "bench smoke: $what" test "$status" = ok
+done <"$tmp/out"
+while [ "$n" -lt "$CHECKS" ]; do
+	n=$((n + 1))
+	ktap_test_fail "bench smoke: conservation check $n missing ($(tail -n 1 "$tmp/err"))"
+done
+while IFS= read -r line; do ktap_print_msg "$line"; done < <(grep -v '^conservation' "$tmp/out")
+ktap_test_result "bench smoke: udprx bench --smoke exits 0, with $CHECKS checks" \
+	test "$rc" -eq 0 -a "$n" -eq "$CHECKS"
+ktap_finished
