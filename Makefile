@@ -85,11 +85,14 @@ shell: setup
 	$(MAKE) --no-print-directory modules cli
 	scripts/vm.sh --shell
 
+# The kernel's generator lists the kernel's crates; scripts/rust-analyzer-module.py adds
+# the module's (its generator does not find crate roots below the directory of Kbuild).
 rust-analyzer: kdir
 	$(KMAKE) rust-analyzer
+	scripts/rust-analyzer-module.py rust-project.json $(CURDIR)
 
 clean:
 	if [ -f $(KDIR)/Makefile ]; then $(KMAKE) clean; fi
-	rm -rf out rust/kapi/bindings_generated.rs rust/kapi/.bindings_generated.rs.cmd
+	rm -rf out rust-project.json rust/kapi/bindings_generated.rs rust/kapi/.bindings_generated.rs.cmd
 	$(CARGO) clean
 	if [ -f $(KDIR)/Makefile ]; then $(MAKE) -C $(KDIR) M=$(CURDIR)/bench/twin LLVM=1 clean; fi

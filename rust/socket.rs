@@ -27,7 +27,13 @@ use kernel::{
     iov::IovIterDest,
     new_mutex, new_poll_condvar, new_spinlock_irq,
     prelude::*,
-    sync::{aref::ARef, poll::PollCondVar, poll::PollTable, Arc, ArcBorrow, Mutex, SpinLockIrq},
+    sync::{
+        aref::ARef,
+        atomic::{Atomic, Relaxed},
+        poll::PollCondVar,
+        poll::PollTable,
+        Arc, ArcBorrow, Mutex, SpinLockIrq,
+    },
     uaccess::{UserPtr, UserSlice},
 };
 
@@ -42,6 +48,8 @@ struct RxQueue {
     skbs: SkbQueue,
     backlog: SkbQueue,
     acct: rxqueue::Queue<SockMemory>,
+    /// Readers blocked in `read()`, waiting on `Socket::wait`.
+    sleepers: u32,
 }
 
 /// The protocol memory of the accounting model: the backing socket's `struct sock`, so
@@ -92,6 +100,17 @@ pub(crate) struct Socket {
     /// Readers and pollers wait here; arrivals wake them (`sk_data_ready()`).
     #[pin]
     wait: PollCondVar,
+    /// Set for good by the first `poll()` (which may leave an entry on `wait`, as epoll
+    /// does): from then on every arrival wakes `wait`. Before, an arrival wakes it only when
+    /// a reader sleeps there: as `sock_def_readable()` wakes only a wait queue with
+    /// sleepers (`skwq_has_sleeper()`), so that a socket nobody waits on costs no wait-queue
+    /// lock per datagram.
+    polled: Atomic<u32>,
+    /// `sk_rcvbuf` and the policy as `UDPRX_SET_RCVBUF` and `UDPRX_SET_POLICY` last set
+    /// them under `rx`: what an arrival reads without the lock to decide whether to
+    /// condense the skb first (7.3 reads `sk_rcvbuf` and `sk_rmem_alloc` the same way).
+    rcvbuf_hint: Atomic<u32>,
+    policy_hint: Atomic<u32>,
     /// The bound port; binding and closing serialise on it.
     #[pin]
     port: Mutex<Option<u16>>,
@@ -176,14 +195,24 @@ impl Socket {
         // `skb_condense()` can free page fragments: it runs before the queue's lock is
         // taken, when the queue is past half full, as 7.3 decides it from an unlocked read
         // of `sk_rmem_alloc`.
-        let wants = self.rx.lock().acct.wants_condense(truesize);
+        let wants = rxqueue::wants_condense(
+            Policy::from_raw(self.policy_hint.load(Relaxed)).unwrap_or(Policy::Modern),
+            self.sock.sk().rmem_alloc(),
+            self.rcvbuf_hint.load(Relaxed),
+            truesize,
+        );
         let charged = if wants { skb.condense() } else { truesize };
         let mut q = self.rx.lock();
         match q.acct.enqueue_condensed(truesize, charged) {
             Outcome::Queued => {
                 q.skbs.push_back(skb);
+                // Read under the lock: a reader counts itself in before it sleeps, a
+                // poller sets `polled` before it takes the lock to look at the queue.
+                let wake = q.sleepers != 0 || self.polled.load(Relaxed) != 0;
                 drop(q);
-                self.wait.notify_all();
+                if wake {
+                    self.wait.notify_all();
+                }
             }
             Outcome::Backlogged => q.backlog.push_back(skb),
             Outcome::Dropped(d) => {
@@ -211,7 +240,10 @@ impl Socket {
             if nonblock {
                 return Err(EAGAIN);
             }
-            if self.wait.wait_interruptible(&mut q) {
+            q.sleepers += 1;
+            let interrupted = self.wait.wait_interruptible(&mut q);
+            q.sleepers -= 1;
+            if interrupted {
                 return Err(ERESTARTSYS);
             }
         }
@@ -297,7 +329,9 @@ impl Socket {
             rmem_max: rmem::max(),
             min_rcvbuf: rmem::min_rcvbuf(),
         };
-        self.rx.lock().acct.set_rcvbuf(args.val, force, limits);
+        let mut q = self.rx.lock();
+        q.acct.set_rcvbuf(args.val, force, limits);
+        self.rcvbuf_hint.store(q.acct.info().rcvbuf, Relaxed);
         Ok(0)
     }
 
@@ -342,8 +376,12 @@ impl DeviceFile for Socket {
                     skbs: SkbQueue::new(),
                     backlog: SkbQueue::new(),
                     acct: rxqueue::Queue::with_memory(Policy::Modern, rcvbuf, mem),
+                    sleepers: 0,
                 }, "udprx_socket_rx"),
                 wait <- new_poll_condvar!("udprx_socket_wait"),
+                polled: Atomic::new(0),
+                rcvbuf_hint: Atomic::new(rcvbuf),
+                policy_hint: Atomic::new(Policy::Modern.to_raw()),
                 port <- new_mutex!(None, "udprx_socket_port"),
             }),
             GFP_KERNEL,
@@ -382,6 +420,7 @@ impl DeviceFile for Socket {
     }
 
     fn poll(this: ArcBorrow<'_, Self>, file: &File, table: PollTable<'_>) -> u32 {
+        this.polled.store(1, Relaxed);
         table.register_wait(file, &this.wait);
         if this.rx.lock().acct.readable() {
             POLL_READABLE
@@ -412,7 +451,9 @@ impl DeviceFile for Socket {
                     .reader()
                     .read_slice(&mut raw)?;
                 let policy = Policy::from_raw(u32::from_ne_bytes(raw)).ok_or(EINVAL)?;
-                if this.rx.lock().acct.set_policy(policy) {
+                let mut q = this.rx.lock();
+                if q.acct.set_policy(policy) {
+                    this.policy_hint.store(policy.to_raw(), Relaxed);
                     Ok(0)
                 } else {
                     Err(EBUSY)

@@ -39,6 +39,13 @@ lints() {
 		--config-path "$kdir/.rustfmt.toml" --check "$top/rust/udprx_main.rs"
 	lint "clippy: crates (-D warnings)" cargo +"$RUST_TOOLCHAIN" clippy --workspace --all-targets \
 		--locked --release -- -D warnings
+	lint "rust-analyzer: the module crate is in rust-project.json" rust_analyzer_check
+}
+# `make rust-analyzer` (which rewrites ./rust-project.json) must list the module's crate
+# with its dependencies.
+rust_analyzer_check() {
+	make -s -C "$top" rust-analyzer &&
+		"$top/scripts/rust-analyzer-module.py" --check "$top/rust-project.json" "$top"
 }
 [ "$host" = 0 ] || lints
 

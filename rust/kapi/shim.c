@@ -269,3 +269,8 @@ void udprx_consume_skb(struct sk_buff *skb)
 {
 	consume_skb(skb);
 }
+
+int udprx_sk_rmem_alloc_get(const struct sock *sk)
+{
+	return sk_rmem_alloc_get(sk);
+}

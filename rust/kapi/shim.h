@@ -101,6 +101,8 @@ void udprx_sock_hold(struct sock *sk);
 void udprx_sock_put(struct sock *sk);
 /* atomic_add(delta, &sk->sk_rmem_alloc) (a field of an opaque struct). */
 void udprx_sk_rmem_add(struct sock *sk, int delta);
+/* sk_rmem_alloc_get() (inline). */
+int udprx_sk_rmem_alloc_get(const struct sock *sk);
 /* sk->sk_prot->unhash(sk) (a field of an opaque struct). */
 void udprx_sk_unhash(struct sock *sk);
 /* sk->sk_filter != NULL (rcu_access_pointer(), a macro). */

@@ -81,6 +81,13 @@ impl Sock {
         unsafe { bindings::__sk_mem_reclaim(self.as_ptr(), bytes) };
     }
 
+    /// `sk_rmem_alloc_get()`: `sk_rmem_alloc`, read without a lock.
+    pub(crate) fn rmem_alloc(&self) -> u32 {
+        // SAFETY: The sock is alive (type invariants); the field is an atomic.
+        let v = unsafe { bindings::udprx_sk_rmem_alloc_get(self.as_ptr()) };
+        u32::try_from(v).unwrap_or(0)
+    }
+
     /// `atomic_add(delta, &sk->sk_rmem_alloc)`: what udprx has charged, mirrored where
     /// the memory rules (and `ss`) read it.
     pub(crate) fn rmem_add(&self, delta: i32) {

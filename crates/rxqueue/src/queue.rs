@@ -29,6 +29,23 @@ pub enum Policy {
     Modern,
 }
 
+/// Whether an arriving datagram of `truesize` would be condensed by a queue of `policy`
+/// holding `rmem_alloc` of `rcvbuf`: [`Queue::wants_condense`] for a caller that keeps
+/// those values where it can read them without the queue's lock, as 7.3 reads
+/// `sk_rmem_alloc` and `sk_rcvbuf` (`READ_ONCE`) before it locks the receive queue.
+pub const fn wants_condense(policy: Policy, rmem_alloc: u32, rcvbuf: u32, truesize: u32) -> bool {
+    matches!(policy, Policy::Modern)
+        && !rcvbuf_full_modern(rmem_alloc, rcvbuf, truesize)
+        && rmem_alloc > rcvbuf >> 1
+}
+
+/// 7.3 `__udp_enqueue_schedule_skb()`'s first test: `if (rmem + size > rcvbuf) { if
+/// (rcvbuf > INT_MAX >> 1) goto drop; if (rmem) goto drop; }` — "Accept the packet if
+/// queue is empty."
+const fn rcvbuf_full_modern(rmem: u32, rcvbuf: u32, truesize: u32) -> bool {
+    rmem as u64 + truesize as u64 > rcvbuf as u64 && (rcvbuf > INT_MAX >> 1 || rmem != 0)
+}
+
 impl Policy {
     /// The ABI value (`0` classic, `1` modern).
     pub const fn to_raw(self) -> u32 {
@@ -365,17 +382,11 @@ impl<M: Memory> Queue<M> {
     /// without the queue's lock for this; a caller that condenses outside its lock asks
     /// here first and then calls [`Queue::enqueue_condensed`].
     pub fn wants_condense(&self, truesize: u32) -> bool {
-        self.policy == Policy::Modern
-            && !self.rcvbuf_full_modern(truesize)
-            && self.rmem_alloc > self.rcvbuf >> 1
+        wants_condense(self.policy, self.rmem_alloc, self.rcvbuf, truesize)
     }
 
-    /// 7.3 `__udp_enqueue_schedule_skb()`'s first test: `if (rmem + size > rcvbuf) { if
-    /// (rcvbuf > INT_MAX >> 1) goto drop; if (rmem) goto drop; }` — "Accept the packet if
-    /// queue is empty."
     const fn rcvbuf_full_modern(&self, truesize: u32) -> bool {
-        let (rmem, rcvbuf) = (self.rmem_alloc, self.rcvbuf);
-        rmem as u64 + truesize as u64 > rcvbuf as u64 && (rcvbuf > INT_MAX >> 1 || rmem != 0)
+        rcvbuf_full_modern(self.rmem_alloc, self.rcvbuf, truesize)
     }
 
     /// An arriving datagram of `truesize` that the caller already condensed to

@@ -450,6 +450,12 @@ fn condensing_before_the_lock_is_the_same_as_inside() {
         let mut b = a.clone();
         let wants = b.wants_condense(1000);
         assert_eq!(wants, rmem > 8192 && rmem + 1000 <= 16384, "rmem {rmem}");
+        // The same answer from the values a caller reads without the lock.
+        let i = b.info();
+        assert_eq!(
+            wants,
+            udprx_rxqueue::wants_condense(Policy::Modern, i.rmem_alloc, i.rcvbuf, 1000)
+        );
         let mut called = false;
         let oa = a.enqueue(1000, || {
             called = true;
@@ -462,4 +468,10 @@ fn condensing_before_the_lock_is_the_same_as_inside() {
     // Classic never condenses (3.13 had no skb_condense()).
     let q = charged(Policy::Classic, 16384, 9000);
     assert!(!q.wants_condense(1000));
+    assert!(!udprx_rxqueue::wants_condense(
+        Policy::Classic,
+        9000,
+        16384,
+        1000
+    ));
 }

@@ -45,8 +45,8 @@ use udprx_abi::{POLICY_CLASSIC, POLICY_MODERN};
 #[derive(clap::Args)]
 pub struct Args {
     /// udprx.ko built for the running kernel (loaded and unloaded by the bench).
-    #[arg(long)]
-    module: PathBuf,
+    #[arg(long, required_unless_present = "report")]
+    module: Option<PathBuf>,
     /// udprx_twin.ko, the C twin of the hook; without it that variant is left out.
     #[arg(long)]
     twin: Option<PathBuf>,
@@ -68,6 +68,10 @@ pub struct Args {
     /// One round of a few packets; checks conservation only and exits 1 on a mismatch.
     #[arg(long)]
     smoke: bool,
+    /// Measure nothing: print the table of a saved bench.json (and with --out, draw its
+    /// picture again).
+    #[arg(long, value_name = "BENCH_JSON", conflicts_with = "smoke")]
+    report: Option<PathBuf>,
 }
 
 const DEV: &str = "udprxb0";
@@ -384,7 +388,12 @@ impl Bench<'_> {
             self.nft = false;
         }
         match variant {
-            "udprx" | "modern" | "classic" => insmod(&self.a.module)?,
+            "udprx" | "modern" | "classic" => insmod(
+                self.a
+                    .module
+                    .as_ref()
+                    .ok_or_else(|| anyhow!("no --module"))?,
+            )?,
             "twin" => insmod(self.a.twin.as_ref().ok_or_else(|| anyhow!("no --twin"))?)?,
             "nft" => {
                 run_cmd(
@@ -696,7 +705,49 @@ fn setup_device() -> Result<String> {
         .to_string())
 }
 
+/// The table (and picture) of a saved run.
+fn report(path: &Path, out: Option<&Path>) -> Result<()> {
+    let report: Value = serde_json::from_str(
+        &fs::read_to_string(path).with_context(|| format!("read {}", path.display()))?,
+    )?;
+    let rs: Vec<Ratio> = report["ratios"]
+        .as_array()
+        .ok_or_else(|| anyhow!("{}: no ratios", path.display()))?
+        .iter()
+        .map(|r| Ratio {
+            name: r["ratio"].as_str().unwrap_or("?").to_string(),
+            per_round: r["per_round"]
+                .as_array()
+                .map(|v| v.iter().filter_map(Value::as_f64).collect())
+                .unwrap_or_default(),
+        })
+        .collect();
+    print!("{}", table(&report, &rs));
+    if let Some(dir) = out {
+        draw(dir, &report, &rs)?;
+    }
+    Ok(())
+}
+
+fn draw(dir: &Path, report: &Value, rs: &[Ratio]) -> Result<()> {
+    fs::create_dir_all(dir)?;
+    let bars: Vec<RatioBar> = rs.iter().map(RatioBar::from).collect();
+    crate::plot::ratios(
+        &dir.join("bench.png"),
+        &format!(
+            "udprx bench: {} rounds of {} packets, kernel {}",
+            report["rounds"],
+            report["count"],
+            report["kernel"].as_str().unwrap_or("?")
+        ),
+        &bars,
+    )
+}
+
 pub fn run(a: &Args) -> Result<()> {
+    if let Some(path) = &a.report {
+        return report(path, a.out.as_deref());
+    }
     let smoke;
     let a = if a.smoke {
         smoke = Args {
@@ -708,6 +759,7 @@ pub fn run(a: &Args) -> Result<()> {
             pkt_size: a.pkt_size,
             out: a.out.clone(),
             smoke: true,
+            report: None,
         };
         &smoke
     } else {
@@ -768,17 +820,7 @@ pub fn run(a: &Args) -> Result<()> {
             serde_json::to_string_pretty(&report)? + "\n",
         )?;
         if !a.smoke {
-            let bars: Vec<RatioBar> = rs.iter().map(RatioBar::from).collect();
-            crate::plot::ratios(
-                &dir.join("bench.png"),
-                &format!(
-                    "udprx bench: {} rounds of {} packets, kernel {}",
-                    a.rounds,
-                    a.count,
-                    report["kernel"].as_str().unwrap_or("?")
-                ),
-                &bars,
-            )?;
+            draw(dir, &report, &rs)?;
         }
     }
     println!("conservation: {} checks, {} failed", b.checks.len(), failed);

@@ -120,7 +120,7 @@ pub fn draw(path: &Path, title: &str, rcvbuf: u32, lines: &[Line<'_>]) -> Result
 }
 
 /// `udprx bench`'s picture: each ratio's median as a bar, its spread over the rounds as a
-/// whisker, and the line at 1 (no difference).
+/// whisker, and the line at 1 (no difference); the first ratio on top.
 pub fn ratios(path: &Path, title: &str, bars: &[crate::bench::RatioBar]) -> Result<()> {
     font()?;
     let n = bars.len().max(1);
@@ -129,7 +129,7 @@ pub fn ratios(path: &Path, title: &str, bars: &[crate::bench::RatioBar]) -> Resu
         .map(|b| b.max.max(b.median))
         .filter(|x| x.is_finite())
         .fold(1.2f64, f64::max)
-        * 1.1;
+        * 1.05;
     let root = BitMapBackend::new(path, (1100, 90 + 34 * n as u32)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| anyhow!("{e}"))?;
     let mut chart = ChartBuilder::on(&root)
@@ -137,28 +137,23 @@ pub fn ratios(path: &Path, title: &str, bars: &[crate::bench::RatioBar]) -> Resu
         .margin(12)
         .x_label_area_size(36)
         .y_label_area_size(430)
-        .build_cartesian_2d(0f64..xmax, (0..n).into_segmented())
+        .build_cartesian_2d(0f64..xmax, 0f64..n as f64)
         .map_err(|e| anyhow!("{e}"))?;
     chart
         .configure_mesh()
         .disable_y_mesh()
-        .y_labels(n)
-        .y_label_formatter(&|y| match y {
-            SegmentValue::CenterOf(i) => bars.get(*i).map(|b| b.name.clone()).unwrap_or_default(),
-            _ => String::new(),
-        })
+        .y_labels(0)
         .x_desc("ratio (median of the per-round ratios; whisker: min to max)")
         .label_style(("sans-serif", 13))
         .draw()
         .map_err(|e| anyhow!("{e}"))?;
+    // Bar i is drawn at height n - 1 - i, so that the list reads top down.
+    let y = |i: usize| (n - 1 - i) as f64;
     let blue = RGBColor(0x1f, 0x77, 0xb4);
     chart
         .draw_series(bars.iter().enumerate().map(|(i, b)| {
             Rectangle::new(
-                [
-                    (0.0, SegmentValue::Exact(i)),
-                    (b.median, SegmentValue::Exact(i + 1)),
-                ],
+                [(0.0, y(i) + 0.2), (b.median, y(i) + 0.8)],
                 blue.mix(0.6).filled(),
             )
         }))
@@ -166,20 +161,32 @@ pub fn ratios(path: &Path, title: &str, bars: &[crate::bench::RatioBar]) -> Resu
     chart
         .draw_series(bars.iter().enumerate().map(|(i, b)| {
             PathElement::new(
-                vec![
-                    (b.min, SegmentValue::CenterOf(i)),
-                    (b.max, SegmentValue::CenterOf(i)),
-                ],
+                vec![(b.min, y(i) + 0.5), (b.max, y(i) + 0.5)],
                 BLACK.stroke_width(2),
             )
         }))
         .map_err(|e| anyhow!("{e}"))?;
     chart
         .draw_series(std::iter::once(PathElement::new(
-            vec![(1.0, SegmentValue::Exact(0)), (1.0, SegmentValue::Last)],
+            vec![(1.0, 0.0), (1.0, n as f64)],
             RED.stroke_width(1),
         )))
         .map_err(|e| anyhow!("{e}"))?;
+    let style = TextStyle::from(("sans-serif", 14).into_font()).pos(
+        plotters::style::text_anchor::Pos::new(
+            plotters::style::text_anchor::HPos::Right,
+            plotters::style::text_anchor::VPos::Center,
+        ),
+    );
+    for (i, b) in bars.iter().enumerate() {
+        let (px, py) = chart.backend_coord(&(0.0, y(i) + 0.5));
+        root.draw(&Text::new(
+            format!("{}  {:.3}", b.name, b.median),
+            (px - 8, py),
+            style.clone(),
+        ))
+        .map_err(|e| anyhow!("{e}"))?;
+    }
     root.present()
         .with_context(|| format!("write {}", path.display()))?;
     Ok(())
