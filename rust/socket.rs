@@ -436,14 +436,17 @@ impl DeviceFile for Socket {
                 UserSlice::new(arg, raw.len())
                     .reader()
                     .read_slice(&mut raw)?;
-                Self::bind(this, abi::BindArgs::from_bytes(raw))
+                Self::bind(
+                    this,
+                    abi::BindArgs::read_from_bytes(&raw).map_err(|_| EINVAL)?,
+                )
             }
             abi::UDPRX_SET_RCVBUF => {
                 let mut raw = [0u8; abi::RcvbufArgs::SIZE];
                 UserSlice::new(arg, raw.len())
                     .reader()
                     .read_slice(&mut raw)?;
-                this.set_rcvbuf(abi::RcvbufArgs::from_bytes(raw))
+                this.set_rcvbuf(abi::RcvbufArgs::read_from_bytes(&raw).map_err(|_| EINVAL)?)
             }
             abi::UDPRX_SET_POLICY => {
                 let mut raw = [0u8; 4];
@@ -474,10 +477,11 @@ impl DeviceFile for Socket {
                 .map(|()| 0),
             abi::UDPRX_DETACH_FILTER => this.sock.detach_filter().map(|()| 0),
             abi::UDPRX_INFO => {
-                let info = this.info().to_bytes();
-                UserSlice::new(arg, info.len())
+                let info = this.info();
+                let bytes = info.as_bytes();
+                UserSlice::new(arg, bytes.len())
                     .writer()
-                    .write_slice(&info)?;
+                    .write_slice(bytes)?;
                 Ok(0)
             }
             _ => Err(ENOTTY),

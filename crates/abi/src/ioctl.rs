@@ -8,11 +8,19 @@
 //! `#[repr(C)]`, has no implicit padding, and carries explicit `reserved`/`flags` fields
 //! that must be zero, so that they can be given meaning later without a new number.
 //!
+//! The argument structs derive their byte layout (`zerocopy`'s `FromBytes`, `IntoBytes`,
+//! `KnownLayout`, `Immutable`: the derives refuse a struct with padding or with a field
+//! that not every bit pattern is valid for), from the same crates on both sides: the
+//! kernel's `rust/zerocopy` in the module, crates.io's in the tools. `include/uapi/udprx.h`
+//! is the C view of the same ABI; a host test compiles it and compares.
+//!
 //! Errors: an unknown command gets `-ENOTTY` (as for any file); a known command with a
 //! bad argument (non-zero reserved bits, port 0, ...) gets `-EINVAL`; an unreadable or
 //! unwritable argument pointer gets `-EFAULT`; binding without `CAP_NET_ADMIN` in the
 //! caller's network namespace gets `-EPERM`.
 #![forbid(unsafe_code)]
+
+use zerocopy_derive::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
 /// Path of the device node.
 pub const DEVICE_PATH: &str = "/dev/udprx";
@@ -43,7 +51,9 @@ pub const fn ioc(dir: u32, nr: u32, size: usize) -> u32 {
 
 /// Argument of [`UDPRX_BIND`].
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable,
+)]
 pub struct BindArgs {
     /// UDP port, host byte order; 1..=65535.
     pub port: u16,
@@ -61,30 +71,15 @@ pub const UDPRX_BIND: u32 = ioc(IOC_WRITE, 1, core::mem::size_of::<BindArgs>());
 impl BindArgs {
     /// Size of the argument in bytes.
     pub const SIZE: usize = 8;
-
-    /// Decodes the argument as the kernel reads it (native byte order).
-    pub const fn from_bytes(b: [u8; Self::SIZE]) -> Self {
-        Self {
-            port: u16::from_ne_bytes([b[0], b[1]]),
-            flags: u16::from_ne_bytes([b[2], b[3]]),
-            reserved: u32::from_ne_bytes([b[4], b[5], b[6], b[7]]),
-        }
-    }
-
-    /// Encodes the argument in the layout of the `#[repr(C)]` struct.
-    pub const fn to_bytes(self) -> [u8; Self::SIZE] {
-        let p = self.port.to_ne_bytes();
-        let f = self.flags.to_ne_bytes();
-        let r = self.reserved.to_ne_bytes();
-        [p[0], p[1], f[0], f[1], r[0], r[1], r[2], r[3]]
-    }
 }
 
 const _: () = assert!(core::mem::size_of::<BindArgs>() == BindArgs::SIZE);
 
 /// Argument of [`UDPRX_SET_RCVBUF`].
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable,
+)]
 pub struct RcvbufArgs {
     /// The value, as given to `setsockopt(SO_RCVBUF)` (an `int`).
     pub val: i32,
@@ -99,14 +94,6 @@ pub const RCVBUF_FORCE: u32 = 1;
 impl RcvbufArgs {
     /// Size of the argument in bytes.
     pub const SIZE: usize = 8;
-
-    /// Decodes the argument (native byte order).
-    pub const fn from_bytes(b: [u8; Self::SIZE]) -> Self {
-        Self {
-            val: i32::from_ne_bytes([b[0], b[1], b[2], b[3]]),
-            flags: u32::from_ne_bytes([b[4], b[5], b[6], b[7]]),
-        }
-    }
 }
 
 const _: () = assert!(core::mem::size_of::<RcvbufArgs>() == RcvbufArgs::SIZE);
@@ -137,7 +124,9 @@ pub const UDPRX_RELEASE: u32 = ioc(0, 5, 0);
 
 /// Result of [`UDPRX_INFO`].
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable,
+)]
 pub struct Info {
     /// `sk_rcvbuf`.
     pub rcvbuf: u32,
@@ -168,59 +157,6 @@ pub struct Info {
 impl Info {
     /// Size of the result in bytes.
     pub const SIZE: usize = 56;
-
-    /// Encodes the result in the layout of the `#[repr(C)]` struct (native byte order).
-    pub fn to_bytes(self) -> [u8; Self::SIZE] {
-        let mut b = [0u8; Self::SIZE];
-        let words = [
-            self.rcvbuf,
-            self.rmem_alloc,
-            self.backlog_len,
-            self.backlog_count,
-            self.queued,
-            self.policy,
-            self.held,
-            self.forward_deficit,
-        ];
-        let mut i = 0;
-        while i < words.len() {
-            let w = words[i].to_ne_bytes();
-            b[i * 4] = w[0];
-            b[i * 4 + 1] = w[1];
-            b[i * 4 + 2] = w[2];
-            b[i * 4 + 3] = w[3];
-            i += 1;
-        }
-        b[32..40].copy_from_slice(&self.drops.to_ne_bytes());
-        b[40..48].copy_from_slice(&self.forward_alloc.to_ne_bytes());
-        b[48..52].copy_from_slice(&self.port.to_ne_bytes());
-        b[52..56].copy_from_slice(&self.reserved.to_ne_bytes());
-        b
-    }
-
-    /// Decodes the result (native byte order).
-    pub fn from_bytes(b: &[u8; Self::SIZE]) -> Self {
-        let w = |i: usize| u32::from_ne_bytes([b[i * 4], b[i * 4 + 1], b[i * 4 + 2], b[i * 4 + 3]]);
-        let mut d = [0u8; 8];
-        d.copy_from_slice(&b[32..40]);
-        let drops = u64::from_ne_bytes(d);
-        d.copy_from_slice(&b[40..48]);
-        let forward_alloc = i64::from_ne_bytes(d);
-        Self {
-            rcvbuf: w(0),
-            rmem_alloc: w(1),
-            backlog_len: w(2),
-            backlog_count: w(3),
-            queued: w(4),
-            policy: w(5),
-            held: w(6),
-            forward_deficit: w(7),
-            drops,
-            forward_alloc,
-            port: w(12),
-            reserved: w(13),
-        }
-    }
 }
 
 const _: () = assert!(core::mem::size_of::<Info>() == Info::SIZE);

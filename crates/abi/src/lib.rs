@@ -43,7 +43,8 @@ mod tests {
     }
 
     #[test]
-    fn info_round_trip_in_struct_layout() {
+    fn the_derived_layouts_are_the_documented_ones() {
+        use zerocopy::{FromBytes, IntoBytes};
         let i = Info {
             rcvbuf: 1,
             rmem_alloc: 2,
@@ -58,31 +59,33 @@ mod tests {
             port: 11,
             reserved: 12,
         };
-        assert_eq!(Info::from_bytes(&i.to_bytes()), i);
-        assert_eq!(core::mem::offset_of!(Info, drops), 32);
-        assert_eq!(core::mem::offset_of!(Info, forward_alloc), 40);
-        assert_eq!(core::mem::offset_of!(Info, port), 48);
-        let r = RcvbufArgs {
-            val: -5,
-            flags: RCVBUF_FORCE,
-        };
-        let mut b = [0u8; 8];
-        b[..4].copy_from_slice(&(-5i32).to_ne_bytes());
-        b[4..].copy_from_slice(&1u32.to_ne_bytes());
-        assert_eq!(RcvbufArgs::from_bytes(b), r);
-    }
-
-    #[test]
-    fn bind_args_round_trip_in_struct_layout() {
+        let b = i.as_bytes();
+        assert_eq!(b.len(), Info::SIZE);
+        assert_eq!(&b[32..40], &9u64.to_ne_bytes());
+        assert_eq!(&b[40..48], &(-10i64).to_ne_bytes());
+        assert_eq!(&b[48..52], &11u32.to_ne_bytes());
+        assert_eq!(Info::read_from_bytes(b), Ok(i));
+        let mut r = [0u8; 8];
+        r[..4].copy_from_slice(&(-5i32).to_ne_bytes());
+        r[4..].copy_from_slice(&1u32.to_ne_bytes());
+        assert_eq!(
+            RcvbufArgs::read_from_bytes(&r[..]),
+            Ok(RcvbufArgs {
+                val: -5,
+                flags: RCVBUF_FORCE
+            })
+        );
         let a = BindArgs {
             port: 0x1234,
             flags: 7,
             reserved: 0xdead_beef,
         };
-        assert_eq!(BindArgs::from_bytes(a.to_bytes()), a);
-        let b = a.to_bytes();
-        assert_eq!(u16::from_ne_bytes([b[0], b[1]]), 0x1234);
-        assert_eq!(u32::from_ne_bytes([b[4], b[5], b[6], b[7]]), 0xdead_beef);
+        let b = a.as_bytes();
+        assert_eq!(&b[..2], &0x1234u16.to_ne_bytes());
+        assert_eq!(&b[4..], &0xdead_beefu32.to_ne_bytes());
+        assert_eq!(BindArgs::read_from_bytes(b), Ok(a));
+        // A short argument is refused, not read past.
+        assert!(BindArgs::read_from_bytes(&b[..7]).is_err());
     }
 
     #[test]

@@ -362,7 +362,7 @@ fn ioctl_fuzz(count: u64, seed: u64, port: u16) -> Result<()> {
                 flags: 0,
                 reserved: 0,
             };
-            buf[..8].copy_from_slice(&a.to_bytes());
+            buf[..8].copy_from_slice(zerocopy::IntoBytes::as_bytes(&a));
         } else if rng.below(8) == 0 {
             let a = RcvbufArgs {
                 val: rng.next() as i32,
