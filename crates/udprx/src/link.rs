@@ -1,11 +1,23 @@
 //! Network plumbing for `udprx compare`, done in-process: interface flags through
 //! `SIOCSIFFLAGS` (as `ifconfig` does), a veth pair and IPv4 addresses through rtnetlink
-//! (as `ip link add ... type veth peer ... netns` and `ip addr add` do).
+//! (as `ip link add ... type veth peer ... netns` and `ip addr add` do), with the
+//! rust-netlink crates (`netlink-packet-route` builds the messages, `netlink-sys` is the
+//! socket), used synchronously.
 
 use anyhow::{bail, Context, Result};
+use netlink_packet_core::{
+    NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL,
+    NLM_F_REQUEST,
+};
+use netlink_packet_route::{
+    address::{AddressAttribute, AddressMessage},
+    link::{InfoData, InfoKind, InfoVeth, LinkAttribute, LinkInfo, LinkMessage},
+    AddressFamily, RouteNetlinkMessage,
+};
+use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
 use std::{
     net::{Ipv4Addr, UdpSocket},
-    os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd},
+    os::fd::{AsRawFd, BorrowedFd, RawFd},
     time::{Duration, Instant},
 };
 
@@ -61,145 +73,71 @@ pub fn wait_running(name: &str, timeout: Duration) -> Result<()> {
     Ok(())
 }
 
-const IFLA_IFNAME: u16 = 3;
-const IFLA_LINKINFO: u16 = 18;
-const IFLA_NET_NS_FD: u16 = 28;
-const IFLA_INFO_KIND: u16 = 1;
-const IFLA_INFO_DATA: u16 = 2;
-const VETH_INFO_PEER: u16 = 1;
-const IFA_ADDRESS: u16 = 1;
-const IFA_LOCAL: u16 = 2;
-const NLA_F_NESTED: u16 = 0x8000;
-
-/// A netlink message under construction: header, fixed part, attributes.
-struct Msg(Vec<u8>);
-
-impl Msg {
-    fn new(ty: u16, flags: u16) -> Self {
-        let mut m = Msg(Vec::new());
-        m.0.extend(0u32.to_ne_bytes()); // nlmsg_len, set by finish()
-        m.0.extend(ty.to_ne_bytes());
-        m.0.extend((flags | libc::NLM_F_REQUEST as u16 | libc::NLM_F_ACK as u16).to_ne_bytes());
-        m.0.extend(1u32.to_ne_bytes()); // nlmsg_seq
-        m.0.extend(0u32.to_ne_bytes()); // nlmsg_pid: the kernel
-        m
-    }
-
-    fn pad(&mut self) {
-        while self.0.len() % 4 != 0 {
-            self.0.push(0);
-        }
-    }
-
-    /// `struct ifinfomsg` (family, type, index, flags, change all zero).
-    fn ifinfomsg(&mut self) {
-        self.0.extend([0u8; 16]);
-    }
-
-    fn attr(&mut self, ty: u16, data: &[u8]) {
-        self.0.extend(((4 + data.len()) as u16).to_ne_bytes());
-        self.0.extend(ty.to_ne_bytes());
-        self.0.extend(data);
-        self.pad();
-    }
-
-    fn name(&mut self, ty: u16, s: &str) {
-        let mut d = s.as_bytes().to_vec();
-        d.push(0);
-        self.attr(ty, &d);
-    }
-
-    /// Opens a nested attribute; `close` fills in its length.
-    fn open(&mut self, ty: u16) -> usize {
-        let at = self.0.len();
-        self.0.extend([0, 0]);
-        self.0.extend((ty | NLA_F_NESTED).to_ne_bytes());
-        at
-    }
-
-    fn close(&mut self, at: usize) {
-        let len = (self.0.len() - at) as u16;
-        self.0[at..at + 2].copy_from_slice(&len.to_ne_bytes());
-    }
-
-    fn finish(mut self) -> Vec<u8> {
-        let len = self.0.len() as u32;
-        self.0[..4].copy_from_slice(&len.to_ne_bytes());
-        self.0
+/// Sends one request to rtnetlink in the current netns and waits for its acknowledgement.
+fn request(what: &str, flags: u16, msg: RouteNetlinkMessage) -> Result<()> {
+    let mut header = NetlinkHeader::default();
+    header.flags = NLM_F_REQUEST | NLM_F_ACK | flags;
+    header.sequence_number = 1;
+    let mut packet = NetlinkMessage::new(header, NetlinkPayload::from(msg));
+    packet.finalize();
+    let mut buf = vec![0u8; packet.buffer_len()];
+    packet.serialize(&mut buf);
+    let mut sock = Socket::new(NETLINK_ROUTE).context("socket(AF_NETLINK)")?;
+    sock.bind_auto().context("bind(netlink)")?;
+    sock.connect(&SocketAddr::new(0, 0))
+        .context("connect(netlink)")?;
+    sock.send(&buf, 0)
+        .with_context(|| format!("{what}: send(netlink)"))?;
+    let mut ack = Vec::with_capacity(4096);
+    sock.recv(&mut ack, 0)
+        .with_context(|| format!("{what}: recv(netlink)"))?;
+    let answer = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&ack)
+        .map_err(|e| anyhow::anyhow!("{what}: bad netlink answer: {e}"))?;
+    match answer.payload {
+        NetlinkPayload::Error(e) if e.code.is_none() => Ok(()),
+        NetlinkPayload::Error(e) => Err(e.to_io()).context(what.to_string()),
+        other => bail!("{what}: unexpected netlink answer {other:?}"),
     }
 }
 
-/// Sends one request to rtnetlink in the current netns and waits for its acknowledgement.
-fn request(what: &str, msg: Msg) -> Result<()> {
-    // SAFETY: Plain socket(2); the result is checked before use.
-    let fd = unsafe {
-        libc::socket(
-            libc::AF_NETLINK,
-            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-            libc::NETLINK_ROUTE,
-        )
-    };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error()).context("socket(AF_NETLINK)");
-    }
-    // SAFETY: `fd` was just returned by socket(2) and is owned by nobody else.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-    let buf = msg.finish();
-    // SAFETY: `sockaddr_nl` is plain data; all zeroes addresses the kernel.
-    let mut to: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
-    to.nl_family = libc::AF_NETLINK as libc::sa_family_t;
-    // SAFETY: `buf` and `to` are valid for the lengths passed.
-    let r = unsafe {
-        libc::sendto(
-            fd.as_raw_fd(),
-            buf.as_ptr().cast(),
-            buf.len(),
-            0,
-            (&to as *const libc::sockaddr_nl).cast(),
-            std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t,
-        )
-    };
-    if r < 0 {
-        return Err(std::io::Error::last_os_error())
-            .with_context(|| format!("{what}: sendto(netlink)"));
-    }
-    let mut ack = [0u8; 4096];
-    // SAFETY: `ack` is writable for its length.
-    let n = unsafe { libc::recv(fd.as_raw_fd(), ack.as_mut_ptr().cast(), ack.len(), 0) };
-    if n < 0 {
-        return Err(std::io::Error::last_os_error())
-            .with_context(|| format!("{what}: recv(netlink)"));
-    }
-    // nlmsghdr (16 bytes), then for NLMSG_ERROR an i32 error (0: acknowledged).
-    if n < 20 || u16::from_ne_bytes([ack[4], ack[5]]) != libc::NLMSG_ERROR as u16 {
-        bail!("{what}: unexpected netlink answer ({n} bytes)");
-    }
-    let err = i32::from_ne_bytes([ack[16], ack[17], ack[18], ack[19]]);
-    if err != 0 {
-        return Err(std::io::Error::from_raw_os_error(-err)).context(what.to_string());
-    }
-    Ok(())
+/// A link message naming `name`, with `more` attributes after the name.
+fn link(name: &str, more: Vec<LinkAttribute>) -> LinkMessage {
+    let mut m = LinkMessage::default();
+    m.attributes.push(LinkAttribute::IfName(name.to_string()));
+    m.attributes.extend(more);
+    m
+}
+
+/// The veth request: `name` here, `peer` in the netns of `peer_ns`.
+fn veth_message(name: &str, peer: &str, peer_ns: RawFd) -> LinkMessage {
+    let peer = link(peer, vec![LinkAttribute::NetNsFd(peer_ns)]);
+    link(
+        name,
+        vec![LinkAttribute::LinkInfo(vec![
+            LinkInfo::Kind(InfoKind::Veth),
+            LinkInfo::Data(InfoData::Veth(InfoVeth::Peer(peer))),
+        ])],
+    )
 }
 
 /// Creates a veth pair: `name` in the current netns, `peer` in the netns `peer_ns`.
 pub fn add_veth(name: &str, peer: &str, peer_ns: BorrowedFd<'_>) -> Result<()> {
-    let mut m = Msg::new(
-        libc::RTM_NEWLINK,
-        (libc::NLM_F_CREATE | libc::NLM_F_EXCL) as u16,
-    );
-    m.ifinfomsg();
-    m.name(IFLA_IFNAME, name);
-    let info = m.open(IFLA_LINKINFO);
-    m.name(IFLA_INFO_KIND, "veth");
-    let data = m.open(IFLA_INFO_DATA);
-    let p = m.open(VETH_INFO_PEER);
-    m.ifinfomsg();
-    m.name(IFLA_IFNAME, peer);
-    m.attr(IFLA_NET_NS_FD, &peer_ns.as_raw_fd().to_ne_bytes());
-    m.close(p);
-    m.close(data);
-    m.close(info);
-    request(&format!("add veth {name} peer {peer}"), m)
+    request(
+        &format!("add veth {name} peer {peer}"),
+        NLM_F_CREATE | NLM_F_EXCL,
+        RouteNetlinkMessage::NewLink(veth_message(name, peer, peer_ns.as_raw_fd())),
+    )
+}
+
+/// The address request: `addr/prefix` on interface `index`.
+fn addr_message(index: u32, addr: Ipv4Addr, prefix: u8) -> AddressMessage {
+    let mut m = AddressMessage::default();
+    m.header.family = AddressFamily::Inet;
+    m.header.prefix_len = prefix;
+    m.header.index = index;
+    m.attributes.push(AddressAttribute::Local(addr.into()));
+    m.attributes.push(AddressAttribute::Address(addr.into()));
+    m
 }
 
 /// Adds `addr/prefix` to `name` in the current netns.
@@ -211,42 +149,51 @@ pub fn add_addr(name: &str, addr: Ipv4Addr, prefix: u8) -> Result<()> {
         return Err(std::io::Error::last_os_error())
             .with_context(|| format!("no interface {name}"));
     }
-    let mut m = Msg::new(
-        libc::RTM_NEWADDR,
-        (libc::NLM_F_CREATE | libc::NLM_F_EXCL) as u16,
-    );
-    // struct ifaddrmsg: family, prefixlen, flags, scope, index.
-    m.0.extend([libc::AF_INET as u8, prefix, 0, 0]);
-    m.0.extend(index.to_ne_bytes());
-    m.attr(IFA_LOCAL, &addr.octets());
-    m.attr(IFA_ADDRESS, &addr.octets());
-    request(&format!("add {addr}/{prefix} to {name}"), m)
+    request(
+        &format!("add {addr}/{prefix} to {name}"),
+        NLM_F_CREATE | NLM_F_EXCL,
+        RouteNetlinkMessage::NewAddress(addr_message(index, addr, prefix)),
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use netlink_packet_core::Emitable;
+
+    /// The bytes `ip link add A type veth peer name B netns FD` sends after its
+    /// `struct ifinfomsg` (as the hand-built messages of earlier versions were laid out).
+    #[test]
+    fn veth_request_is_laid_out_as_the_kernel_reads_it() {
+        let m = veth_message("ab", "cd", 7);
+        let mut b = vec![0u8; m.buffer_len()];
+        m.emit(&mut b);
+        let u16_at = |i: usize| u16::from_ne_bytes([b[i], b[i + 1]]);
+        // struct ifinfomsg, then IFLA_IFNAME (3) "ab\0".
+        assert_eq!(&b[16..24], &[7, 0, 3, 0, b'a', b'b', 0, 0]);
+        // IFLA_LINKINFO (18), nested: IFLA_INFO_KIND (1) "veth\0" (length 9, padded to 12).
+        assert_eq!(u16_at(26) & 0x3fff, 18);
+        assert_eq!(u16_at(24) as usize, b.len() - 24);
+        assert_eq!(u16_at(28), 9);
+        assert_eq!(u16_at(30), 1);
+        assert_eq!(&b[32..37], b"veth\0");
+        // IFLA_INFO_DATA (2) > VETH_INFO_PEER (1) > ifinfomsg, "cd", IFLA_NET_NS_FD (28) 7.
+        assert_eq!(u16_at(42) & 0x3fff, 2);
+        assert_eq!(u16_at(46) & 0x3fff, 1);
+        let peer = &b[48..];
+        assert_eq!(&peer[16..24], &[7, 0, 3, 0, b'c', b'd', 0, 0]);
+        assert_eq!(&peer[24..32], &[8, 0, 28, 0, 7, 0, 0, 0]);
+    }
 
     #[test]
-    fn nested_attributes_are_sized_and_aligned() {
-        let mut m = Msg::new(libc::RTM_NEWLINK, 0);
-        m.ifinfomsg();
-        let o = m.open(IFLA_LINKINFO);
-        m.name(IFLA_INFO_KIND, "veth");
-        m.close(o);
-        let b = m.finish();
-        assert_eq!(b.len(), 16 + 16 + 4 + 12);
-        assert_eq!(
-            u32::from_ne_bytes(b[..4].try_into().unwrap()) as usize,
-            b.len()
-        );
-        assert_eq!(u16::from_ne_bytes([b[32], b[33]]), 4 + 12);
-        assert_eq!(
-            u16::from_ne_bytes([b[34], b[35]]),
-            IFLA_LINKINFO | NLA_F_NESTED
-        );
-        // "veth\0" is 5 bytes: attribute length 9, padded to 12.
-        assert_eq!(u16::from_ne_bytes([b[36], b[37]]), 9);
-        assert_eq!(&b[40..45], b"veth\0");
+    fn address_request_carries_local_and_address() {
+        let m = addr_message(5, Ipv4Addr::new(10, 0, 0, 2), 24);
+        let mut b = vec![0u8; m.buffer_len()];
+        m.emit(&mut b);
+        // struct ifaddrmsg: AF_INET, prefix 24, flags, scope, index 5.
+        assert_eq!(&b[..8], &[2, 24, 0, 0, 5, 0, 0, 0]);
+        // IFA_LOCAL (2) and IFA_ADDRESS (1), 10.0.0.2 each.
+        assert_eq!(&b[8..16], &[8, 0, 2, 0, 10, 0, 0, 2]);
+        assert_eq!(&b[16..24], &[8, 0, 1, 0, 10, 0, 0, 2]);
     }
 }
