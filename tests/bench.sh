@@ -8,14 +8,15 @@
 #    chain): every packet sent is a stock NoPorts (and, with udprx, seen and accepted by its
 #    hook);
 #  - a stock socket, udprx modern and udprx classic, filled and read back, at saturation
-#    with a reader on the other CPU, and from two pktgen threads at once: sent = read +
+#    with a reader on the other CPU, from two pktgen threads at once, and from a userspace
+#    sender over lo: sent = read +
 #    InErrors on the socket's counters, InDatagrams = read (and for udprx, stolen = sent).
 # Exclusive (tests/settings): it loads and unloads udprx and the twin itself.
 
 source "$(dirname "$0")/lib.sh"
 
 TWIN_KO=${TWIN_KO:-$UDPRX_TOP/bench/twin/udprx_twin.ko}
-CHECKS=13
+CHECKS=16
 tmp=$(mktemp -d)
 defer rm -rf "$tmp"
 

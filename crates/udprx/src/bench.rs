@@ -17,7 +17,10 @@
 //!   datagram, and the reader's CPU time per datagram;
 //! - `saturation`: the same socket with its default buffer, a reader on CPU 1 reading as
 //!   fast as it can while pktgen sends on CPU 0: datagrams delivered per second;
-//! - `two-cpus`: two pktgen threads (CPU 0 and 1) into one socket.
+//! - `two-cpus`: two pktgen threads (CPU 0 and 1) into one socket;
+//! - `loopback`: the second source, a userspace sender over `lo` into a socket with room
+//!   for all: the sender's CPU time per datagram (its `sendto()` and, in its softirq, the
+//!   whole receive path).
 //!
 //! Every run ends with its conservation check: sent = read + dropped, on the socket's
 //! counters (`Udp:` for stock, `UdpRx:` for udprx) and pktgen's. `--smoke` runs one small
@@ -509,6 +512,47 @@ impl Bench<'_> {
         Ok(())
     }
 
+    /// The second source: a userspace sender on CPU 0 sends `fill` datagrams over loopback
+    /// into a socket with room for all. On `lo` the receive path runs in the sender's own
+    /// softirq (`netif_rx()`, processed when the send re-enables bottom halves), so the
+    /// sender's CPU time per datagram is one `sendto()` plus one receive path.
+    fn loopback(&mut self, side: Side) -> Result<()> {
+        self.setup(side.name())?;
+        let rx = Rx::open(side, Some(64 << 20))?;
+        let before = counters()?;
+        let fill = self.a.fill;
+        let (sent, cpu) = std::thread::spawn(move || -> Result<(u64, u64)> {
+            pin_to_cpu(0)?;
+            let tx = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))?;
+            let payload = [0u8; 18]; // pktgen's 64-byte frame carries 18 bytes of UDP payload
+            let t0 = thread_cpu_ns();
+            let mut sent = 0;
+            for _ in 0..fill {
+                if tx.send_to(&payload, (Ipv4Addr::LOCALHOST, RX_PORT)).is_ok() {
+                    sent += 1;
+                }
+            }
+            Ok((sent, thread_cpu_ns() - t0))
+        })
+        .join()
+        .map_err(|_| anyhow!("sender panicked"))??;
+        let read = rx.drain();
+        let after = counters()?;
+        self.record(
+            &format!("loopback/{}", side.name()),
+            cpu as f64 / sent.max(1) as f64,
+        );
+        self.conserve(
+            &format!("loopback/{}", side.name()),
+            side,
+            sent,
+            read,
+            &before,
+            &after,
+        );
+        Ok(())
+    }
+
     /// Two pktgen threads (CPU 0 and CPU 1) into one socket with its default buffer.
     fn two_cpus(&mut self, side: Side) -> Result<()> {
         self.setup(side.name())?;
@@ -796,6 +840,9 @@ pub fn run(a: &Args) -> Result<()> {
         }
         for s in sides {
             b.two_cpus(s)?;
+        }
+        for s in sides {
+            b.loopback(s)?;
         }
     }
     b.setup("none")?;
