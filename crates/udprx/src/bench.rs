@@ -704,6 +704,10 @@ fn ratios(values: &BTreeMap<String, Vec<f64>>) -> Vec<Ratio> {
             &format!("delivered per second at saturation: {p} / stock"),
             &|v| v(&format!("saturation/{p}")) / v("saturation/stock"),
         );
+        add(
+            &format!("userspace sender over lo, per datagram: {p} / stock"),
+            &|v| v(&format!("loopback/{p}")) / v("loopback/stock"),
+        );
     }
     out
 }
@@ -754,18 +758,21 @@ fn report(path: &Path, out: Option<&Path>) -> Result<()> {
     let report: Value = serde_json::from_str(
         &fs::read_to_string(path).with_context(|| format!("read {}", path.display()))?,
     )?;
-    let rs: Vec<Ratio> = report["ratios"]
-        .as_array()
-        .ok_or_else(|| anyhow!("{}: no ratios", path.display()))?
+    // The ratios are computed again from the per-round values, so that a saved run shows
+    // every ratio this version of the bench defines.
+    let values: BTreeMap<String, Vec<f64>> = report["values"]
+        .as_object()
+        .ok_or_else(|| anyhow!("{}: no values", path.display()))?
         .iter()
-        .map(|r| Ratio {
-            name: r["ratio"].as_str().unwrap_or("?").to_string(),
-            per_round: r["per_round"]
+        .map(|(k, v)| {
+            let rounds = v["per_round"]
                 .as_array()
-                .map(|v| v.iter().filter_map(Value::as_f64).collect())
-                .unwrap_or_default(),
+                .map(|r| r.iter().filter_map(Value::as_f64).collect())
+                .unwrap_or_default();
+            (k.clone(), rounds)
         })
         .collect();
+    let rs = ratios(&values);
     print!("{}", table(&report, &rs));
     if let Some(dir) = out {
         draw(dir, &report, &rs)?;
