@@ -505,11 +505,9 @@ impl DeviceFile for Socket {
         this.sock.unhash();
         // One grace period (dropping `retired` waits for it): lookups of either table that
         // found this socket are over, as both receive paths run under `rcu_read_lock()`.
-        match retired {
-            Some(retired) => drop(retired),
-            None if port.is_some() => kernel::sync::rcu::synchronize_rcu(),
-            None => {}
-        }
+        // A socket that never bound has nothing to wait for: its backing socket was never
+        // in the stock tables.
+        drop(retired);
         while let Some(skb) = this.sock.recv_stray() {
             match state {
                 Some(state) => state.mib.drop_skb(skb, DropReason::SocketClose),

@@ -186,8 +186,8 @@ hostile() {
 		ih=$(($(ip_mib "$NS" InHdrErrors) - ih0))
 		ok=$(($(ip_mib "$NS" ReasmOKs) - ok0))
 		fail=$(($(ip_mib "$NS" ReasmFails) - fail0))
-		frag=$(sed -n 's/.*"fragmented":\([0-9]*\).*/\1/p' "$tmp/m$proto")
-		opts=$(sed -n 's/.*"with_options":\([0-9]*\).*/\1/p' "$tmp/m$proto")
+		frag=$(json_get "$(<"$tmp/m$proto")" fragmented)
+		opts=$(json_get "$(<"$tmp/m$proto")" with_options)
 		snap AFTER "$NS"
 		name=$((AFTER[$seen] - ${R0[$seen]:-0}))
 		ktap_print_msg "hostile $proto: sent $MUTATE ($opts with IP options, $frag fragmented): $seen $name, Ip InHdrErrors $ih, ReasmOKs $ok, ReasmFails $fail"

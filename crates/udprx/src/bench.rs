@@ -82,6 +82,8 @@ const LOCAL: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 1);
 const PEER: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 2);
 /// The port `pass` traffic goes to (nobody binds it).
 const PASS_PORT: u16 = 9;
+/// The forced receive buffer of a socket that must hold every datagram of a run.
+const ROOM_FOR_ALL: i32 = 64 << 20;
 /// The port of the receiving socket.
 const RX_PORT: u16 = 7000;
 
@@ -144,6 +146,13 @@ struct PgResult {
     sent: u64,
     /// Microseconds pktgen was busy (elapsed minus idle).
     busy_us: u64,
+}
+
+impl PgResult {
+    /// pktgen's busy time per packet: one packet's whole receive path.
+    fn ns_per_packet(self) -> f64 {
+        self.busy_us as f64 * 1000.0 / self.sent.max(1) as f64
+    }
 }
 
 fn pg_write(file: &str, cmd: &str) -> Result<()> {
@@ -421,10 +430,7 @@ impl Bench<'_> {
         let before = counters()?;
         let r = pktgen(&[0], PASS_PORT, self.a.count, self.a.pkt_size, &self.mac)?[0];
         let after = counters()?;
-        self.record(
-            &format!("pass/{variant}"),
-            r.busy_us as f64 * 1000.0 / r.sent.max(1) as f64,
-        );
+        self.record(&format!("pass/{variant}"), r.ns_per_packet());
         let noports = delta(&before, &after, "UdpNoPorts");
         let mut ok = r.sent == self.a.count && noports == r.sent;
         let mut detail = json!({ "sent": r.sent, "UdpNoPorts": noports });
@@ -441,40 +447,33 @@ impl Bench<'_> {
         Ok(())
     }
 
+    /// What a `side` run needs: its modules, its socket on `RX_PORT` (`rcvbuf` forced when
+    /// given), and the counters before the run.
+    fn socket(&mut self, side: Side, rcvbuf: Option<i32>) -> Result<(Rx, BTreeMap<String, u64>)> {
+        self.setup(side.name())?;
+        let rx = Rx::open(side, rcvbuf)?;
+        Ok((rx, counters()?))
+    }
+
     /// `count` datagrams into a socket with room for all, then read back.
     fn enqueue_read(&mut self, side: Side) -> Result<()> {
-        self.setup(side.name())?;
-        let rx = Rx::open(side, Some(64 << 20))?;
-        let before = counters()?;
+        let (rx, before) = self.socket(side, Some(ROOM_FOR_ALL))?;
         let r = pktgen(&[0], RX_PORT, self.a.fill, self.a.pkt_size, &self.mac)?[0];
         let t0 = thread_cpu_ns();
         let read = rx.drain();
         let cpu = thread_cpu_ns() - t0;
-        let after = counters()?;
-        self.record(
-            &format!("enqueue/{}", side.name()),
-            r.busy_us as f64 * 1000.0 / r.sent.max(1) as f64,
-        );
+        self.record(&format!("enqueue/{}", side.name()), r.ns_per_packet());
         self.record(
             &format!("read/{}", side.name()),
             cpu as f64 / read.max(1) as f64,
         );
-        self.conserve(
-            &format!("enqueue/{}", side.name()),
-            side,
-            r.sent,
-            read,
-            &before,
-            &after,
-        );
-        Ok(())
+        self.conserve("enqueue", side, r.sent, read, &before)
     }
 
     /// A reader on CPU 1 as fast as it can, pktgen on CPU 0.
     fn saturation(&mut self, side: Side) -> Result<()> {
-        self.setup(side.name())?;
-        let rx = Arc::new(Rx::open(side, None)?);
-        let before = counters()?;
+        let (rx, before) = self.socket(side, None)?;
+        let rx = Arc::new(rx);
         let stop = Arc::new(AtomicBool::new(false));
         let read = Arc::new(AtomicU64::new(0));
         let reader = {
@@ -497,19 +496,10 @@ impl Bench<'_> {
         stop.store(true, Ordering::Release);
         reader.join().map_err(|_| anyhow!("reader panicked"))??;
         let r = r?[0];
-        let after = counters()?;
         let read = read.load(Ordering::Relaxed);
         let secs = (r.busy_us as f64 / 1e6).max(1e-6);
         self.record(&format!("saturation/{}", side.name()), read as f64 / secs);
-        self.conserve(
-            &format!("saturation/{}", side.name()),
-            side,
-            r.sent,
-            read,
-            &before,
-            &after,
-        );
-        Ok(())
+        self.conserve("saturation", side, r.sent, read, &before)
     }
 
     /// The second source: a userspace sender on CPU 0 sends `fill` datagrams over loopback
@@ -517,9 +507,7 @@ impl Bench<'_> {
     /// softirq (`netif_rx()`, processed when the send re-enables bottom halves), so the
     /// sender's CPU time per datagram is one `sendto()` plus one receive path.
     fn loopback(&mut self, side: Side) -> Result<()> {
-        self.setup(side.name())?;
-        let rx = Rx::open(side, Some(64 << 20))?;
-        let before = counters()?;
+        let (rx, before) = self.socket(side, Some(ROOM_FOR_ALL))?;
         let fill = self.a.fill;
         let (sent, cpu) = std::thread::spawn(move || -> Result<(u64, u64)> {
             pin_to_cpu(0)?;
@@ -537,27 +525,16 @@ impl Bench<'_> {
         .join()
         .map_err(|_| anyhow!("sender panicked"))??;
         let read = rx.drain();
-        let after = counters()?;
         self.record(
             &format!("loopback/{}", side.name()),
             cpu as f64 / sent.max(1) as f64,
         );
-        self.conserve(
-            &format!("loopback/{}", side.name()),
-            side,
-            sent,
-            read,
-            &before,
-            &after,
-        );
-        Ok(())
+        self.conserve("loopback", side, sent, read, &before)
     }
 
     /// Two pktgen threads (CPU 0 and CPU 1) into one socket with its default buffer.
     fn two_cpus(&mut self, side: Side) -> Result<()> {
-        self.setup(side.name())?;
-        let rx = Rx::open(side, None)?;
-        let before = counters()?;
+        let (rx, before) = self.socket(side, None)?;
         let rs = pktgen(
             &[0, 1],
             RX_PORT,
@@ -566,29 +543,23 @@ impl Bench<'_> {
             &self.mac,
         )?;
         let read = rx.drain();
-        let after = counters()?;
         let sent = rs.iter().map(|r| r.sent).sum();
-        self.conserve(
-            &format!("two-cpus/{}", side.name()),
-            side,
-            sent,
-            read,
-            &before,
-            &after,
-        );
-        Ok(())
+        self.conserve("two-cpus", side, sent, read, &before)
     }
 
     /// sent = read + dropped, on the side's counters.
+    /// `kind` run of `side` (counters `before` it): sent = read + dropped, on the side's
+    /// counters as they are now.
     fn conserve(
         &mut self,
-        what: &str,
+        kind: &str,
         side: Side,
         sent: u64,
         read: u64,
         before: &BTreeMap<String, u64>,
-        after: &BTreeMap<String, u64>,
-    ) {
+    ) -> Result<()> {
+        let after = &counters()?;
+        let what = &format!("{kind}/{}", side.name());
         let g = side.group();
         let d = |k: &str| delta(before, after, &format!("{g}{k}"));
         let (indg, inerr, rcvbuf, mem) = (
@@ -606,6 +577,7 @@ impl Bench<'_> {
             detail["UdpRxHookStolen"] = stolen.into();
         }
         self.check(format!("{what}: sent = read + InErrors"), ok, detail);
+        Ok(())
     }
 }
 
