@@ -13,10 +13,11 @@ use crate::{
     abi,
     counters::{DropReason, UdpMib},
     kapi::{
+        bhlock::{new_spinlock_bh, SpinLockBh},
         miscdev::{DeviceFile, POLL_READABLE},
         netns::{current_capable_net_admin, rmem, Net},
         skb::{QueuedSkb, Skb, SkbQueue},
-        sock::{BhDisabled, Sock, UdpSocket},
+        sock::{Sock, UdpSocket},
     },
     pernet::UdprxNet,
     rxqueue::{self, Counter, Limits, Memory, Outcome, Policy},
@@ -25,14 +26,14 @@ use crate::{
 use kernel::{
     fs::File,
     iov::IovIterDest,
-    new_mutex, new_poll_condvar, new_spinlock_irq,
+    new_mutex, new_poll_condvar,
     prelude::*,
     sync::{
         aref::ARef,
         atomic::{Atomic, Relaxed},
         poll::PollCondVar,
         poll::PollTable,
-        Arc, ArcBorrow, Mutex, SpinLockIrq,
+        Arc, ArcBorrow, Mutex,
     },
     uaccess::{UserPtr, UserSlice},
 };
@@ -90,13 +91,14 @@ pub(crate) struct Socket {
     net: ARef<Net>,
     /// The kernel UDP socket that owns the port in the stock tables.
     sock: UdpSocket,
-    /// Receive queue, backlog and accounting. An IRQ-disabling spinlock: it is taken in
-    /// softirq (arrivals) and in process context (read, poll, hold, release, close), and
-    /// must keep softirqs out on this CPU, as `spin_lock_bh()` does for the kernel's socket
-    /// lock and `sk_receive_queue`; disabling interrupts is the stronger form the kernel
-    /// crate offers. skbs are only ever freed after it is dropped.
+    /// Receive queue, backlog and accounting. Taken in softirq (arrivals) and in process
+    /// context (read, poll, hold, release, close) with bottom halves disabled, as the
+    /// kernel takes `sk_receive_queue.lock`: a softirq on the CPU of a process-context
+    /// holder cannot spin on it, and memory charged under it is charged as in softirq
+    /// (`GFP_ATOMIC`). Never taken in hard interrupt context. skbs are only ever freed after
+    /// it is dropped.
     #[pin]
-    rx: SpinLockIrq<RxQueue>,
+    rx: SpinLockBh<RxQueue>,
     /// Readers and pollers wait here; arrivals wake them (`sk_data_ready()`).
     #[pin]
     wait: PollCondVar,
@@ -106,6 +108,11 @@ pub(crate) struct Socket {
     /// sleepers (`skwq_has_sleeper()`), so that a socket nobody waits on costs no wait-queue
     /// lock per datagram.
     polled: Atomic<u32>,
+    /// Whether the receive queue holds a datagram, as last published under `rx`: what a
+    /// non-blocking read looks at before it takes the lock, as 7.3's `__skb_recv_udp()`
+    /// tests `skb_queue_empty_lockless()`, so that a reader spinning on an empty socket
+    /// does not take the lock arrivals need.
+    nonempty: Atomic<u32>,
     /// `sk_rcvbuf` and the policy as `UDPRX_SET_RCVBUF` and `UDPRX_SET_POLICY` last set
     /// them under `rx`: what an arrival reads without the lock to decide whether to
     /// condense the skb first (7.3 reads `sk_rcvbuf` and `sk_rmem_alloc` the same way).
@@ -206,6 +213,10 @@ impl Socket {
         match q.acct.enqueue_condensed(truesize, charged) {
             Outcome::Queued => {
                 q.skbs.push_back(skb);
+                // Written only when it changes: readers poll it.
+                if self.nonempty.load(Relaxed) == 0 {
+                    self.nonempty.store(1, Relaxed);
+                }
                 // Read under the lock: a reader counts itself in before it sleeps, a
                 // poller sets `polled` before it takes the lock to look at the queue.
                 let wake = q.sleepers != 0 || self.polled.load(Relaxed) != 0;
@@ -229,12 +240,21 @@ impl Socket {
         self.rx.lock().acct.count_drop();
     }
 
+    /// Publishes whether `q` holds a datagram (see `nonempty`), after a change to it.
+    fn publish(&self, q: &RxQueue) {
+        self.nonempty.store(u32::from(q.acct.readable()), Relaxed);
+    }
+
     /// Takes the oldest datagram off the queue, uncharging it; waits unless `nonblock`.
     fn dequeue(&self, nonblock: bool) -> Result<QueuedSkb> {
+        if nonblock && self.nonempty.load(Relaxed) == 0 {
+            return Err(EAGAIN);
+        }
         let mut q = self.rx.lock();
         loop {
             if let Some(skb) = q.skbs.pop_front() {
                 q.acct.dequeue(skb.truesize());
+                self.publish(&q);
                 return Ok(skb);
             }
             if nonblock {
@@ -276,14 +296,15 @@ impl Socket {
     fn release_backlog(&self) -> Result {
         let state = self.state()?;
         let (dropped, why, queued) = {
-            // Classic arrivals are charged here, in process context: as in softirq, the
-            // memory cgroup must be charged without sleeping.
-            let _bh = BhDisabled::new();
+            // Classic arrivals are charged here, in process context, under the lock: bottom
+            // halves are disabled, so the memory cgroup is charged without sleeping.
             let mut q = self.rx.lock();
             if !q.acct.info().owned {
                 return Err(EINVAL);
             }
-            Self::release_locked(&mut q)
+            let r = Self::release_locked(&mut q);
+            self.publish(&q);
+            r
         };
         if let Some(why) = why {
             Self::count_drops(state, dropped, why);
@@ -372,7 +393,7 @@ impl DeviceFile for Socket {
             pin_init!(Self {
                 net,
                 sock,
-                rx <- new_spinlock_irq!(RxQueue {
+                rx <- new_spinlock_bh!(RxQueue {
                     skbs: SkbQueue::new(),
                     backlog: SkbQueue::new(),
                     acct: rxqueue::Queue::with_memory(Policy::Modern, rcvbuf, mem),
@@ -380,6 +401,7 @@ impl DeviceFile for Socket {
                 }, "udprx_socket_rx"),
                 wait <- new_poll_condvar!("udprx_socket_wait"),
                 polled: Atomic::new(0),
+                nonempty: Atomic::new(0),
                 rcvbuf_hint: Atomic::new(rcvbuf),
                 policy_hint: Atomic::new(Policy::Modern.to_raw()),
                 port <- new_mutex!(None, "udprx_socket_port"),
@@ -515,7 +537,6 @@ impl DeviceFile for Socket {
             }
         }
         let (dropped, why, mut queued) = {
-            let _bh = BhDisabled::new();
             let mut q = this.rx.lock();
             let r = if q.acct.info().owned {
                 Self::release_locked(&mut q)
@@ -523,7 +544,9 @@ impl DeviceFile for Socket {
                 (SkbQueue::new(), None, false)
             };
             q.acct.close();
-            (r.0, r.1, q.skbs.take())
+            let queued = q.skbs.take();
+            this.publish(&q);
+            (r.0, r.1, queued)
         };
         if let (Some(state), Some(why)) = (state, why) {
             Self::count_drops(state, dropped, why);

@@ -13,6 +13,11 @@
 #  3. boots it and runs `udprx bench`, which prints the table and writes out/bench/bench.json
 #     and out/bench/bench.png.
 #
+# BENCH_CLOCK=icount (the default) starts qemu with `-icount shift=0,sleep=off`: the guest's
+# clock then counts instructions (1 ns = 1 instruction), the same on every run and host.
+# BENCH_CLOCK=wall leaves qemu's clock on host time, which TCG makes noisy (per-round ratios
+# spread by +-30 % and more) and which weighs each instruction by what emulating it costs.
+#
 # Extra arguments go to `udprx bench` (e.g. --rounds 9 --count 100000).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -32,6 +37,12 @@ cp "$top/bench/twin/Kbuild" "$top/bench/twin/udprx_twin.c" "$build/twin/"
 echo "bench: building udprx.ko and udprx_twin.ko for $(readlink -f "$kb")"
 make -s -C "$kb" M="$build/udprx" LLVM=1 CLIPPY=0 modules
 make -s -C "$kb" M="$build/twin" LLVM=1 modules
+clock=${BENCH_CLOCK:-icount}
+case $clock in
+icount) export UDPRX_QEMU_OPTS="-icount shift=0,sleep=off" ;;
+wall) ;;
+*) echo "bench: BENCH_CLOCK must be icount or wall, not '$clock'" >&2; exit 2 ;;
+esac
 KDIR=$kb "$top/scripts/vm.sh" --timeout "${UDPRX_BENCH_TIMEOUT:-5400}" --rwdir "$out" -- \
 	udprx bench --module "$build/udprx/udprx.ko" --twin "$build/twin/udprx_twin.ko" \
-	--out "$out" "$@"
+	--out "$out" --clock "$clock" "$@"

@@ -4,7 +4,8 @@
 # Boot the udprx test kernel with virtme-ng and run a command in it (as root, the repo
 # root as working directory, udprx.ko in it and target/release on PATH), or a shell.
 # The exit status is the command's. UDPRX_VM_APPEND: more kernel parameters (e.g.
-# kmemleak=off, to measure what it costs).
+# kmemleak=off, to measure what it costs). UDPRX_QEMU_OPTS: more qemu options (make bench
+# passes -icount for its instruction clock).
 #
 # usage: scripts/vm.sh [--console FILE] [--rwdir DIR]... [--timeout SECONDS] -- PROGRAM [ARG...]
 #        scripts/vm.sh --shell
@@ -69,6 +70,7 @@ if [ -z "$kvm" ]; then
 	fi
 fi
 [ "$kvm" = 1 ] || base+=(--disable-kvm)
+[ -z "${UDPRX_QEMU_OPTS:-}" ] || base+=(--qemu-opts "$UDPRX_QEMU_OPTS")
 
 if [ "$shell" = 1 ]; then
 	"${base[@]}" --shell "$top/scripts/guest-shell.sh"

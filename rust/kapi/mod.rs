@@ -6,7 +6,7 @@
 //! Each kernel object the module uses is wrapped in a small type whose constructor does the
 //! registration (or borrows the object) and whose `Drop` undoes it: [`skb::Skb`],
 //! [`netns::Net`] (borrowed, or counted as `ARef<Net>`), [`netns::PernetRegistration`], [`netfilter::HookRegistration`],
-//! [`protocol::ProtoRegistration`], [`proc::ProcNetEntry`], [`miscdev::MiscRegistration`],
+//! [`protocol::ProtoRegistration`], [`proc::ProcNetEntry`], [`miscdev::MiscRegistration`], [`bhlock::SpinLockBh`],
 //! [`rcu::RcuBox`], [`percpu::PerCpuCounters`], [`sock::UdpSocket`], [`sock::Sock`], [`skb::QueuedSkb`], [`skb::SkbQueue`]. The other rooms see only these.
 //!
 //! The raw declarations come from `bindgen` over `shim.h` (run by Kbuild with the kernel's
@@ -34,6 +34,7 @@ mod bindings {
     include!("bindings_generated.rs");
 }
 
+pub(crate) mod bhlock;
 pub(crate) mod miscdev;
 pub(crate) mod netfilter;
 pub(crate) mod netns;

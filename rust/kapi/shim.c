@@ -203,14 +203,19 @@ int udprx_sock_setsockopt_int(struct socket *sock, int optname, int val)
 	return sock_setsockopt(sock, SOL_SOCKET, optname, KERNEL_SOCKPTR(&val), sizeof(val));
 }
 
-void udprx_local_bh_disable(void)
+void udprx_spin_lock_bh(spinlock_t *lock)
 {
-	local_bh_disable();
+	spin_lock_bh(lock);
 }
 
-void udprx_local_bh_enable(void)
+void udprx_spin_unlock_bh(spinlock_t *lock)
 {
-	local_bh_enable();
+	spin_unlock_bh(lock);
+}
+
+bool udprx_spin_trylock_bh(spinlock_t *lock)
+{
+	return spin_trylock_bh(lock);
 }
 
 void udprx_skb_orphan(struct sk_buff *skb)

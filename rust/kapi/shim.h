@@ -112,9 +112,10 @@ int udprx_sock_setsockopt_user(struct socket *sock, int optname, void __user *op
 			       unsigned int optlen);
 /* sock_setsockopt(sock, SOL_SOCKET, optname, KERNEL_SOCKPTR(&val), sizeof(val)) (inline). */
 int udprx_sock_setsockopt_int(struct socket *sock, int optname, int val);
-/* local_bh_disable() / local_bh_enable() (inline). */
-void udprx_local_bh_disable(void);
-void udprx_local_bh_enable(void);
+/* spin_lock_bh() / spin_unlock_bh() / spin_trylock_bh() (inline). */
+void udprx_spin_lock_bh(spinlock_t *lock);
+void udprx_spin_unlock_bh(spinlock_t *lock);
+bool udprx_spin_trylock_bh(spinlock_t *lock);
 
 /* skb_orphan() (inline): drop the socket reference early demux may have left in skb->sk. */
 void udprx_skb_orphan(struct sk_buff *skb);

@@ -64,8 +64,9 @@ impl Sock {
     /// (`sk_forward_alloc`) by `sk_mem_pages(size)` pages of protocol memory, charged to
     /// `net.ipv4.udp_mem` and to the socket's memory cgroup; `false` when refused.
     ///
-    /// In process context call it with bottom halves disabled (see [`BhDisabled`]), as
-    /// in softirq, so that the memory cgroup is charged without sleeping.
+    /// In process context call it with bottom halves disabled (under a
+    /// [`SpinLockBh`](super::bhlock::SpinLockBh)), as in softirq, so that the memory cgroup
+    /// is charged without sleeping.
     pub(crate) fn mem_schedule(&self, size: u32) -> bool {
         let size = i32::try_from(size).unwrap_or(i32::MAX);
         // SAFETY: The sock is alive (type invariants).
@@ -279,27 +280,5 @@ impl Drop for UdpSocket {
     fn drop(&mut self) {
         // SAFETY: We own the socket (type invariants) and release it once.
         unsafe { bindings::sock_release(self.sock.as_ptr()) };
-    }
-}
-
-/// Bottom halves disabled on this CPU while the guard lives (`local_bh_disable()`), as a
-/// softirq runs: memory charged meanwhile uses `GFP_ATOMIC` (`gfp_memcg_charge()`), so it
-/// can be charged under a spinlock.
-pub(crate) struct BhDisabled(core::marker::PhantomData<*mut ()>);
-
-impl BhDisabled {
-    /// Disables bottom halves until the guard is dropped.
-    pub(crate) fn new() -> Self {
-        // SAFETY: Always allowed in process context; undone in `Drop`.
-        unsafe { bindings::udprx_local_bh_disable() };
-        Self(core::marker::PhantomData)
-    }
-}
-
-impl Drop for BhDisabled {
-    fn drop(&mut self) {
-        // SAFETY: Paired with the disable in `new`, on the same CPU (the guard is not
-        // `Send`).
-        unsafe { bindings::udprx_local_bh_enable() };
     }
 }

@@ -53,8 +53,9 @@ pub struct Args {
     /// udprx_twin.ko, the C twin of the hook; without it that variant is left out.
     #[arg(long)]
     twin: Option<PathBuf>,
-    /// Rounds of every variant, interleaved.
-    #[arg(long, default_value_t = 15)]
+    /// Rounds of every variant, interleaved (under `--clock icount` the rounds differ by
+    /// well under 1 %; on `wall` use 15 or more).
+    #[arg(long, default_value_t = 5)]
     rounds: u32,
     /// Packets per run (`pass`, `saturation`, `two-cpus`).
     #[arg(long, default_value_t = 100_000)]
@@ -68,6 +69,11 @@ pub struct Args {
     /// Write bench.json and bench.png here.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// What the guest's clock counts, as the VM was started (scripts/bench.sh): `icount`
+    /// when qemu ran with `-icount shift=0`, `wall` otherwise. Recorded, and said in the
+    /// table; it does not change what is measured.
+    #[arg(long, value_enum, default_value_t = Clock::Wall)]
+    clock: Clock,
     /// One round of a few packets; checks conservation only and exits 1 on a mismatch.
     #[arg(long)]
     smoke: bool,
@@ -75,6 +81,51 @@ pub struct Args {
     /// picture again).
     #[arg(long, value_name = "BENCH_JSON", conflicts_with = "smoke")]
     report: Option<PathBuf>,
+}
+
+/// What one nanosecond of the guest's clock is.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Clock {
+    /// qemu `-icount shift=0,sleep=off`: the guest's clock advances 1 ns per instruction
+    /// executed, so every time the guest measures is a count of instructions: the same on
+    /// every run and every host. What it leaves out is what instructions do not show:
+    /// cache misses, the price of atomics and of masking interrupts on real hardware.
+    Icount,
+    /// Host time through TCG: what emulating each instruction cost the host, which depends
+    /// on the instruction, the host and whatever else runs there.
+    Wall,
+}
+
+impl Clock {
+    fn name(self) -> &'static str {
+        match self {
+            Clock::Icount => "icount",
+            Clock::Wall => "wall",
+        }
+    }
+
+    /// The saved run's clock (runs saved before the clock was recorded ran on `wall`).
+    fn of(report: &Value) -> Self {
+        if report["clock"] == "icount" {
+            Clock::Icount
+        } else {
+            Clock::Wall
+        }
+    }
+
+    /// The table's caveat.
+    fn caveat(self) -> &'static str {
+        match self {
+            Clock::Icount => concat!(
+                "# clock: icount (qemu -icount shift=0): 1 ns of guest time = 1 instruction executed;\n",
+                "# the figures are instruction counts, not times: cache misses and the price of\n",
+                "# atomics and of masking interrupts on real hardware are not in them\n"
+            ),
+            Clock::Wall => {
+                "# clock: wall; absolute figures are TCG-emulated time: compare only the ratios\n"
+            }
+        }
+    }
 }
 
 const DEV: &str = "udprxb0";
@@ -459,9 +510,20 @@ impl Bench<'_> {
     fn enqueue_read(&mut self, side: Side) -> Result<()> {
         let (rx, before) = self.socket(side, Some(ROOM_FOR_ALL))?;
         let r = pktgen(&[0], RX_PORT, self.a.fill, self.a.pkt_size, &self.mac)?[0];
-        let t0 = thread_cpu_ns();
-        let read = rx.drain();
-        let cpu = thread_cpu_ns() - t0;
+        // The reader runs on CPU 0, where pktgen allocated every skb: a stock `recv()` on
+        // another CPU hands the skb back to its allocating CPU to be freed there later
+        // (`skb_attempt_defer_free()`), out of both figures, while udprx frees it in
+        // `read()`. On CPU 0 both free it in the read they are measured in.
+        let (read, cpu) = std::thread::scope(|s| {
+            s.spawn(|| -> Result<(u64, u64)> {
+                pin_to_cpu(0)?;
+                let t0 = thread_cpu_ns();
+                let read = rx.drain();
+                Ok((read, thread_cpu_ns() - t0))
+            })
+            .join()
+            .map_err(|_| anyhow!("reader panicked"))?
+        })?;
         self.record(&format!("enqueue/{}", side.name()), r.ns_per_packet());
         self.record(
             &format!("read/{}", side.name()),
@@ -758,10 +820,11 @@ fn draw(dir: &Path, report: &Value, rs: &[Ratio]) -> Result<()> {
     crate::plot::ratios(
         &dir.join("bench.png"),
         &format!(
-            "udprx bench: {} rounds of {} packets, kernel {}",
+            "udprx bench: {} rounds of {} packets, kernel {}, clock {}",
             report["rounds"],
             report["count"],
-            report["kernel"].as_str().unwrap_or("?")
+            report["kernel"].as_str().unwrap_or("?"),
+            Clock::of(report).name()
         ),
         &bars,
     )
@@ -781,6 +844,7 @@ pub fn run(a: &Args) -> Result<()> {
             fill: a.fill.min(2000),
             pkt_size: a.pkt_size,
             out: a.out.clone(),
+            clock: a.clock,
             smoke: true,
             report: None,
         };
@@ -830,6 +894,7 @@ pub fn run(a: &Args) -> Result<()> {
     let release = fs::read_to_string("/proc/sys/kernel/osrelease")?;
     let report = json!({
         "kernel": release.trim(),
+        "clock": a.clock.name(),
         "rounds": a.rounds, "count": a.count, "fill": a.fill, "pkt_size": a.pkt_size,
         "seconds": started.elapsed().as_secs_f64(),
         "values": b.values.iter().map(|(k, v)| (k.clone(), json!({
@@ -867,7 +932,8 @@ fn table(report: &Value, rs: &[Ratio]) -> String {
         report["pkt_size"],
         report["seconds"].as_f64().unwrap_or(0.0)
     );
-    s += "# absolute figures are TCG-emulated time: compare only the ratios\n";
+    let clock = Clock::of(report);
+    s += clock.caveat();
     s += &format!(
         "{:<58} {:>8} {:>8} {:>8}  {}\n",
         "ratio", "median", "min", "max", "goal"
@@ -899,10 +965,10 @@ fn table(report: &Value, rs: &[Ratio]) -> String {
     s += &format!("{:<58} {:>12}\n", "metric (median)", "value");
     if let Some(v) = report["values"].as_object() {
         for (k, x) in v {
-            let unit = if k.starts_with("saturation") {
-                "datagrams/s"
-            } else {
-                "ns/packet"
+            let unit = match (k.starts_with("saturation"), clock) {
+                (true, _) => "datagrams/s",
+                (false, Clock::Icount) => "ns/packet (= instructions)",
+                (false, Clock::Wall) => "ns/packet",
             };
             s += &format!(
                 "{:<58} {:>12.0} {unit}\n",
