@@ -25,11 +25,6 @@ struct net *udprx_skb_net(const struct sk_buff *skb)
 	return dev_net(skb->dev);
 }
 
-const struct iphdr *udprx_ip_hdr(const struct sk_buff *skb)
-{
-	return ip_hdr(skb);
-}
-
 struct net *udprx_get_net(struct net *net)
 {
 	return get_net(net);
@@ -43,31 +38,6 @@ void udprx_put_net(struct net *net)
 struct net *udprx_current_net(void)
 {
 	return current->nsproxy->net_ns;
-}
-
-unsigned int udprx_skb_ip_summed(const struct sk_buff *skb)
-{
-	return skb->ip_summed;
-}
-
-bool udprx_skb_csum_valid(const struct sk_buff *skb)
-{
-	return skb->csum_valid;
-}
-
-bool udprx_skb_csum_complete_sw(const struct sk_buff *skb)
-{
-	return skb->csum_complete_sw;
-}
-
-unsigned int udprx_skb_network_header_len(const struct sk_buff *skb)
-{
-	return skb_network_header_len(skb);
-}
-
-const struct udphdr *udprx_udp_hdr(const struct sk_buff *skb)
-{
-	return udp_hdr(skb);
 }
 
 unsigned int udprx_skb_rt_flags(const struct sk_buff *skb)
@@ -140,16 +110,6 @@ bool udprx_udp_lib_checksum_complete(struct sk_buff *skb)
 void udprx_udp_csum_pull_header(struct sk_buff *skb)
 {
 	udp_csum_pull_header(skb);
-}
-
-struct sk_buff *udprx_skb_next(const struct sk_buff *skb)
-{
-	return skb->next;
-}
-
-void udprx_skb_set_next(struct sk_buff *skb, struct sk_buff *next)
-{
-	skb->next = next;
 }
 
 u32 udprx_sysctl_rmem_max(void)

@@ -41,8 +41,6 @@ struct proc_dir_entry *udprx_net_proc_dir(struct net *net);
 struct net *udprx_seq_file_single_net(struct seq_file *seq);
 /* dev_net(skb->dev) (inline): the netns an skb arrived in. */
 struct net *udprx_skb_net(const struct sk_buff *skb);
-/* ip_hdr() (inline): the IPv4 header of an skb in the IP layer. */
-const struct iphdr *udprx_ip_hdr(const struct sk_buff *skb);
 
 /* get_net() / put_net() (inline): take and drop a reference on a netns. */
 struct net *udprx_get_net(struct net *net);
@@ -50,12 +48,6 @@ void udprx_put_net(struct net *net);
 /* current->nsproxy->net_ns (macro + fields): the caller's netns. */
 struct net *udprx_current_net(void);
 
-/* skb state the Rust side reads: bitfields, and inline accessors. */
-unsigned int udprx_skb_ip_summed(const struct sk_buff *skb);
-bool udprx_skb_csum_valid(const struct sk_buff *skb);
-bool udprx_skb_csum_complete_sw(const struct sk_buff *skb);
-unsigned int udprx_skb_network_header_len(const struct sk_buff *skb);
-const struct udphdr *udprx_udp_hdr(const struct sk_buff *skb);
 /* skb_rtable(skb)->rt_flags (inline): RTCF_BROADCAST, RTCF_MULTICAST, ...; 0 without a route. */
 unsigned int udprx_skb_rt_flags(const struct sk_buff *skb);
 
@@ -82,10 +74,6 @@ bool udprx_skb_csum_unnecessary(const struct sk_buff *skb);
 bool udprx_udp_lib_checksum_complete(struct sk_buff *skb);
 /* udp_csum_pull_header() (inline). */
 void udprx_udp_csum_pull_header(struct sk_buff *skb);
-
-/* skb->next as a queue link: set and read (the skb list helpers are inline). */
-struct sk_buff *udprx_skb_next(const struct sk_buff *skb);
-void udprx_skb_set_next(struct sk_buff *skb, struct sk_buff *next);
 
 /* Socket memory sysctls and constants (READ_ONCE / macros). */
 u32 udprx_sysctl_rmem_max(void);

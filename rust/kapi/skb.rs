@@ -11,6 +11,69 @@ pub(crate) use crate::abi::mib::DropReason;
 use core::{mem::ManuallyDrop, ptr::NonNull};
 use kernel::{iov::IovIterDest, prelude::*};
 
+// The accessors below read `struct sk_buff` fields here, through the kernel crate's
+// bindings of it, where the kernel has a static inline function: each call through an
+// out-of-line copy in the shim costs a call and a return per packet.
+
+/// `skb->head + offset`: where a header starts, for one of the skb's header offsets.
+///
+/// # Safety
+///
+/// `skb` points to a valid skb and `offset` is one of its set header offsets.
+unsafe fn head_at(skb: *const bindings::sk_buff, offset: u16) -> *const u8 {
+    // SAFETY: The caller guarantees `skb` is valid and that `head + offset` is inside its
+    // head buffer (a set header offset is).
+    unsafe { (*skb).head.add(usize::from(offset)) }
+}
+
+/// The skb's network and transport header offsets (`skb->network_header`,
+/// `skb->transport_header`).
+///
+/// # Safety
+///
+/// `skb` points to a valid skb.
+unsafe fn header_offsets(skb: *const bindings::sk_buff) -> (u16, u16) {
+    // SAFETY: The caller guarantees `skb` is valid. `headers` is the named member of the
+    // `struct_group(headers, ...)` union, laid over the same fields as the anonymous one:
+    // reading through it reads the fields.
+    let h = unsafe { headers(skb) };
+    (h.network_header, h.transport_header)
+}
+
+/// The skb's `headers` group, where its checksum bitfields are (`ip_summed`,
+/// `csum_valid`, `csum_complete_sw`; bindgen's accessors read them).
+///
+/// # Safety
+///
+/// `skb` points to a valid skb that stays valid and unchanged for `'a`.
+unsafe fn headers<'a>(
+    skb: *const bindings::sk_buff,
+) -> &'a kernel::bindings::sk_buff__bindgen_ty_4__bindgen_ty_2 {
+    // SAFETY: As for `header_offsets`; the caller guarantees the lifetime.
+    unsafe { (*skb).__bindgen_anon_4.headers.as_ref() }
+}
+
+/// `skb->next`.
+///
+/// # Safety
+///
+/// `skb` points to a valid skb.
+unsafe fn skb_next(skb: *const bindings::sk_buff) -> *mut bindings::sk_buff {
+    // SAFETY: The caller guarantees `skb` is valid; `next` is a plain pointer field of the
+    // list-linkage union, whichever member was last written (all start with a pointer).
+    unsafe { (*skb).__bindgen_anon_1.__bindgen_anon_1.next }
+}
+
+/// `skb->next = next`.
+///
+/// # Safety
+///
+/// `skb` points to a valid skb that the caller may change and that is on no other list.
+unsafe fn skb_set_next(skb: *mut bindings::sk_buff, next: *mut bindings::sk_buff) {
+    // SAFETY: As the caller guarantees.
+    unsafe { (*skb).__bindgen_anon_1.__bindgen_anon_1.next = next };
+}
+
 /// The kernel's `enum skb_drop_reason` value of a udprx drop reason.
 ///
 /// Every drop goes through `sk_skb_reason_drop()` (i.e. `kfree_skb_reason()`) with one of
@@ -117,16 +180,34 @@ impl Skb {
         self.raw()
     }
 
-    fn iph(&self) -> &bindings::iphdr {
-        // SAFETY: By the type invariants the skb is valid and its network header is set, so
-        // `ip_hdr()` points to a `struct iphdr` that lives as long as the skb (`ip_rcv_core()`
-        // pulled it into the linear area).
-        unsafe { &*bindings::udprx_ip_hdr(self.raw()) }
+    /// Byte `i` (< 20) of the IPv4 header (`ip_hdr()`), read as a byte: the header need
+    /// not be 4-byte aligned in the buffer.
+    fn iph_byte(&self, i: usize) -> u8 {
+        debug_assert!(i < 20);
+        // SAFETY: By the type invariants the skb is valid and its network header is set;
+        // `ip_rcv_core()` pulled at least the 20 bytes of a minimal IPv4 header into the
+        // linear area there, and we own the skb, so nobody changes them.
+        unsafe {
+            let nh = head_at(self.raw(), header_offsets(self.raw()).0);
+            nh.add(i).read()
+        }
     }
 
     /// The protocol field of the IPv4 header.
     pub(crate) fn ip_protocol(&self) -> u8 {
-        self.iph().protocol
+        self.iph_byte(9)
+    }
+
+    /// The header length field of the IPv4 header, in 32-bit words (the low nibble of the
+    /// first byte, on either byte order).
+    fn ip_ihl(&self) -> u8 {
+        self.iph_byte(0) & 0xf
+    }
+
+    /// `skb_headlen()`: bytes from `skb->data` in the linear area.
+    fn headlen(&self) -> u32 {
+        // SAFETY: The skb is valid (type invariants); we own it, so nobody changes it.
+        unsafe { (*self.raw()).len - (*self.raw()).data_len }
     }
 
     /// Bytes from `skb->data` to the end of the packet (`skb->len`).
@@ -147,7 +228,16 @@ impl Skb {
     /// `LOCAL_IN` hook), or `None` when the packet is too short to hold it.
     pub(crate) fn udp_dest_port_at_ip(&self) -> Option<u16> {
         let mut port = [0u8; 2];
-        let off = u32::from(self.iph().ihl()) * 4 + 2;
+        let off = u32::from(self.ip_ihl()) * 4 + 2;
+        if off + 2 <= self.headlen() {
+            // `skb_header_pointer()`'s linear case.
+            // SAFETY: The skb is valid and ours (type invariants), and the 2 bytes at
+            // `skb->data + off` are in its linear area (checked just above).
+            let p = unsafe { (*self.raw()).data.add(off as usize) };
+            // SAFETY: As above: `p` and `p + 1` are readable.
+            port = unsafe { [p.read(), p.add(1).read()] };
+            return Some(u16::from_be_bytes(port));
+        }
         let off = i32::try_from(off).ok()?;
         // SAFETY: The skb is valid (type invariants) and `port` is writable for 2 bytes.
         let r = unsafe { bindings::skb_copy_bits(self.raw(), off, port.as_mut_ptr().cast(), 2) };
@@ -160,14 +250,18 @@ impl Skb {
         // SAFETY: The skb is valid and ours; its network header length is within the linear
         // area (`ip_rcv_core()` pulled `ihl * 4` bytes), so `__skb_pull` stays in bounds.
         unsafe {
-            let len = bindings::udprx_skb_network_header_len(self.raw());
-            bindings::udprx___skb_pull(self.raw(), len);
+            let (network, transport) = header_offsets(self.raw());
+            bindings::udprx___skb_pull(self.raw(), u32::from(transport - network));
             bindings::udprx_skb_clear_delivery_time(self.raw());
         }
     }
 
     /// `pskb_may_pull()`: makes the first `len` bytes linear; `false` when there are fewer.
     pub(crate) fn may_pull(&mut self, len: u32) -> bool {
+        // Its inline first test: already linear.
+        if len <= self.headlen() {
+            return true;
+        }
         // SAFETY: The skb is valid and unshared (type invariants).
         unsafe { bindings::udprx_pskb_may_pull(self.raw(), len) }
     }
@@ -176,18 +270,21 @@ impl Skb {
     ///
     /// Call only after [`Skb::may_pull`] succeeded for 8 bytes; returns `None` otherwise.
     pub(crate) fn udp_header(&self) -> Option<UdpHeader> {
-        // SAFETY: The skb is valid (type invariants).
-        let headlen = unsafe { (*self.raw()).len - (*self.raw()).data_len };
-        if headlen < 8 {
+        if self.headlen() < 8 {
             return None;
         }
         // SAFETY: The transport header is at `skb->data` in a protocol handler (it was set by
-        // `ip_rcv_core()` and the network header was pulled), and 8 bytes of it are linear.
-        let uh = unsafe { &*bindings::udprx_udp_hdr(self.raw()) };
+        // `ip_rcv_core()` and the network header was pulled), and 8 bytes of it are linear;
+        // they are read as bytes (the header need not be aligned).
+        let b: [u8; 8] = unsafe {
+            head_at(self.raw(), header_offsets(self.raw()).1)
+                .cast::<[u8; 8]>()
+                .read_unaligned()
+        };
         Some(UdpHeader {
-            dest: u16::from_be(uh.dest),
-            len: u16::from_be(uh.len),
-            check: u16::from_be(uh.check),
+            dest: u16::from_be_bytes([b[2], b[3]]),
+            len: u16::from_be_bytes([b[4], b[5]]),
+            check: u16::from_be_bytes([b[6], b[7]]),
         })
     }
 
@@ -200,8 +297,8 @@ impl Skb {
 
     /// `skb->ip_summed`.
     pub(crate) fn ip_summed(&self) -> IpSummed {
-        // SAFETY: The skb is valid (type invariants).
-        match unsafe { bindings::udprx_skb_ip_summed(self.raw()) } {
+        // SAFETY: The skb is valid and ours (type invariants).
+        match u32::from(unsafe { headers(self.raw()) }.ip_summed()) {
             bindings::CHECKSUM_UNNECESSARY => IpSummed::Unnecessary,
             bindings::CHECKSUM_COMPLETE => IpSummed::Complete,
             bindings::CHECKSUM_PARTIAL => IpSummed::Partial,
@@ -211,14 +308,14 @@ impl Skb {
 
     /// `skb->csum_valid`.
     pub(crate) fn csum_valid(&self) -> bool {
-        // SAFETY: The skb is valid (type invariants).
-        unsafe { bindings::udprx_skb_csum_valid(self.raw()) }
+        // SAFETY: The skb is valid and ours (type invariants).
+        unsafe { headers(self.raw()) }.csum_valid() != 0
     }
 
     /// `skb->csum_complete_sw`: software computed the full sum (so a mismatch is real).
     pub(crate) fn csum_complete_sw(&self) -> bool {
-        // SAFETY: The skb is valid (type invariants).
-        unsafe { bindings::udprx_skb_csum_complete_sw(self.raw()) }
+        // SAFETY: The skb is valid and ours (type invariants).
+        unsafe { headers(self.raw()) }.csum_complete_sw() != 0
     }
 
     /// `skb_checksum_init_zero_check(skb, proto, check, inet_compute_pseudo)`: sets up the
@@ -300,7 +397,7 @@ impl Skb {
         unsafe {
             bindings::udprx_udp_csum_pull_header(ptr);
             bindings::udprx_skb_dst_drop(ptr);
-            bindings::udprx_skb_set_next(ptr, core::ptr::null_mut());
+            skb_set_next(ptr, core::ptr::null_mut());
         }
         // INVARIANT: See above: valid, owned, data at the payload, no dst, not on a list.
         QueuedSkb {
@@ -438,7 +535,7 @@ impl SkbQueue {
             self.head = ptr;
         } else {
             // SAFETY: `tail` is a valid skb owned by the queue (type invariants).
-            unsafe { bindings::udprx_skb_set_next(self.tail, ptr) };
+            unsafe { skb_set_next(self.tail, ptr) };
         }
         // INVARIANT: `ptr`'s `next` is null (`QueuedSkb` invariants), so it ends the chain.
         self.tail = ptr;
@@ -448,9 +545,9 @@ impl SkbQueue {
     pub(crate) fn pop_front(&mut self) -> Option<QueuedSkb> {
         let ptr = NonNull::new(self.head)?;
         // SAFETY: `head` is a valid skb owned by the queue (type invariants).
-        let next = unsafe { bindings::udprx_skb_next(ptr.as_ptr()) };
+        let next = unsafe { skb_next(ptr.as_ptr()) };
         // SAFETY: As above; unlinking it restores the `QueuedSkb` invariant (`next` null).
-        unsafe { bindings::udprx_skb_set_next(ptr.as_ptr(), core::ptr::null_mut()) };
+        unsafe { skb_set_next(ptr.as_ptr(), core::ptr::null_mut()) };
         self.head = next;
         if next.is_null() {
             self.tail = core::ptr::null_mut();
@@ -500,8 +597,8 @@ impl Iterator for SegmentList {
         // move `skb->data` from the MAC header to the UDP header, as
         // `udp_queue_rcv_skb()` does to each segment.
         unsafe {
-            self.head = bindings::udprx_skb_next(ptr.as_ptr());
-            bindings::udprx_skb_set_next(ptr.as_ptr(), core::ptr::null_mut());
+            self.head = skb_next(ptr.as_ptr());
+            skb_set_next(ptr.as_ptr(), core::ptr::null_mut());
             bindings::udprx_udp_segment_fixup(ptr.as_ptr());
         }
         // SAFETY: We owned it as part of the chain and hand it over alone.
