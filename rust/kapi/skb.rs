@@ -33,9 +33,8 @@ unsafe fn head_at(skb: *const bindings::sk_buff, offset: u16) -> *const u8 {
 ///
 /// `skb` points to a valid skb.
 unsafe fn header_offsets(skb: *const bindings::sk_buff) -> (u16, u16) {
-    // SAFETY: The caller guarantees `skb` is valid. `headers` is the named member of the
-    // `struct_group(headers, ...)` union, laid over the same fields as the anonymous one:
-    // reading through it reads the fields.
+    // SAFETY: The caller guarantees `skb` is valid; the reference is dropped before this
+    // returns.
     let h = unsafe { headers(skb) };
     (h.network_header, h.transport_header)
 }
@@ -49,7 +48,9 @@ unsafe fn header_offsets(skb: *const bindings::sk_buff) -> (u16, u16) {
 unsafe fn headers<'a>(
     skb: *const bindings::sk_buff,
 ) -> &'a kernel::bindings::sk_buff__bindgen_ty_4__bindgen_ty_2 {
-    // SAFETY: As for `header_offsets`; the caller guarantees the lifetime.
+    // SAFETY: The caller guarantees `skb` is valid for `'a`. `headers` is the named member
+    // of the `struct_group(headers, ...)` union, laid over the same fields as the anonymous
+    // one: reading through it reads the fields.
     unsafe { (*skb).__bindgen_anon_4.headers.as_ref() }
 }
 
