@@ -213,10 +213,7 @@ impl Socket {
         match q.acct.enqueue_condensed(truesize, charged) {
             Outcome::Queued => {
                 q.skbs.push_back(skb);
-                // Written only when it changes: readers poll it.
-                if self.nonempty.load(Relaxed) == 0 {
-                    self.nonempty.store(1, Relaxed);
-                }
+                self.publish(&q);
                 // Read under the lock: a reader counts itself in before it sleeps, a
                 // poller sets `polled` before it takes the lock to look at the queue.
                 let wake = q.sleepers != 0 || self.polled.load(Relaxed) != 0;
@@ -241,8 +238,13 @@ impl Socket {
     }
 
     /// Publishes whether `q` holds a datagram (see `nonempty`), after a change to it.
+    /// Written only when it changes: a reader spinning on an empty socket polls it, and an
+    /// arrival to a socket that already held a datagram leaves its cache line alone.
     fn publish(&self, q: &RxQueue) {
-        self.nonempty.store(u32::from(q.acct.readable()), Relaxed);
+        let v = u32::from(q.acct.readable());
+        if self.nonempty.load(Relaxed) != v {
+            self.nonempty.store(v, Relaxed);
+        }
     }
 
     /// Takes the oldest datagram off the queue, uncharging it; waits unless `nonblock`.
@@ -544,9 +546,7 @@ impl DeviceFile for Socket {
                 (SkbQueue::new(), None, false)
             };
             q.acct.close();
-            let queued = q.skbs.take();
-            this.publish(&q);
-            (r.0, r.1, queued)
+            (r.0, r.1, q.skbs.take())
         };
         if let (Some(state), Some(why)) = (state, why) {
             Self::count_drops(state, dropped, why);

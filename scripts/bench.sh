@@ -24,6 +24,12 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/scripts/versions"
 cache=${UDPRX_CACHE:-/var/cache/udprx}
 export PATH="$LLVM_BIN:$HOME/.cargo/bin:$PATH" RUSTUP_TOOLCHAIN="$RUST_TOOLCHAIN"
+clock=${BENCH_CLOCK:-icount}
+case $clock in
+icount) export UDPRX_QEMU_OPTS="-icount shift=0,sleep=off" ;;
+wall) ;;
+*) echo "bench: BENCH_CLOCK must be icount or wall, not '$clock'" >&2; exit 2 ;;
+esac
 
 "$top/scripts/build-kernel.sh" bench
 kb=$cache/kernel-bench
@@ -37,12 +43,6 @@ cp "$top/bench/twin/Kbuild" "$top/bench/twin/udprx_twin.c" "$build/twin/"
 echo "bench: building udprx.ko and udprx_twin.ko for $(readlink -f "$kb")"
 make -s -C "$kb" M="$build/udprx" LLVM=1 CLIPPY=0 modules
 make -s -C "$kb" M="$build/twin" LLVM=1 modules
-clock=${BENCH_CLOCK:-icount}
-case $clock in
-icount) export UDPRX_QEMU_OPTS="-icount shift=0,sleep=off" ;;
-wall) ;;
-*) echo "bench: BENCH_CLOCK must be icount or wall, not '$clock'" >&2; exit 2 ;;
-esac
 KDIR=$kb "$top/scripts/vm.sh" --timeout "${UDPRX_BENCH_TIMEOUT:-5400}" --rwdir "$out" -- \
 	udprx bench --module "$build/udprx/udprx.ko" --twin "$build/twin/udprx_twin.ko" \
 	--out "$out" --clock "$clock" "$@"

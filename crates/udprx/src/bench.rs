@@ -103,20 +103,19 @@ pub enum Clock {
 }
 
 impl Clock {
-    fn name(self) -> &'static str {
-        match self {
-            Clock::Icount => "icount",
-            Clock::Wall => "wall",
-        }
+    /// Its name on the command line, which the report records.
+    fn name(self) -> String {
+        clap::ValueEnum::to_possible_value(&self)
+            .map(|v| v.get_name().to_string())
+            .unwrap_or_default()
     }
 
     /// The saved run's clock (runs saved before the clock was recorded ran on `wall`).
     fn of(report: &Value) -> Self {
-        if report["clock"] == "icount" {
-            Clock::Icount
-        } else {
-            Clock::Wall
-        }
+        report["clock"]
+            .as_str()
+            .and_then(|s| <Self as clap::ValueEnum>::from_str(s, false).ok())
+            .unwrap_or(Clock::Wall)
     }
 
     /// The table's caveat.
