@@ -129,7 +129,9 @@ fn reason(d: rxqueue::DropCause) -> DropReason {
         rxqueue::DropCause::RcvqueuesFull | rxqueue::DropCause::RcvbufFull => {
             DropReason::SocketRcvbuff
         }
-        rxqueue::DropCause::RmemSchedule | rxqueue::DropCause::ProtoMem => DropReason::ProtoMem,
+        rxqueue::DropCause::RmemSchedule
+        | rxqueue::DropCause::ProtoMem
+        | rxqueue::DropCause::BacklogMem => DropReason::ProtoMem,
     }
 }
 

@@ -39,6 +39,11 @@ pub const fn wants_condense(policy: Policy, rmem_alloc: u32, rcvbuf: u32, truesi
         && rmem_alloc > rcvbuf >> 1
 }
 
+/// Whether `sk_rmem_alloc` would pass `INT_MAX` with `truesize` more.
+const fn rmem_overflows(rmem: u32, truesize: u32) -> bool {
+    rmem as u64 + truesize as u64 > INT_MAX as u64
+}
+
 /// 7.3 `__udp_enqueue_schedule_skb()`'s first test: `if (rmem + size > rcvbuf) { if
 /// (rcvbuf > INT_MAX >> 1) goto drop; if (rmem) goto drop; }` — "Accept the packet if
 /// queue is empty."
@@ -180,13 +185,21 @@ pub enum DropCause {
     /// 7.3 `__udp_enqueue_schedule_skb()`: `udp_rmem_schedule()` → `-ENOBUFS`, drop
     /// reason `PROTO_MEM`, `MemErrors` and `InErrors`.
     ProtoMem,
+    /// Classic only, not a 3.13 rule: protocol memory refused for a datagram going to the
+    /// backlog. 3.13 charged a backlogged skb only when the backlog was drained, so a held
+    /// socket kept its backlog outside `udp_mem` and the memory cgroup; udprx charges it
+    /// on arrival and drops it when refused, counted as 3.13's `sk_add_backlog()` failure
+    /// (the `drop:` label: `InErrors` only), with drop reason `PROTO_MEM`.
+    BacklogMem,
 }
 
 impl DropCause {
     /// The UDP MIB counters this drop bumps, in the kernel's order.
     pub const fn counters(self) -> &'static [Counter] {
         match self {
-            DropCause::RcvqueuesFull | DropCause::RmemSchedule => &[Counter::InErrors],
+            DropCause::RcvqueuesFull | DropCause::RmemSchedule | DropCause::BacklogMem => {
+                &[Counter::InErrors]
+            }
             DropCause::RcvbufFull => &[Counter::RcvbufErrors, Counter::InErrors],
             DropCause::ProtoMem => &[Counter::MemErrors, Counter::InErrors],
         }
@@ -235,6 +248,9 @@ pub struct Info {
     pub forward_deficit: u32,
     /// 7.3 `sk_forward_alloc`.
     pub forward_alloc: i64,
+    /// Classic: the truesizes of the backlogged datagrams not yet drained, charged to
+    /// protocol memory while they wait.
+    pub backlog_charged: u32,
 }
 
 /// The accounting state of one socket.
@@ -242,10 +258,11 @@ pub struct Info {
 /// # Invariants
 ///
 /// `rmem_alloc` is the sum of the truesizes of the queued datagrams plus
-/// `forward_deficit`; `backlog_len` is the sum of the truesizes on the backlog (classic)
-/// until the backlog is drained; `reader_len <= queued`; `forward_alloc + rmem_alloc` is
-/// what `mem` has scheduled and not reclaimed (a multiple of `PAGE_SIZE`), and `mem` was
-/// last told `rmem_alloc`.
+/// `forward_deficit`, and at most `INT_MAX` (it is mirrored in an `int`); `backlog_len` is
+/// the sum of the truesizes on the backlog (classic) until the backlog is drained, and
+/// `backlog_charged` the sum of those not yet drained; `reader_len <= queued`;
+/// `forward_alloc + rmem_alloc + backlog_charged` is what `mem` has scheduled and not
+/// reclaimed (a multiple of `PAGE_SIZE`), and `mem` was last told `rmem_alloc`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Queue<M: Memory = Unlimited> {
     mem: M,
@@ -254,6 +271,7 @@ pub struct Queue<M: Memory = Unlimited> {
     rmem_alloc: u32,
     backlog_len: u32,
     backlog_count: u32,
+    backlog_charged: u32,
     owned: bool,
     queued: u32,
     /// 7.3: datagrams already moved to `up->reader_queue` (the rest are on
@@ -289,6 +307,7 @@ impl<M: Memory> Queue<M> {
             rmem_alloc: 0,
             backlog_len: 0,
             backlog_count: 0,
+            backlog_charged: 0,
             owned: false,
             queued: 0,
             reader_len: 0,
@@ -341,6 +360,7 @@ impl<M: Memory> Queue<M> {
             owned: self.owned,
             forward_deficit: self.forward_deficit,
             forward_alloc: self.forward_alloc,
+            backlog_charged: self.backlog_charged,
         }
     }
 
@@ -419,33 +439,61 @@ impl<M: Memory> Queue<M> {
         // (sk_add_backlog(sk, skb, sk->sk_rcvbuf)) goto drop;` — `sk_add_backlog()` tests
         // `sk_rcvqueues_full()` again with the same state, which just passed.
         if self.owned {
+            // Not 3.13: the datagram is charged while it waits (see `BacklogMem`).
+            if !self.charge_classic(truesize) {
+                return self.drop(DropCause::BacklogMem);
+            }
+            self.backlog_charged += truesize;
             self.backlog_len += truesize;
             self.backlog_count += 1;
             return Outcome::Backlogged;
         }
-        self.queue_rcv_classic(truesize)
+        self.queue_rcv_classic(truesize, false)
     }
 
-    /// 3.13 `__udp_queue_rcv_skb()` → `sock_queue_rcv_skb()`.
-    fn queue_rcv_classic(&mut self, truesize: u32) -> Outcome {
+    /// 3.13 `sk_rmem_schedule()` and `sk_mem_charge()`: `size <= sk->sk_forward_alloc ||
+    /// __sk_mem_schedule(sk, size, SK_MEM_RECV)`, then `sk_forward_alloc -= size`. `false`
+    /// (nothing changed) when protocol memory is refused.
+    fn charge_classic(&mut self, size: u32) -> bool {
+        if i64::from(size) > self.forward_alloc {
+            if !self.mem.schedule(size) {
+                return false;
+            }
+            self.forward_alloc += mem_pages(size) * i64::from(PAGE_SIZE);
+        }
+        self.forward_alloc -= i64::from(size);
+        true
+    }
+
+    /// 3.13 `sk_mem_uncharge()` and `sk_mem_reclaim_partial()`: `sk_forward_alloc +=
+    /// size`, and `if (sk->sk_forward_alloc > SK_MEM_QUANTUM) __sk_mem_reclaim(sk)`.
+    fn uncharge_classic(&mut self, size: u32) {
+        self.forward_alloc += i64::from(size);
+        if self.forward_alloc > i64::from(PAGE_SIZE) {
+            self.reclaim_classic();
+        }
+    }
+
+    /// 3.13 `__udp_queue_rcv_skb()` → `sock_queue_rcv_skb()`; `charged` when the
+    /// datagram was charged on its way to the backlog.
+    fn queue_rcv_classic(&mut self, truesize: u32, charged: bool) -> Outcome {
         // `if (atomic_read(&sk->sk_rmem_alloc) >= sk->sk_rcvbuf) { atomic_inc(&sk->sk_drops);
-        // return -ENOMEM; }`
-        if self.rmem_alloc >= self.rcvbuf {
+        // return -ENOMEM; }` — and, not in 3.13, whenever `sk_rmem_alloc` would pass
+        // `INT_MAX` (a forced `sk_rcvbuf` near it lets one skb past the limit, and 3.13's
+        // `int` wrapped).
+        if self.rmem_alloc >= self.rcvbuf || rmem_overflows(self.rmem_alloc, truesize) {
+            if charged {
+                self.uncharge_classic(truesize);
+            }
             return self.drop(DropCause::RcvbufFull);
         }
         // `if (!sk_rmem_schedule(sk, skb, skb->truesize)) { atomic_inc(&sk->sk_drops);
-        // return -ENOBUFS; }` with `sk_rmem_schedule()` = `size <= sk->sk_forward_alloc ||
-        // __sk_mem_schedule(sk, size, SK_MEM_RECV)` (a pfmemalloc skb never gets here: the
-        // socket filter step drops it).
-        if i64::from(truesize) > self.forward_alloc {
-            if !self.mem.schedule(truesize) {
-                return self.drop(DropCause::RmemSchedule);
-            }
-            self.forward_alloc += mem_pages(truesize) * i64::from(PAGE_SIZE);
+        // return -ENOBUFS; }` (a pfmemalloc skb never gets here: the socket filter step
+        // drops it), then `skb_set_owner_r()`: `atomic_add(skb->truesize,
+        // &sk->sk_rmem_alloc); sk_mem_charge(sk, skb->truesize);`, `__skb_queue_tail()`.
+        if !charged && !self.charge_classic(truesize) {
+            return self.drop(DropCause::RmemSchedule);
         }
-        // `skb_set_owner_r()`: `atomic_add(skb->truesize, &sk->sk_rmem_alloc);
-        // sk_mem_charge(sk, skb->truesize);`, `__skb_queue_tail()`.
-        self.forward_alloc -= i64::from(truesize);
         self.set_rmem(self.rmem_alloc + truesize);
         self.queued += 1;
         Outcome::Queued
@@ -510,14 +558,16 @@ impl<M: Memory> Queue<M> {
     /// One step of `release_sock()` → `__release_sock()`: the oldest backlogged datagram
     /// (of `truesize`) goes through `sk_backlog_rcv()` — 3.13 UDP's `backlog_rcv` is
     /// `__udp_queue_rcv_skb()`, i.e. `sock_queue_rcv_skb()`'s test, not
-    /// `sk_rcvqueues_full()`. `sk_backlog.len` keeps counting it until [`Queue::release`].
+    /// `sk_rcvqueues_full()`. `sk_backlog.len` keeps counting it until [`Queue::release`]. It was charged when
+    /// backlogged, so only the buffer test can drop it; a dropped one is uncharged.
     /// Returns `None` when the backlog is empty.
     pub fn drain_one(&mut self, truesize: u32) -> Option<Outcome> {
         if self.backlog_count == 0 {
             return None;
         }
         self.backlog_count -= 1;
-        Some(self.queue_rcv_classic(truesize))
+        self.backlog_charged -= truesize;
+        Some(self.queue_rcv_classic(truesize, true))
     }
 
     /// The end of `release_sock()`: after the backlog is drained (see
@@ -569,10 +619,7 @@ impl<M: Memory> Queue<M> {
         match self.policy {
             Policy::Classic => {
                 self.set_rmem(self.rmem_alloc - truesize);
-                self.forward_alloc += i64::from(truesize);
-                if self.forward_alloc > i64::from(PAGE_SIZE) {
-                    self.reclaim_classic();
-                }
+                self.uncharge_classic(truesize);
             }
             Policy::Modern => {
                 if self.reader_len == 0 {

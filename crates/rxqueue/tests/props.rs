@@ -8,6 +8,9 @@
 //! dropped — and after close, read or dropped or freed by the close.
 
 use proptest::prelude::*;
+
+/// `INT_MAX`: `sk_rmem_alloc` is an `int`.
+const INT_MAX: u32 = i32::MAX as u32;
 use std::collections::VecDeque;
 use udprx_rxqueue::{DropCause, Limits, Outcome, Policy, Pool, Queue};
 
@@ -111,7 +114,7 @@ fn run(policy: Policy, ops: &[Op]) -> Result<(), TestCaseError> {
                             Outcome::Dropped(DropCause::RcvqueuesFull)
                         } else if r.owned {
                             Outcome::Backlogged
-                        } else if r.rmem() >= r.rcvbuf {
+                        } else if r.rmem() >= r.rcvbuf || r.rmem() + truesize > INT_MAX {
                             Outcome::Dropped(DropCause::RcvbufFull)
                         } else {
                             Outcome::Queued
@@ -157,7 +160,7 @@ fn run(policy: Policy, ops: &[Op]) -> Result<(), TestCaseError> {
                 // against the growing rmem; the backlog bytes stay counted until the end.
                 while let Some((id, ts)) = r.backlog.pop_front() {
                     let out = q.drain_one(ts);
-                    let want = if r.rmem() >= r.rcvbuf {
+                    let want = if r.rmem() >= r.rcvbuf || r.rmem() + ts > INT_MAX {
                         Outcome::Dropped(DropCause::RcvbufFull)
                     } else {
                         Outcome::Queued
@@ -302,7 +305,9 @@ fn run_pool(policy: Policy, limits: [i64; 3], rsv: i64, ops: &[Op]) -> Result<()
                 }) {
                     Outcome::Queued => queue.push_back(size),
                     Outcome::Backlogged => backlog.push_back(size),
-                    Outcome::Dropped(DropCause::ProtoMem | DropCause::RmemSchedule) => {
+                    Outcome::Dropped(
+                        DropCause::ProtoMem | DropCause::RmemSchedule | DropCause::BacklogMem,
+                    ) => {
                         prop_assert_eq!(held(&q), before);
                     }
                     Outcome::Dropped(_) => {}
@@ -336,11 +341,15 @@ fn run_pool(policy: Policy, limits: [i64; 3], rsv: i64, ops: &[Op]) -> Result<()
         let i = q.info();
         prop_assert_eq!(
             held(&q) * 4096,
-            i.forward_alloc + i64::from(i.rmem_alloc),
+            i.forward_alloc + i64::from(i.rmem_alloc) + i64::from(i.backlog_charged),
             "{:?}",
             i
         );
         prop_assert_eq!(q.memory().rmem_alloc, i.rmem_alloc);
+    }
+    // Close releases a held socket first (`release_sock()` in `udp_lib_close()`).
+    if q.info().owned {
+        q.release_backlog(backlog.drain(..), |t| *t, |_, _| {});
     }
     q.close();
     prop_assert_eq!(held(&q), 0);

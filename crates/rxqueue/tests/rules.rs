@@ -475,3 +475,72 @@ fn condensing_before_the_lock_is_the_same_as_inside() {
         1000
     ));
 }
+
+#[test]
+fn classic_backlog_is_charged_while_it_waits() {
+    // Two pages of protocol memory: the held socket's backlog takes them, and the third
+    // datagram is refused on arrival (InErrors only, as a failed sk_add_backlog()).
+    let mut q = Queue::with_memory(Policy::Classic, 1 << 20, pool([2, 2, 2], 0));
+    q.lock();
+    assert_eq!(q.enqueue(4096, no_condense), Outcome::Backlogged);
+    assert_eq!(q.enqueue(4096, no_condense), Outcome::Backlogged);
+    assert_eq!(q.memory().allocated, 2, "the backlog holds its pages");
+    assert_eq!(q.info().backlog_charged, 8192);
+    assert_eq!(
+        q.info().rmem_alloc,
+        0,
+        "sk_rmem_alloc counts the queue only"
+    );
+    assert_eq!(
+        q.enqueue(100, no_condense),
+        Outcome::Dropped(DropCause::BacklogMem)
+    );
+    assert_eq!(DropCause::BacklogMem.counters(), &[Counter::InErrors]);
+    // The drain moves the charge to the queue: nothing is scheduled twice.
+    let mut outcomes = Vec::new();
+    q.release_backlog([4096, 4096], |t| *t, |_, o| outcomes.push(o));
+    assert_eq!(outcomes, [Outcome::Queued, Outcome::Queued]);
+    assert_eq!(q.memory().allocated, 2);
+    assert_eq!(q.info().backlog_charged, 0);
+    assert_eq!(q.info().rmem_alloc, 8192);
+    q.close();
+    assert_eq!(q.memory().allocated, 0);
+}
+
+#[test]
+fn classic_backlog_dropped_at_drain_is_uncharged() {
+    // rcvbuf 2304: two backlogged datagrams of 2304 pass sk_rcvqueues_full() (2304 is not
+    // above 2304); drained, the first fills the buffer and the second meets
+    // sock_queue_rcv_skb()'s `rmem >= rcvbuf`: dropped, and its charge goes back.
+    let mut q = Queue::with_memory(Policy::Classic, 2304, pool([8, 8, 8], 0));
+    q.lock();
+    assert_eq!(q.enqueue(2304, no_condense), Outcome::Backlogged);
+    assert_eq!(q.enqueue(2304, no_condense), Outcome::Backlogged);
+    assert_eq!(q.memory().allocated, 2);
+    let mut outcomes = Vec::new();
+    q.release_backlog([2304, 2304], |t| *t, |_, o| outcomes.push(o));
+    assert_eq!(
+        outcomes,
+        [Outcome::Queued, Outcome::Dropped(DropCause::RcvbufFull)]
+    );
+    // 8192 scheduled - 2304 queued = 5888 spare: more than a page, so a page goes back.
+    assert_eq!(q.memory().allocated, 1);
+    assert_eq!(q.info().forward_alloc, 4096 - 2304);
+    q.close();
+    assert_eq!(q.memory().allocated, 0);
+}
+
+#[test]
+fn classic_rmem_never_passes_int_max() {
+    // SO_RCVBUFFORCE near INT_MAX: sock_queue_rcv_skb()'s `rmem >= rcvbuf` lets one skb
+    // past the limit; sk_rmem_alloc is an int, so that skb is dropped instead.
+    let int_max = i32::MAX as u32;
+    let mut q = Queue::new(Policy::Classic, int_max - 1);
+    assert_eq!(q.enqueue(int_max - 100, no_condense), Outcome::Queued);
+    assert_eq!(
+        q.enqueue(101, no_condense),
+        Outcome::Dropped(DropCause::RcvbufFull)
+    );
+    assert_eq!(q.enqueue(100, no_condense), Outcome::Queued);
+    assert_eq!(q.info().rmem_alloc, int_max);
+}
