@@ -20,12 +20,13 @@ static NET_ID: NetId = NetId::new();
 
 /// The per-netns state.
 ///
-/// Field order is drop order: the hook and the file go before what they read.
+/// Field order is drop order: the file (whose removal waits for its readers) and the hook
+/// go before what they read.
 #[pin_data]
 pub(crate) struct UdprxNet {
+    proc: ProcNetEntry<UdprxNet>,
     #[pin]
     hook: HookRegistration<LocalIn>,
-    proc: ProcNetEntry<UdprxNet>,
     /// Bound udprx sockets of this netns, by port.
     #[pin]
     pub(crate) ports: PortTable<Socket>,

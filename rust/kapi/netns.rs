@@ -9,7 +9,10 @@ use core::{cell::UnsafeCell, marker::PhantomData, ptr::NonNull};
 use kernel::{
     error::to_result,
     prelude::*,
-    sync::aref::{ARef, AlwaysRefCounted},
+    sync::{
+        aref::{ARef, AlwaysRefCounted},
+        atomic::{Acquire, Atomic, Release},
+    },
     types::Opaque,
 };
 
@@ -70,7 +73,8 @@ impl Net {
         self.0.get()
     }
 
-    /// This netns's state of the pernet subsystem `T`, or `None` when `T` is not registered.
+    /// This netns's state of the pernet subsystem `T`, or `None` when `T` is not
+    /// registered, or its state here is still being built or already being torn down.
     pub(crate) fn data<T: PernetData>(&self) -> Option<&T> {
         let id = T::net_id().get();
         if id == 0 {
@@ -120,6 +124,32 @@ impl NetId {
     }
 }
 
+/// A netns's slot of a pernet subsystem (`net_generic()`): the state, and whether it is
+/// there to be read.
+///
+/// # Invariants
+///
+/// `ready` is written (false) by `init` before anything else, set once `data` is fully
+/// initialised, and cleared by `pre_exit`, before the grace period that precedes `exit`,
+/// which drops `data`: a `&T` is handed out only while `ready` is set.
+#[repr(C)]
+struct Slot<T> {
+    ready: Atomic<bool>,
+    data: T,
+}
+
+impl<T> Slot<T> {
+    /// This subsystem's slot in `net`.
+    ///
+    /// # Safety
+    ///
+    /// `id` is the id of a registered subsystem whose state is a `T`.
+    unsafe fn of(net: &Net, id: u32) -> *mut Self {
+        // SAFETY: As the caller guarantees; the netns is alive (type invariants).
+        unsafe { bindings::udprx_net_generic(net.as_ptr(), id) }.cast()
+    }
+}
+
 /// The per-netns state of a pernet subsystem, stored by the kernel in `net_generic()`.
 pub(crate) trait PernetData: Sized + Send + Sync + 'static {
     /// Where the kernel keeps this subsystem's id.
@@ -166,7 +196,7 @@ impl<T: PernetData> PernetRegistration<T> {
                         pre_exit: Some(pre_exit_callback::<T>),
                         exit: Some(exit_callback::<T>),
                         id: T::net_id().0.get(),
-                        size: core::mem::size_of::<T>(),
+                        size: core::mem::size_of::<Slot<T>>(),
                         ..Default::default()
                     })
                 };
@@ -197,19 +227,24 @@ impl<T: PernetData> PinnedDrop for PernetRegistration<T> {
 unsafe extern "C" fn init_callback<T: PernetData>(net: *mut bindings::net) -> kernel::ffi::c_int {
     const {
         // `net_generic()` slots come from kzalloc(), aligned to ARCH_KMALLOC_MINALIGN (8).
-        assert!(core::mem::align_of::<T>() <= 8);
+        assert!(core::mem::align_of::<Slot<T>>() <= 8);
     }
     // SAFETY: The kernel calls `init` with a valid netns that outlives the call.
     let net = unsafe { Net::from_raw(net) };
     // SAFETY: During `init` the subsystem is registered, so its id is valid and the slot is a
-    // zeroed allocation of `size_of::<T>()` bytes owned by this netns.
-    let slot = unsafe { bindings::udprx_net_generic(net.as_ptr(), T::net_id().get()) }.cast::<T>();
+    // zeroed allocation of `size_of::<Slot<T>>()` bytes owned by this netns.
+    let slot = unsafe { Slot::<T>::of(net, T::net_id().get()) };
     // SAFETY: `slot` is valid for writes, suitably aligned (checked above) and never moves
-    // until `exit_callback` drops the value in place.
-    match unsafe { T::init(net).__init(slot) } {
-        Ok(()) => 0,
-        Err(e) => e.to_errno(),
+    // until `exit_callback` drops the state in place; `ready` is written first and set only
+    // once `data` is initialised (`Slot` invariants).
+    unsafe {
+        (&raw mut (*slot).ready).write(Atomic::new(false));
+        if let Err(e) = T::init(net).__init(&raw mut (*slot).data) {
+            return e.to_errno();
+        }
+        (*slot).ready.store(true, Release);
     }
+    0
 }
 
 /// `pernet_operations.pre_exit`: [`PernetData::pre_exit`].
@@ -220,8 +255,13 @@ unsafe extern "C" fn init_callback<T: PernetData>(net: *mut bindings::net) -> ke
 unsafe extern "C" fn pre_exit_callback<T: PernetData>(net: *mut bindings::net) {
     // SAFETY: The kernel calls `pre_exit` with a valid netns whose `init` succeeded.
     let net = unsafe { Net::from_raw(net) };
-    if let Some(state) = net.data::<T>() {
-        state.pre_exit();
+    // SAFETY: The subsystem is registered (the kernel calls its callbacks).
+    let slot = unsafe { Slot::<T>::of(net, T::net_id().get()) };
+    // SAFETY: `init` succeeded, so `ready` is set and `data` initialised; `data` stays
+    // until `exit` (`Slot` invariants).
+    unsafe {
+        (*slot).ready.store(false, Release);
+        (*slot).data.pre_exit();
     }
 }
 
@@ -236,8 +276,8 @@ unsafe extern "C" fn exit_callback<T: PernetData>(net: *mut bindings::net) {
     // holds an initialised `T` that nothing uses any more: its own registrations are undone by
     // its `Drop`, and every other user was unregistered before the subsystem.
     unsafe {
-        let slot = bindings::udprx_net_generic(net, T::net_id().get()).cast::<T>();
-        core::ptr::drop_in_place(slot);
+        let slot = Slot::<T>::of(Net::from_raw(net), T::net_id().get());
+        core::ptr::drop_in_place(&raw mut (*slot).data);
     }
 }
 
