@@ -45,9 +45,10 @@ impl Hook for LocalIn {
         };
         state.mib.hook.inc(HookMib::Stolen);
         // What `ip_local_deliver_finish()` would do before calling `udp_rcv()` (raw sockets
-        // do not see stolen datagrams).
+        // do not see stolen datagrams), and what `ip_protocol_deliver_rcu()` counts after.
         skb.pull_network_header();
         udp::rcv(state, skb, Some(sock));
+        net.count_ip_delivered();
         Verdict::Stolen
     }
 }

@@ -82,11 +82,23 @@ impl Net {
         }
         // SAFETY: The netns is valid (type invariants) and `id` is the id of a registered
         // subsystem, so `net_generic()` returns its slot for this netns.
-        let slot = unsafe { bindings::udprx_net_generic(self.as_ptr(), id) }.cast::<T>();
-        // SAFETY: A registered subsystem's slot holds an initialised `T` from its `init`
-        // callback until its `exit` callback, and both bracket the life of the netns.
-        // The module unregisters every user of `data()` before it unregisters `T`.
-        unsafe { slot.as_ref() }
+        let slot = unsafe { Slot::<T>::of(self, id) };
+        // SAFETY: `ready` is initialised before anything can read it (`Slot` invariants).
+        let ready = unsafe { &(*slot).ready };
+        if !ready.load(Acquire) {
+            return None;
+        }
+        // SAFETY: While `ready` is set, `data` is fully initialised; it is dropped only in
+        // `exit`, after `pre_exit` cleared `ready` and every reader of the state that can
+        // still run (the proc file) is gone (`Slot` invariants).
+        Some(unsafe { &(*slot).data })
+    }
+
+    /// Counts a datagram a protocol handler received (`Ip: InDelivers`), as
+    /// `ip_protocol_deliver_rcu()` counts each one it hands to one.
+    pub(crate) fn count_ip_delivered(&self) {
+        // SAFETY: The netns is alive (type invariants); its MIBs live as long as it does.
+        unsafe { bindings::udprx_ip_inc_indelivers(self.as_ptr()) };
     }
 
     /// Whether the calling task has `CAP_NET_ADMIN` over this netns (its owning user

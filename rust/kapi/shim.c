@@ -225,6 +225,11 @@ u64 udprx_per_cpu_u64(const u64 __percpu *counters, size_t i, unsigned int cpu)
 	return READ_ONCE(*per_cpu_ptr(&counters[i], cpu));
 }
 
+void udprx_ip_inc_indelivers(struct net *net)
+{
+	__IP_INC_STATS(net, IPSTATS_MIB_INDELIVERS);
+}
+
 void udprx_sk_unhash(struct sock *sk)
 {
 	sk->sk_prot->unhash(sk);

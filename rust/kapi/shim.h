@@ -91,6 +91,8 @@ void udprx_sock_put(struct sock *sk);
 void udprx_sk_rmem_add(struct sock *sk, int delta);
 /* sk_rmem_alloc_get() (inline). */
 int udprx_sk_rmem_alloc_get(const struct sock *sk);
+/* __IP_INC_STATS(net, IPSTATS_MIB_INDELIVERS) (a macro over per-CPU counters). */
+void udprx_ip_inc_indelivers(struct net *net);
 /* sk->sk_prot->unhash(sk) (a field of an opaque struct). */
 void udprx_sk_unhash(struct sock *sk);
 /* sk->sk_filter != NULL (rcu_access_pointer(), a macro). */
