@@ -7,7 +7,13 @@
 //!
 //! Each udprx socket is backed by a kernel UDP socket of its opener ([`UdpSocket`]): it
 //! owns the port in the stock tables, carries the socket filter, and its `struct sock`
-//! is what protocol memory and the memory cgroup are charged to. The queue is udprx's.
+//! is what protocol memory and the memory cgroup are charged to. The queue is udprx's,
+//! and so are its books: udprx's reserve of protocol memory is its own (in the model),
+//! never in the backing socket's `sk_forward_alloc`, which stays the stock path's. A
+//! datagram the stock path queues on the backing socket (while a bind or a close is under
+//! way, or after an NFQUEUE verdict that skipped the hooks) is taken off it at once and
+//! enters udprx's queue where every other datagram does, past the socket filter
+//! ([`Socket::absorb_strays`]).
 
 use crate::{
     abi,
@@ -17,7 +23,7 @@ use crate::{
         miscdev::{DeviceFile, POLL_READABLE},
         netns::{current_capable_net_admin, rmem, Net},
         skb::{QueuedSkb, Skb, SkbQueue},
-        sock::{Sock, UdpSocket},
+        sock::{Sock, StrayRcv, UdpSocket},
     },
     pernet::UdprxNet,
     rxqueue::{self, Counter, Limits, Memory, Outcome, Policy},
@@ -33,7 +39,7 @@ use kernel::{
         atomic::{Atomic, Relaxed},
         poll::PollCondVar,
         poll::PollTable,
-        Arc, ArcBorrow, Mutex,
+        rcu, Arc, ArcBorrow, Mutex,
     },
     uaccess::{UserPtr, UserSlice},
 };
@@ -66,7 +72,7 @@ struct SockMemory {
 
 impl Memory for SockMemory {
     fn set_rmem_alloc(&mut self, rmem_alloc: u32) {
-        // Both fit in an int: `sk_rcvbuf` is at most `INT_MAX` and one skb more.
+        // Both are at most `INT_MAX` (the model's invariant), so is their difference.
         self.sk.rmem_add(rmem_alloc as i32 - self.rmem as i32);
         self.rmem = rmem_alloc;
     }
@@ -135,26 +141,48 @@ fn reason(d: rxqueue::DropCause) -> DropReason {
     }
 }
 
+/// Datagrams the model dropped under the queue's lock: counted there, freed after it
+/// with their drop reasons.
+#[derive(Default)]
+struct Dropped {
+    rcvbuf: SkbQueue,
+    proto_mem: SkbQueue,
+}
+
+impl Dropped {
+    /// Counts `skb`, dropped for `why`, and keeps it to be freed.
+    fn push(&mut self, state: &UdprxNet, skb: QueuedSkb, why: rxqueue::DropCause) {
+        for c in why.counters() {
+            state.mib.udp.inc(match c {
+                Counter::InErrors => UdpMib::InErrors,
+                Counter::RcvbufErrors => UdpMib::RcvbufErrors,
+                Counter::MemErrors => UdpMib::MemErrors,
+            });
+        }
+        match reason(why) {
+            DropReason::SocketRcvbuff => self.rcvbuf.push_back(skb),
+            _ => self.proto_mem.push_back(skb),
+        }
+    }
+
+    /// Frees them (call without the queue's lock).
+    fn free(self, state: &UdprxNet) {
+        for (mut q, why) in [
+            (self.rcvbuf, DropReason::SocketRcvbuff),
+            (self.proto_mem, DropReason::ProtoMem),
+        ] {
+            while let Some(skb) = q.pop_front() {
+                state.mib.drop_queued(skb, why);
+            }
+        }
+    }
+}
+
 impl Socket {
     /// This socket's netns state. Always there: the socket holds its netns, and the module
     /// (which registered the state) cannot go while a file is open.
     fn state(&self) -> Result<&UdprxNet> {
         self.net.data::<UdprxNet>().ok_or(ENODEV)
-    }
-
-    /// Counts and frees datagrams the model dropped (after the lock is dropped).
-    fn count_drops(state: &UdprxNet, dropped: SkbQueue, why: rxqueue::DropCause) {
-        let mut dropped = dropped;
-        while let Some(skb) = dropped.pop_front() {
-            for c in why.counters() {
-                state.mib.udp.inc(match c {
-                    Counter::InErrors => UdpMib::InErrors,
-                    Counter::RcvbufErrors => UdpMib::RcvbufErrors,
-                    Counter::MemErrors => UdpMib::MemErrors,
-                });
-            }
-            state.mib.drop_queued(skb, reason(why));
-        }
     }
 
     /// A datagram for this socket that passed `udp_rcv()`'s checks (`skb->data` at the UDP
@@ -227,10 +255,18 @@ impl Socket {
             Outcome::Backlogged => q.backlog.push_back(skb),
             Outcome::Dropped(d) => {
                 drop(q);
-                let mut one = SkbQueue::new();
-                one.push_back(skb);
-                Self::count_drops(state, one, d);
+                let mut dropped = Dropped::default();
+                dropped.push(state, skb, d);
+                dropped.free(state);
             }
+        }
+    }
+
+    /// Takes what the stock path queued on the backing socket into this socket's queue,
+    /// as an arrival past the socket filter (the stock path ran it).
+    fn absorb_strays(&self, state: &UdprxNet) {
+        while let Some(skb) = self.sock.recv_stray() {
+            self.enqueue(state, skb);
         }
     }
 
@@ -274,9 +310,9 @@ impl Socket {
     }
 
     /// `release_sock()`: drains the backlog through the queueing rules, then lets go.
-    fn release_locked(q: &mut RxQueue) -> (SkbQueue, Option<rxqueue::DropCause>, bool) {
-        let mut dropped = SkbQueue::new();
-        let mut why = None;
+    /// Returns what was dropped and whether anything was queued.
+    fn release_locked(state: &UdprxNet, q: &mut RxQueue) -> (Dropped, bool) {
+        let mut dropped = Dropped::default();
         let mut queued = false;
         let mut backlog = q.backlog.take();
         let skbs = &mut q.skbs;
@@ -284,35 +320,30 @@ impl Socket {
             core::iter::from_fn(|| backlog.pop_front()),
             |skb| skb.truesize(),
             |skb, outcome| match outcome {
-                Outcome::Dropped(d) => {
-                    why = Some(d);
-                    dropped.push_back(skb);
-                }
+                Outcome::Dropped(d) => dropped.push(state, skb, d),
                 Outcome::Queued | Outcome::Backlogged => {
                     skbs.push_back(skb);
                     queued = true;
                 }
             },
         );
-        (dropped, why, queued)
+        (dropped, queued)
     }
 
     fn release_backlog(&self) -> Result {
         let state = self.state()?;
-        let (dropped, why, queued) = {
+        let (dropped, queued) = {
             // Classic arrivals are charged here, in process context, under the lock: bottom
             // halves are disabled, so the memory cgroup is charged without sleeping.
             let mut q = self.rx.lock();
             if !q.acct.info().owned {
                 return Err(EINVAL);
             }
-            let r = Self::release_locked(&mut q);
+            let r = Self::release_locked(state, &mut q);
             self.publish(&q);
             r
         };
-        if let Some(why) = why {
-            Self::count_drops(state, dropped, why);
-        }
+        dropped.free(state);
         if queued {
             self.wait.notify_all();
         }
@@ -338,6 +369,9 @@ impl Socket {
             .insert(args.port, this.into(), || this.sock.bind_any(args.port))?;
         // INVARIANT: In the table under `args.port` from now until `release`.
         *port = Some(args.port);
+        // What the stock path queued before the table had the port; from now on every
+        // stray is announced to a socket the table finds (`StrayRcv`).
+        this.absorb_strays(state);
         Ok(0)
     }
 
@@ -387,7 +421,7 @@ impl DeviceFile for Socket {
 
     fn open() -> Result<Arc<Self>> {
         let net = Net::current();
-        let sock = UdpSocket::new(&net)?;
+        let sock = UdpSocket::new::<Self>(&net)?;
         let rcvbuf = sock.rcvbuf();
         let mem = SockMemory {
             sk: sock.sk_ref(),
@@ -518,9 +552,9 @@ impl DeviceFile for Socket {
     /// reach either socket, release a held socket's backlog, then free what is still
     /// queued (`SKB_DROP_REASON_SOCKET_CLOSE`) and uncharge it: nothing stays charged.
     ///
-    /// What the stock path queued on the backing socket (a datagram that came between the
-    /// two tables, at bind or here) is freed and counted the same way: no datagram that
-    /// reached the port goes uncounted.
+    /// What the stock path queued on the backing socket after the port left udprx's table
+    /// is freed and counted the same way: no datagram that reached the port goes
+    /// uncounted.
     fn release(this: Arc<Self>) {
         let port = this.port.lock().take();
         let state = this.state().ok();
@@ -534,29 +568,44 @@ impl DeviceFile for Socket {
         // A socket that never bound has nothing to wait for: its backing socket was never
         // in the stock tables.
         drop(retired);
+        let free_at_close = |skb: QueuedSkb| match state {
+            Some(state) => state.mib.drop_queued(skb, DropReason::SocketClose),
+            None => skb.drop_reason(DropReason::SocketClose),
+        };
         while let Some(skb) = this.sock.recv_stray() {
-            match state {
-                Some(state) => state.mib.drop_skb(skb, DropReason::SocketClose),
-                None => skb.drop_reason(DropReason::SocketClose),
-            }
+            free_at_close(skb);
         }
-        let (dropped, why, mut queued) = {
+        let (dropped, mut queued) = {
             let mut q = this.rx.lock();
-            let r = if q.acct.info().owned {
-                Self::release_locked(&mut q)
-            } else {
-                (SkbQueue::new(), None, false)
+            let dropped = match state {
+                Some(state) if q.acct.info().owned => Self::release_locked(state, &mut q).0,
+                _ => Dropped::default(),
             };
             q.acct.close();
-            (r.0, r.1, q.skbs.take())
+            (dropped, q.skbs.take())
         };
-        if let (Some(state), Some(why)) = (state, why) {
-            Self::count_drops(state, dropped, why);
+        if let Some(state) = state {
+            dropped.free(state);
         }
         while let Some(skb) = queued.pop_front() {
-            match state {
-                Some(state) => state.mib.drop_queued(skb, DropReason::SocketClose),
-                None => skb.drop_reason(DropReason::SocketClose),
+            free_at_close(skb);
+        }
+    }
+}
+
+impl StrayRcv for Socket {
+    /// The stock path queued a datagram on a backing socket: the socket the port table
+    /// holds for its port takes it, if that is the one it backs. Otherwise the port is
+    /// between sockets (a bind that has not reached the table yet absorbs it itself, a
+    /// close frees it).
+    fn data_ready(sk: &Sock) {
+        let Some(state) = sk.net().data::<UdprxNet>() else {
+            return;
+        };
+        let guard = rcu::read_lock();
+        if let Some(socket) = state.ports.lookup(&guard, sk.port()) {
+            if socket.sock.is(sk) {
+                socket.absorb_strays(state);
             }
         }
     }

@@ -225,6 +225,33 @@ u64 udprx_per_cpu_u64(const u64 __percpu *counters, size_t i, unsigned int cpu)
 	return READ_ONCE(*per_cpu_ptr(&counters[i], cpu));
 }
 
+spinlock_t *udprx_sk_receive_queue_lock(struct sock *sk)
+{
+	return &sk->sk_receive_queue.lock;
+}
+
+void udprx_sk_forward_alloc_add(struct sock *sk, int val)
+{
+	sk_forward_alloc_add(sk, val);
+}
+
+void udprx_sk_set_data_ready(struct sock *sk, void (*data_ready)(struct sock *sk))
+{
+	write_lock_bh(&sk->sk_callback_lock);
+	WRITE_ONCE(sk->sk_data_ready, data_ready);
+	write_unlock_bh(&sk->sk_callback_lock);
+}
+
+u16 udprx_sk_num(const struct sock *sk)
+{
+	return inet_sk(sk)->inet_num;
+}
+
+struct net *udprx_sock_net(const struct sock *sk)
+{
+	return sock_net(sk);
+}
+
 void udprx_ip_inc_indelivers(struct net *net)
 {
 	__IP_INC_STATS(net, IPSTATS_MIB_INDELIVERS);

@@ -91,6 +91,16 @@ void udprx_sock_put(struct sock *sk);
 void udprx_sk_rmem_add(struct sock *sk, int delta);
 /* sk_rmem_alloc_get() (inline). */
 int udprx_sk_rmem_alloc_get(const struct sock *sk);
+/* &sk->sk_receive_queue.lock (struct sock is opaque to the kernel crate's bindings). */
+spinlock_t *udprx_sk_receive_queue_lock(struct sock *sk);
+/* sk_forward_alloc_add() (inline); the caller holds sk_receive_queue.lock. */
+void udprx_sk_forward_alloc_add(struct sock *sk, int val);
+/* sk->sk_data_ready = data_ready, under sk_callback_lock as in-kernel socket users set it. */
+void udprx_sk_set_data_ready(struct sock *sk, void (*data_ready)(struct sock *sk));
+/* inet_sk(sk)->inet_num (inet_sk() is inline): the bound local port. */
+u16 udprx_sk_num(const struct sock *sk);
+/* sock_net() (inline). */
+struct net *udprx_sock_net(const struct sock *sk);
 /* __IP_INC_STATS(net, IPSTATS_MIB_INDELIVERS) (a macro over per-CPU counters). */
 void udprx_ip_inc_indelivers(struct net *net);
 /* sk->sk_prot->unhash(sk) (a field of an opaque struct). */

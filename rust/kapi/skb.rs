@@ -431,6 +431,26 @@ pub(crate) struct QueuedSkb {
 unsafe impl Send for QueuedSkb {}
 
 impl QueuedSkb {
+    /// Takes over an skb taken off a stock UDP socket's receive queue, where
+    /// `udp_queue_rcv_one_skb()` left it with `skb->data` at the payload; its route, kept
+    /// only for a datagram with IP options (`ipv4_pktinfo_prepare()`), is dropped.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` is a valid skb the caller owns, unlinked, with `skb->data` at the UDP payload.
+    pub(crate) unsafe fn from_udp_queue(ptr: *mut bindings::sk_buff) -> Self {
+        // SAFETY: The caller gives us a valid, unlinked skb it owns.
+        unsafe {
+            bindings::udprx_skb_dst_drop(ptr);
+            skb_set_next(ptr, core::ptr::null_mut());
+        }
+        // INVARIANT: Owned, data at the payload (the caller), no dst, not on a list.
+        Self {
+            // SAFETY: A valid skb pointer is not null.
+            ptr: unsafe { NonNull::new_unchecked(ptr) },
+        }
+    }
+
     fn raw(&self) -> *mut bindings::sk_buff {
         self.ptr.as_ptr()
     }
@@ -515,6 +535,12 @@ pub(crate) struct SkbQueue {
 // SAFETY: The queue owns its skbs, which may be handled on any CPU.
 unsafe impl Send for SkbQueue {}
 
+impl Default for SkbQueue {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl SkbQueue {
     /// An empty queue.
     pub(crate) const fn new() -> Self {
@@ -526,7 +552,7 @@ impl SkbQueue {
 
     /// Moves everything to a new queue, leaving this one empty.
     pub(crate) fn take(&mut self) -> SkbQueue {
-        core::mem::replace(self, SkbQueue::new())
+        core::mem::take(self)
     }
 
     /// Appends `skb`.

@@ -11,6 +11,14 @@
 //! `sk_filter_trim_cap()`, and its receive memory is scheduled against `net.ipv4.udp_mem`
 //! and the memory cgroup by `__sk_mem_schedule()`. The queue itself stays udprx's.
 //!
+//! One owner per field: the stock UDP path keeps its own books on this `struct sock`
+//! (`sk_forward_alloc` under `sk_receive_queue.lock`, `sk_rmem_alloc` atomically) for what
+//! it queues here. udprx writes `sk_forward_alloc` only under that same lock and leaves
+//! it as it found it: the pages it schedules are moved out into its own reserve, and
+//! moved back in just before they are reclaimed ([`Sock::mem_schedule`],
+//! [`Sock::mem_reclaim`]). What the stock path queues here does not stay: the socket's
+//! `sk_data_ready()` hands it to udprx ([`StrayRcv`]).
+//!
 //! C headers: [`include/linux/net.h`](srctree/include/linux/net.h),
 //! [`include/net/sock.h`](srctree/include/net/sock.h),
 //! [`include/linux/filter.h`](srctree/include/linux/filter.h)
@@ -18,7 +26,7 @@
 use super::{
     bindings,
     netns::Net,
-    skb::{DropReason, Skb},
+    skb::{DropReason, QueuedSkb, Skb},
 };
 use core::ptr::NonNull;
 use kernel::{
@@ -60,26 +68,82 @@ impl Sock {
         self.0.get()
     }
 
-    /// `__sk_mem_schedule(sk, size, SK_MEM_RECV)`: raises the socket's allowance
-    /// (`sk_forward_alloc`) by `sk_mem_pages(size)` pages of protocol memory, charged to
-    /// `net.ipv4.udp_mem` and to the socket's memory cgroup; `false` when refused.
+    /// Runs `f` under `sk_receive_queue.lock`, the lock the UDP code holds whenever it
+    /// writes `sk_forward_alloc`. Bottom halves are disabled for `f`.
+    fn with_receive_queue_lock<R>(&self, f: impl FnOnce(*mut bindings::sock) -> R) -> R {
+        let sk = self.as_ptr();
+        // SAFETY: The sock is alive (type invariants), so its receive queue's lock is
+        // initialised; it is released below, on the same CPU.
+        let lock = unsafe { bindings::udprx_sk_receive_queue_lock(sk) };
+        // SAFETY: See above.
+        unsafe { bindings::udprx_spin_lock_bh(lock) };
+        let r = f(sk);
+        // SAFETY: Taken above.
+        unsafe { bindings::udprx_spin_unlock_bh(lock) };
+        r
+    }
+
+    /// `sk_forward_alloc_add(sk, val)`.
+    ///
+    /// # Safety
+    ///
+    /// `sk` is alive and the caller holds its `sk_receive_queue.lock`.
+    unsafe fn forward_alloc_add(sk: *mut bindings::sock, val: i32) {
+        // SAFETY: As the caller guarantees: the field is written under its lock.
+        unsafe { bindings::udprx_sk_forward_alloc_add(sk, val) };
+    }
+
+    /// Schedules `sk_mem_pages(size)` pages of protocol memory, charged to
+    /// `net.ipv4.udp_mem` and to the socket's memory cgroup, for the caller's own reserve;
+    /// `false` when refused. `__sk_mem_schedule(sk, size, SK_MEM_RECV)` adds them to
+    /// `sk_forward_alloc`, the stock path's reserve; they are taken out again under the
+    /// same lock, so the stock path never sees them there.
     ///
     /// In process context call it with bottom halves disabled (under a
     /// [`SpinLockBh`](super::bhlock::SpinLockBh)), as in softirq, so that the memory cgroup
     /// is charged without sleeping.
     pub(crate) fn mem_schedule(&self, size: u32) -> bool {
-        let size = i32::try_from(size).unwrap_or(i32::MAX);
-        // SAFETY: The sock is alive (type invariants).
-        unsafe {
-            bindings::__sk_mem_schedule(self.as_ptr(), size, bindings::SK_MEM_RECV as i32) != 0
-        }
+        let pages = size.div_ceil(PAGE_SIZE);
+        let (Ok(size), Ok(bytes)) = (i32::try_from(size), i32::try_from(pages * PAGE_SIZE)) else {
+            return false;
+        };
+        self.with_receive_queue_lock(|sk| {
+            // SAFETY: The sock is alive and we hold its receive queue's lock.
+            unsafe {
+                let ok = bindings::__sk_mem_schedule(sk, size, bindings::SK_MEM_RECV as i32) != 0;
+                if ok {
+                    Self::forward_alloc_add(sk, -bytes);
+                }
+                ok
+            }
+        })
     }
 
-    /// `__sk_mem_reclaim(sk, bytes)`: gives `bytes` (whole pages) of the allowance back.
+    /// Gives back `bytes` (whole pages) that [`Sock::mem_schedule`] scheduled:
+    /// `__sk_mem_reclaim(sk, bytes)`, which takes them from `sk_forward_alloc`, where they
+    /// are put back first under the same lock.
     pub(crate) fn mem_reclaim(&self, bytes: u32) {
         let bytes = i32::try_from(bytes).unwrap_or(i32::MAX);
+        self.with_receive_queue_lock(|sk| {
+            // SAFETY: The sock is alive and we hold its receive queue's lock.
+            unsafe {
+                Self::forward_alloc_add(sk, bytes);
+                bindings::__sk_mem_reclaim(sk, bytes);
+            }
+        });
+    }
+
+    /// The local port the socket is bound to (`inet_sk(sk)->inet_num`), 0 when unbound.
+    pub(crate) fn port(&self) -> u16 {
         // SAFETY: The sock is alive (type invariants).
-        unsafe { bindings::__sk_mem_reclaim(self.as_ptr(), bytes) };
+        unsafe { bindings::udprx_sk_num(self.as_ptr()) }
+    }
+
+    /// The netns the socket lives in (`sock_net()`).
+    pub(crate) fn net(&self) -> &Net {
+        // SAFETY: A socket holds a reference on its netns for its whole life, which covers
+        // the borrow of `self`.
+        unsafe { Net::from_raw(bindings::udprx_sock_net(self.as_ptr())) }
     }
 
     /// `sk_rmem_alloc_get()`: `sk_rmem_alloc`, read without a lock.
@@ -137,6 +201,31 @@ impl Sock {
     }
 }
 
+/// `PAGE_SIZE`: the quantum of `sk_forward_alloc`.
+const PAGE_SIZE: u32 = kernel::page::PAGE_SIZE as u32;
+
+/// Where a backing socket's stray datagrams go: each time the stock UDP path has queued a
+/// datagram on a [`UdpSocket`] created for `T` (it found the socket in the stock tables:
+/// while a bind or a close is under way, or after an NFQUEUE verdict that skipped the
+/// hooks), its `sk_data_ready()` calls [`StrayRcv::data_ready`], in softirq or in the
+/// process context of the verdict, under `rcu_read_lock()`, with no lock held. The
+/// implementation takes the datagrams off with [`UdpSocket::recv_stray`].
+pub(crate) trait StrayRcv {
+    /// The stock path has queued a datagram on `sk`.
+    fn data_ready(sk: &Sock);
+}
+
+/// The `sk_data_ready` callback of a backing socket created for `T`.
+///
+/// # Safety
+///
+/// Called by the UDP code only, with a live socket.
+unsafe extern "C" fn data_ready_callback<T: StrayRcv>(sk: *mut bindings::sock) {
+    // SAFETY: The UDP code calls `sk_data_ready` with a live socket, which stays alive
+    // for the call; `Sock` is `repr(transparent)` over the C struct.
+    T::data_ready(unsafe { &*sk.cast::<Sock>() });
+}
+
 /// An owned kernel UDP socket (`struct socket`), released on drop.
 ///
 /// # Invariants
@@ -154,8 +243,9 @@ unsafe impl Sync for UdpSocket {}
 
 impl UdpSocket {
     /// `socket(AF_INET, SOCK_DGRAM, IPPROTO_UDP)` in `net`, as the calling task: with its
-    /// credentials, LSM checks, memory cgroup and cgroup.
-    pub(crate) fn new(net: &Net) -> Result<Self> {
+    /// credentials, LSM checks, memory cgroup and cgroup; what the stock path queues on
+    /// it is announced to `T` ([`StrayRcv`]).
+    pub(crate) fn new<T: StrayRcv>(net: &Net) -> Result<Self> {
         let mut sock: *mut bindings::socket = core::ptr::null_mut();
         // SAFETY: `net` is alive; `sock` is a valid out pointer; `kern = 0` is a socket of
         // the calling task.
@@ -170,10 +260,18 @@ impl UdpSocket {
             )
         })?;
         // INVARIANT: Created and owned; `__sock_create()` sets `sk` on success.
-        Ok(Self {
+        let this = Self {
             // SAFETY: Success returns a valid socket.
             sock: unsafe { NonNull::new_unchecked(sock) },
-        })
+        };
+        // SAFETY: The socket is ours and not bound yet (in-kernel users of sockets install
+        // their callback the same way, before they bind). The callback is the module's,
+        // which stays while the socket is open (every open file pins it); once released,
+        // the socket is dead (`SOCK_DEAD`) and the UDP code no longer calls it.
+        unsafe {
+            bindings::udprx_sk_set_data_ready(this.sk().as_ptr(), Some(data_ready_callback::<T>))
+        };
+        Ok(this)
     }
 
     /// The `struct sock`.
@@ -241,12 +339,15 @@ impl UdpSocket {
         unsafe { bindings::udprx_sk_unhash(self.sk().as_ptr()) };
     }
 
-    /// One datagram the stock receive path queued on this socket (`skb_recv_udp()` with
-    /// `MSG_DONTWAIT`, which uncharges it), or `None` when its queue is empty.
-    ///
-    /// udprx never reads its backing socket: what is queued there arrived while the socket
-    /// was in the stock tables but not (or no longer) in udprx's, during a bind or a close.
-    pub(crate) fn recv_stray(&self) -> Option<Skb> {
+    /// Whether `sk` is this socket's `struct sock`.
+    pub(crate) fn is(&self, sk: &Sock) -> bool {
+        core::ptr::eq(self.sk(), sk)
+    }
+
+    /// One datagram the stock receive path queued on this socket, past its socket filter
+    /// (`__skb_recv_udp()` with `MSG_DONTWAIT`, which uncharges it from the stock books),
+    /// ready for a udprx queue; `None` when nothing is queued. Any context but hard IRQ.
+    pub(crate) fn recv_stray(&self) -> Option<QueuedSkb> {
         let mut off = 0;
         let mut err = 0;
         // SAFETY: We own the socket; `off` and `err` are valid for the call. The returned
@@ -259,8 +360,9 @@ impl UdpSocket {
                 &mut err,
             )
         };
-        // SAFETY: A non-NULL result is an skb we own (above).
-        (!skb.is_null()).then(|| unsafe { Skb::from_raw(skb) })
+        // SAFETY: A non-NULL result is an skb we own (above), unlinked, with `skb->data` at
+        // the payload, as `udp_queue_rcv_one_skb()` queues it.
+        (!skb.is_null()).then(|| unsafe { QueuedSkb::from_udp_queue(skb) })
     }
 
     /// `setsockopt(SOL_SOCKET, SO_DETACH_FILTER)`: `ENOENT` when none is attached.

@@ -13,7 +13,10 @@
 //!   IP options (well-formed and garbage) and fragments (reassembled before udprx sees them);
 //! - `race`: threads racing bind, read, poll, epoll, info, rcvbuf, hold/release and the
 //!   filter ioctls on one shared socket or on many, closing and reopening them, while two
-//!   senders fill them.
+//!   senders fill them;
+//! - `churn`: sockets opened, bound and closed a few milliseconds later, one after the
+//!   other, while two senders flood their ports (the bind and close windows, where the
+//!   stock path can find a backing socket that udprx's table does not hold).
 
 use crate::{dev::Device, send};
 use anyhow::{bail, Context, Result};
@@ -89,6 +92,27 @@ enum Cmd {
     /// THREADS threads race reads, poll, epoll and the socket ioctls on FILES shared udprx
     /// sockets (bound to PORT, PORT+1, ...) while two senders fill them for SECONDS; with
     /// more than one file they also close and reopen sockets. Then the sockets are closed.
+    /// CYCLES times: open a udprx socket, bind it to one of PORTS ports from PORT (in
+    /// turn), optionally set its buffer and hold it, keep it LIFE_MS, close it; two
+    /// threads flood the ports with SIZE-byte datagrams all along.
+    Churn {
+        #[arg(long, default_value_t = 7310)]
+        port: u16,
+        #[arg(long, default_value_t = 4)]
+        ports: u16,
+        #[arg(long, default_value_t = 400)]
+        cycles: u32,
+        #[arg(long, default_value_t = 3)]
+        life_ms: u64,
+        #[arg(long, default_value_t = 1000)]
+        size: usize,
+        /// UDPRX_SET_RCVBUF with RCVBUF_FORCE on each socket.
+        #[arg(long)]
+        rcvbuf: Option<i32>,
+        /// The classic policy, held from bind to close (closed while held).
+        #[arg(long)]
+        hold: bool,
+    },
     Race {
         #[arg(long, default_value_t = 7302)]
         port: u16,
@@ -163,7 +187,77 @@ pub fn run(a: &Args) -> Result<()> {
             seconds,
             seed,
         } => race(*port, *files, *threads, *seconds, *seed),
+        Cmd::Churn {
+            port,
+            ports,
+            cycles,
+            life_ms,
+            size,
+            rcvbuf,
+            hold,
+        } => churn(*port, *ports, *cycles, *life_ms, *size, *rcvbuf, *hold),
     }
+}
+
+// --- churn --------------------------------------------------------------------------------
+
+fn churn(
+    port: u16,
+    ports: u16,
+    cycles: u32,
+    life_ms: u64,
+    size: usize,
+    rcvbuf: Option<i32>,
+    hold: bool,
+) -> Result<()> {
+    if ports == 0 || port.checked_add(ports - 1).is_none() {
+        bail!("--ports: 1 or more, and PORT + PORTS - 1 a port");
+    }
+    let stop = AtomicBool::new(false);
+    let sent = AtomicU64::new(0);
+    std::thread::scope(|s| -> Result<()> {
+        for t in 0..2u16 {
+            let (stop, sent) = (&stop, &sent);
+            s.spawn(move || {
+                let u = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).expect("sender socket");
+                let p = send::payload(u64::from(t), size);
+                let mut i = t;
+                while !stop.load(Ordering::Relaxed) {
+                    i = i.wrapping_add(1);
+                    if u.send_to(&p, (Ipv4Addr::LOCALHOST, port + i % ports))
+                        .is_ok()
+                    {
+                        sent.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            });
+        }
+        let run = || -> Result<()> {
+            for c in 0..cycles {
+                let d = Device::open(true)?;
+                if hold {
+                    d.set_policy(udprx_rxqueue::Policy::Classic.to_raw())?;
+                }
+                if let Some(v) = rcvbuf {
+                    d.set_rcvbuf(v, true)?;
+                }
+                d.bind(port + (c % u32::from(ports)) as u16)?;
+                if hold {
+                    d.hold()?;
+                }
+                std::thread::sleep(Duration::from_millis(life_ms));
+            }
+            Ok(())
+        };
+        let r = run();
+        stop.store(true, Ordering::Relaxed);
+        r
+    })?;
+    println!(
+        "{}",
+        json!({ "cycles": cycles, "sent": sent.load(Ordering::Relaxed), "held": hold })
+    );
+    Ok(())
 }
 
 // --- fault injection ----------------------------------------------------------------------
