@@ -1,5 +1,6 @@
 //! The `/proc/net/snmp` format: per group, a line of names and a line of values, each led
-//! by `Group:`. `/proc/net/udprx` uses the same format.
+//! by `Group:`. `/proc/net/netstat` and `/proc/net/udprx` use the same format;
+//! `/proc/net/sockstat` has one line per group instead (see [`parse_sockstat`]).
 
 use anyhow::{bail, Result};
 
@@ -55,6 +56,31 @@ pub fn parse(text: &str) -> Result<Vec<Group>> {
     Ok(groups)
 }
 
+/// Parses `/proc/net/sockstat`: one line per group, names and values alternating after
+/// the group (`UDP: inuse 1 mem 0`).
+pub fn parse_sockstat(text: &str) -> Result<Vec<Group>> {
+    let mut groups = Vec::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let (gn, rest) = split_group(line)?;
+        let words: Vec<&str> = rest.split_whitespace().collect();
+        if words.len() % 2 != 0 {
+            bail!("sockstat {gn}: a name without a value");
+        }
+        let counters = words
+            .chunks(2)
+            .map(|p| match p[1].parse::<u64>() {
+                Ok(v) => Ok((p[0].to_string(), v)),
+                Err(_) => bail!("sockstat {gn}: {} has a bad value", p[0]),
+            })
+            .collect::<Result<_>>()?;
+        groups.push(Group {
+            name: gn.to_string(),
+            counters,
+        });
+    }
+    Ok(groups)
+}
+
 fn split_group(line: &str) -> Result<(&str, &str)> {
     match line.split_once(':') {
         Some((g, rest)) if !g.is_empty() && !g.contains(' ') => Ok((g, rest)),
@@ -73,6 +99,22 @@ mod tests {
         assert_eq!(g.len(), 2);
         assert_eq!(g[0].name, "Udp");
         assert_eq!(g[0].counters[1], ("NoPorts".to_string(), 3));
+    }
+
+    #[test]
+    fn parses_sockstat() {
+        let t = "sockets: used 7\nTCP: inuse 0 orphan 0 tw 0 alloc 0 mem 0\nUDP: inuse 3 mem 12\nUDPLITE: inuse 0\nFRAG: inuse 0 memory 0\n";
+        let g = parse_sockstat(t).unwrap();
+        assert_eq!(g.len(), 5);
+        assert_eq!(g[2].name, "UDP");
+        assert_eq!(
+            g[2].counters,
+            [("inuse".to_string(), 3), ("mem".to_string(), 12)]
+        );
+        assert_eq!(g[0].counters, [("used".to_string(), 7)]);
+        assert!(parse_sockstat("UDP: inuse\n").is_err());
+        assert!(parse_sockstat("UDP: inuse x\n").is_err());
+        assert!(parse_sockstat("UDP inuse 1\n").is_err());
     }
 
     #[test]
