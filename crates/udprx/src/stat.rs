@@ -27,6 +27,31 @@ pub fn groups() -> Result<Vec<Group>> {
     Ok(out)
 }
 
+/// The stock groups of the calling thread's netns that `udprx compare` compares: `Ip`,
+/// `Icmp`, `IcmpMsg` and `Udp` of `/proc/net/snmp`, `IpExt` of `/proc/net/netstat`, and
+/// `UDP` of `/proc/net/sockstat` (`inuse` is the netns's, `mem` global pages).
+pub fn stock_groups() -> Result<Vec<Group>> {
+    let read = |f: &str| {
+        std::fs::read_to_string(format!("/proc/thread-self/net/{f}"))
+            .with_context(|| format!("read /proc/net/{f}"))
+    };
+    let mut out: Vec<Group> = snmp::parse(&read("snmp")?)?
+        .into_iter()
+        .filter(|g| ["Ip", "Icmp", "IcmpMsg", "Udp"].contains(&g.name.as_str()))
+        .collect();
+    out.extend(
+        snmp::parse(&read("netstat")?)?
+            .into_iter()
+            .filter(|g| g.name == "IpExt"),
+    );
+    out.extend(
+        snmp::parse_sockstat(&read("sockstat")?)?
+            .into_iter()
+            .filter(|g| g.name == "UDP"),
+    );
+    Ok(out)
+}
+
 pub fn render_nstat(groups: &[Group]) -> String {
     let mut s = String::from("#kernel\n");
     for g in groups {

@@ -283,6 +283,55 @@ pub(super) struct Outcomes {
     pub(super) rcvbuf: u32,
     /// rmem after each arrival, and whether that arrival was dropped.
     pub(super) series: Vec<(u32, bool)>,
+    /// The stock counters of the receiving netns over the run, by row ([`netns_deltas`]);
+    /// empty for a model.
+    pub(super) netns: Vec<(String, i64)>,
+}
+
+/// The row group of the receive counters of the stock `Udp:` line on a udprx side, which
+/// counts in `UdpRx:` instead: they must not move. The stock side has no such rows (its
+/// `Udp:` receive counters are the socket's own rows).
+pub(super) const STOCK_UDP: &str = "StockUdp";
+
+/// The counters of [`stat::stock_groups()`] as rows `Group Counter`: their change from
+/// `before` (the socket not yet open) to `after` (closed), and `sockstat UDP inuse open`
+/// from `before` to `open` (the socket still open). `Udp:` receive counters are the
+/// socket's rows on the stock side and [`STOCK_UDP`] rows on a udprx side.
+pub(super) fn netns_deltas(
+    side: Side,
+    before: &[snmp::Group],
+    open: &[snmp::Group],
+    after: &[snmp::Group],
+) -> Vec<(String, i64)> {
+    let value = |gs: &[snmp::Group], g: &str, c: &str| {
+        gs.iter()
+            .filter(|x| x.name == g)
+            .flat_map(|x| &x.counters)
+            .find(|(n, _)| n == c)
+            .map_or(0, |(_, v)| *v as i64)
+    };
+    let mut out = Vec::new();
+    for g in after {
+        for (c, v) in &g.counters {
+            let d = (*v as i64).wrapping_sub(value(before, &g.name, c));
+            let group = match g.name.as_str() {
+                "Udp" if UdpMib::NAMES.contains(&c.as_str()) => {
+                    if side == Side::Stock {
+                        continue;
+                    }
+                    STOCK_UDP
+                }
+                "UDP" => "sockstat UDP",
+                n => n,
+            };
+            out.push((format!("{group} {c}"), d));
+            if g.name == "UDP" && c == "inuse" {
+                let inuse = value(open, "UDP", "inuse") - value(before, "UDP", "inuse");
+                out.push(("sockstat UDP inuse open".into(), inuse));
+            }
+        }
+    }
+    out
 }
 
 /// The MIB counter an accounting-model counter is.
@@ -484,6 +533,8 @@ pub(super) fn run_side(sc: &Scenario, side: Side, link: Link) -> Result<Outcomes
         (None, None)
     };
     let _restore = pool.map(|_| UdpMemRestore);
+    let n0 = stat::stock_groups()?;
+    let mut n_open = None;
     let mut rx = Some(Rx::open(side, sc.rcvbuf, sc.guard)?);
     let c0 = counters()?;
     let mut o = Outcomes {
@@ -552,6 +603,7 @@ pub(super) fn run_side(sc: &Scenario, side: Side, link: Link) -> Result<Outcomes
                     let m = r.mem()?;
                     o.final_rmem = i64::from(m.rmem);
                     o.drops = m.drops as i64;
+                    n_open = Some(stat::stock_groups()?);
                 }
                 rx = None;
             }
@@ -564,9 +616,12 @@ pub(super) fn run_side(sc: &Scenario, side: Side, link: Link) -> Result<Outcomes
         while r.read(&mut buf)? {
             o.delivered += 1;
         }
+        n_open = Some(stat::stock_groups()?);
     }
     drop(rx);
     let c1 = counters()?;
+    let n1 = stat::stock_groups()?;
+    o.netns = netns_deltas(side, &n0, n_open.as_deref().unwrap_or(&n0), &n1);
     for &c in UdpMib::ALL {
         // The stock `Udp:` line has the same names as `UdpRx:`.
         let key = format!("{group}{}", c.name());
