@@ -403,11 +403,11 @@ fn sysctl_i64(path: &str) -> Result<i64> {
 /// `UDP: ... mem N` of `/proc/net/sockstat`: `udp_memory_allocated` (pages, global).
 fn udp_pages() -> Result<i64> {
     let sockstat = std::fs::read_to_string("/proc/net/sockstat")?;
-    sockstat
-        .lines()
-        .find_map(|l| l.strip_prefix("UDP: "))
-        .and_then(|l| l.split_whitespace().skip_while(|w| *w != "mem").nth(1))
-        .and_then(|n| n.parse().ok())
+    snmp::parse_sockstat(&sockstat)?
+        .into_iter()
+        .filter(|g| g.name == "UDP")
+        .flat_map(|g| g.counters)
+        .find_map(|(n, v)| (n == "mem").then_some(v as i64))
         .context("no UDP mem in /proc/net/sockstat")
 }
 
