@@ -25,7 +25,8 @@ pub(super) enum Step {
     /// the bound port.
     SendGso(usize, usize),
     /// A well-formed datagram to a port nobody bound (protocol 17 for stock, `PROTO` for
-    /// udprx).
+    /// udprx), from a raw socket on every side: over `lo` the sender's counters are the
+    /// receiving netns's, and a UDP socket would count `Udp: OutDatagrams` on stock only.
     SendClosed(usize),
     /// One non-blocking read.
     Read,

@@ -164,21 +164,27 @@ impl Sender {
         Ok(())
     }
 
+    /// A datagram from the UDP socket when it is a good one, else [`Sender::send_crafted`].
     pub(super) fn send(&self, size: usize, kind: Kind, port: u16, proto: u8) -> Result<()> {
-        let to = SocketAddrV4::new(self.dst, port);
         if kind == Kind::Good && proto == 17 {
-            self.udp.send_to(&payload(0, size), to)?;
-        } else {
-            let raw = if proto == 17 {
-                &self.raw17
-            } else {
-                &self.raw_proto
-            };
-            raw.send_to(
-                &craft(size, kind, port, proto, self.src, self.dst),
-                &SockAddr::from(SocketAddrV4::new(*to.ip(), 0)),
-            )?;
+            self.udp
+                .send_to(&payload(0, size), SocketAddrV4::new(self.dst, port))?;
+            return Ok(());
         }
+        self.send_crafted(size, kind, port, proto)
+    }
+
+    /// A crafted datagram from the raw socket of `proto`.
+    pub(super) fn send_crafted(&self, size: usize, kind: Kind, port: u16, proto: u8) -> Result<()> {
+        let raw = if proto == 17 {
+            &self.raw17
+        } else {
+            &self.raw_proto
+        };
+        raw.send_to(
+            &craft(size, kind, port, proto, self.src, self.dst),
+            &SockAddr::from(SocketAddrV4::new(self.dst, 0)),
+        )?;
         Ok(())
     }
 }
@@ -560,9 +566,9 @@ pub(super) fn run_side(sc: &Scenario, side: Side, link: Link) -> Result<Outcomes
                 match *step {
                     Step::SendGso(n, size) => tx.send_gso(n, size, PORT)?,
                     Step::SendClosed(size) if side == Side::Stock => {
-                        tx.send(size, Kind::Good, CLOSED, 17)?
+                        tx.send_crafted(size, Kind::Good, CLOSED, 17)?
                     }
-                    Step::SendClosed(size) => tx.send(size, Kind::Good, CLOSED, PROTO)?,
+                    Step::SendClosed(size) => tx.send_crafted(size, Kind::Good, CLOSED, PROTO)?,
                     Step::Send(size, kind) => tx.send(size, kind, PORT, 17)?,
                     _ => unreachable!(),
                 }
