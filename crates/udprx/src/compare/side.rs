@@ -299,6 +299,26 @@ pub(super) struct Outcomes {
 /// `Udp:` receive counters are the socket's own rows).
 pub(super) const STOCK_UDP: &str = "StockUdp";
 
+/// [`stat::stock_groups()`] once the netns holds no more UDP sockets than at `before`, or
+/// after 1 s: a closed socket was seen counted in `inuse` for a moment after `close()`
+/// (once, over veth, a stock side).
+fn settled(before: &[snmp::Group]) -> Result<Vec<snmp::Group>> {
+    let inuse = |gs: &[snmp::Group]| {
+        gs.iter()
+            .filter(|g| g.name == "UDP")
+            .flat_map(|g| &g.counters)
+            .find_map(|(n, v)| (n == "inuse").then_some(*v))
+    };
+    let deadline = Instant::now() + Duration::from_secs(1);
+    loop {
+        let now = stat::stock_groups()?;
+        if inuse(&now) <= inuse(before) || Instant::now() > deadline {
+            return Ok(now);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// The counters of [`stat::stock_groups()`] as rows `Group Counter`: their change from
 /// `before` (the socket not yet open) to `after` (closed), and `sockstat UDP inuse open`
 /// from `before` to `open` (the socket still open). `Udp:` receive counters are the
@@ -626,7 +646,7 @@ pub(super) fn run_side(sc: &Scenario, side: Side, link: Link) -> Result<Outcomes
     }
     drop(rx);
     let c1 = counters()?;
-    let n1 = stat::stock_groups()?;
+    let n1 = settled(&n0)?;
     o.netns = netns_deltas(side, &n0, n_open.as_deref().unwrap_or(&n0), &n1);
     for &c in UdpMib::ALL {
         // The stock `Udp:` line has the same names as `UdpRx:`.
