@@ -10,6 +10,7 @@ use crate::{
     pernet::UdprxNet,
     udp,
 };
+use kernel::sync::rcu;
 
 /// The handler registered with `inet_add_protocol()`: udprx's `udp_rcv`.
 pub(crate) struct Handler;
@@ -24,6 +25,23 @@ impl ProtoHandler for Handler {
                 udp::rcv(state, skb, None);
             }
             None => drop(skb),
+        }
+    }
+
+    /// `__udp4_lib_err()`: an ICMP error is for the socket bound to the quoted datagram's
+    /// source port; when there is none it is counted (`Icmp: InErrors`) and dropped. A
+    /// udprx socket never sends, is never connected and has no `IP_RECVERR`, so an error
+    /// for one is dropped without a count, as for such a stock socket.
+    fn error(net: &Net, quoted_source_port: Option<u16>) {
+        let Some(state) = net.data::<UdprxNet>() else {
+            return;
+        };
+        let guard = rcu::read_lock();
+        if quoted_source_port
+            .and_then(|port| state.ports.lookup(&guard, port))
+            .is_none()
+        {
+            net.count_icmp_in_error();
         }
     }
 }

@@ -101,6 +101,12 @@ impl Net {
         unsafe { bindings::udprx_ip_inc_indelivers(self.as_ptr()) };
     }
 
+    /// Counts an ICMP error no socket takes (`Icmp: InErrors`), as `__udp4_lib_err()` does.
+    pub(crate) fn count_icmp_in_error(&self) {
+        // SAFETY: The netns is alive (type invariants); its MIBs live as long as it does.
+        unsafe { bindings::udprx_icmp_inc_inerrors(self.as_ptr()) };
+    }
+
     /// Whether the calling task has `CAP_NET_ADMIN` over this netns (its owning user
     /// namespace), as `ns_capable(net->user_ns, CAP_NET_ADMIN)` in socket option checks.
     pub(crate) fn current_has_net_admin(&self) -> bool {

@@ -4,7 +4,11 @@
 //!
 //! C header: [`include/net/protocol.h`](srctree/include/net/protocol.h)
 
-use super::{bindings, netns::Net, skb::Skb};
+use super::{
+    bindings,
+    netns::Net,
+    skb::{self, Skb},
+};
 use core::marker::PhantomData;
 use kernel::{prelude::*, types::Opaque};
 
@@ -13,6 +17,11 @@ pub(crate) trait ProtoHandler {
     /// Called by `ip_local_deliver_finish()` for each skb of the protocol, in softirq
     /// context under `rcu_read_lock()`, with `skb->data` at the transport header.
     fn handle(net: &Net, skb: Skb);
+
+    /// Called by `icmp_socket_deliver()` for an ICMP error that quotes a packet of the
+    /// protocol (`err_handler`), in softirq context under `rcu_read_lock()`, with the
+    /// source port of the quoted datagram (`None` if it cannot be read).
+    fn error(net: &Net, quoted_source_port: Option<u16>);
 }
 
 /// A handler registered for one IP protocol number.
@@ -50,6 +59,7 @@ impl<H: ProtoHandler> ProtoRegistration<H> {
                 // where `udp_rcv()` does).
                 let mut proto = bindings::net_protocol {
                     handler: Some(handler_callback::<H>),
+                    err_handler: Some(err_callback::<H>),
                     ..Default::default()
                 };
                 proto.set_no_policy(1);
@@ -95,5 +105,23 @@ unsafe extern "C" fn handler_callback<H: ProtoHandler>(
     let net = unsafe { Net::from_raw(bindings::udprx_skb_net(skb.as_raw())) };
     H::handle(net, skb);
     // 0: the skb was consumed (a negative value would resubmit it to another protocol).
+    0
+}
+
+/// `net_protocol.err_handler`.
+///
+/// # Safety
+///
+/// Called by the ICMP layer only, with a valid skb it keeps.
+unsafe extern "C" fn err_callback<H: ProtoHandler>(
+    skb: *mut bindings::sk_buff,
+    _info: u32,
+) -> kernel::ffi::c_int {
+    // SAFETY: `icmp_socket_deliver()` passes a valid skb with `skb->data` at the quoted IP
+    // header and 8 bytes of what follows it linear, and keeps it for the whole call.
+    let port = unsafe { skb::icmp_quoted_source_port(skb) };
+    // SAFETY: The device the skb arrived on holds its netns alive for the whole call.
+    let net = unsafe { Net::from_raw(bindings::udprx_skb_net(skb)) };
+    H::error(net, port);
     0
 }

@@ -252,6 +252,11 @@ struct net *udprx_sock_net(const struct sock *sk)
 	return sock_net(sk);
 }
 
+void udprx_icmp_inc_inerrors(struct net *net)
+{
+	__ICMP_INC_STATS(net, ICMP_MIB_INERRORS);
+}
+
 void udprx_ip_inc_indelivers(struct net *net)
 {
 	__IP_INC_STATS(net, IPSTATS_MIB_INDELIVERS);

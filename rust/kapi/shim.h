@@ -101,6 +101,8 @@ void udprx_sk_set_data_ready(struct sock *sk, void (*data_ready)(struct sock *sk
 u16 udprx_sk_num(const struct sock *sk);
 /* sock_net() (inline). */
 struct net *udprx_sock_net(const struct sock *sk);
+/* __ICMP_INC_STATS(net, ICMP_MIB_INERRORS) (a macro over per-CPU counters). */
+void udprx_icmp_inc_inerrors(struct net *net);
 /* __IP_INC_STATS(net, IPSTATS_MIB_INDELIVERS) (a macro over per-CPU counters). */
 void udprx_ip_inc_indelivers(struct net *net);
 /* sk->sk_prot->unhash(sk) (a field of an opaque struct). */

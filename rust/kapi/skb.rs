@@ -75,6 +75,26 @@ unsafe fn skb_set_next(skb: *mut bindings::sk_buff, next: *mut bindings::sk_buff
     unsafe { (*skb).__bindgen_anon_1.__bindgen_anon_1.next = next };
 }
 
+/// The source port of the UDP datagram an ICMP error quotes, as `__udp4_lib_err()` reads
+/// it: `skb->data` is at the quoted IP header; `None` if the port is not in the linear
+/// area.
+///
+/// # Safety
+///
+/// `skb` is a valid skb, as the ICMP layer passes it to an `err_handler`, that nobody
+/// changes during the call.
+pub(crate) unsafe fn icmp_quoted_source_port(skb: *const bindings::sk_buff) -> Option<u16> {
+    // SAFETY: As the caller guarantees; `icmp_socket_deliver()` pulled the quoted IP header
+    // and 8 bytes after it into the linear area, so at least its first byte is there.
+    unsafe {
+        let headlen = (*skb).len - (*skb).data_len;
+        let data = (*skb).data;
+        let off = (u32::from(data.read() & 0xf) * 4) as usize;
+        (off + 2 <= headlen as usize)
+            .then(|| u16::from_be_bytes([data.add(off).read(), data.add(off + 1).read()]))
+    }
+}
+
 /// The kernel's `enum skb_drop_reason` value of a udprx drop reason.
 ///
 /// Every drop goes through `sk_skb_reason_drop()` (i.e. `kfree_skb_reason()`) with one of
