@@ -91,29 +91,25 @@ impl<T: Send + Sync> PortTable<T> {
         Ok(new)
     }
 
-    /// Binds `sock` to `port`; `EADDRINUSE` when something else has it. `commit` runs
-    /// after every allocation, under the writer lock, just before the new table is
-    /// published: its error leaves the table as it was.
-    pub(crate) fn insert(
-        &self,
-        port: u16,
-        sock: Arc<T>,
-        commit: impl FnOnce() -> Result,
-    ) -> Result {
+    /// Binds `sock` to the port `commit` returns, and returns it. `commit` runs after every
+    /// allocation, under the writer lock, just before the new table is published: its
+    /// error leaves the table as it was. `EADDRINUSE` when something else has the port.
+    pub(crate) fn insert(&self, sock: Arc<T>, commit: impl FnOnce() -> Result<u16>) -> Result<u16> {
         let _w = self.writer.lock();
-        let mut entries = self.copy(GFP_KERNEL)?;
-        let i = match entries.binary_search_by_key(&port, |(p, _)| *p) {
+        // `copy()` leaves room for one more entry.
+        let entries = self.copy(GFP_KERNEL)?;
+        let slot = RcuBox::with(KBox::new(sock, GFP_KERNEL)?);
+        let mut new = KBox::new(Ports { entries }, GFP_KERNEL)?;
+        let port = commit()?;
+        let i = match new.entries.binary_search_by_key(&port, |(p, _)| *p) {
             Ok(_) => return Err(EADDRINUSE),
             Err(i) => i,
         };
-        let slot = RcuBox::with(KBox::new(sock, GFP_KERNEL)?);
-        entries
+        new.entries
             .insert_within_capacity(i, (port, slot))
             .map_err(|_| ENOMEM)?;
-        let new = KBox::new(Ports { entries }, GFP_KERNEL)?;
-        commit()?;
         drop(self.current.replace(Some(new)));
-        Ok(())
+        Ok(port)
     }
 
     /// Unbinds whatever is bound to `port`: new lookups no longer find it. Readers that

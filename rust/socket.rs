@@ -363,12 +363,14 @@ impl Socket {
             return Err(EINVAL);
         }
         // The stock bind owns the port in the stock tables first: a stock socket on it
-        // makes this `EADDRINUSE`, and no stock socket can take it afterwards.
-        state
-            .ports
-            .insert(args.port, this.into(), || this.sock.bind_any(args.port))?;
-        // INVARIANT: In the table under `args.port` from now until `release`.
-        *port = Some(args.port);
+        // makes this `EADDRINUSE`, and no stock socket can take it afterwards. The port is
+        // the one the backing socket got: a cgroup `bind4` program may have rewritten it.
+        let bound = state.ports.insert(this.into(), || {
+            this.sock.bind_any(args.port)?;
+            Ok(this.sock.sk().port())
+        })?;
+        // INVARIANT: In the table under `bound` from now until `release`.
+        *port = Some(bound);
         // What the stock path queued before the table had the port; from now on every
         // stray is announced to a socket the table finds (`StrayRcv`).
         this.absorb_strays(state);
