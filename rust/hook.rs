@@ -43,6 +43,14 @@ impl Hook for LocalIn {
             state.mib.hook.inc(HookMib::Accepted);
             return Verdict::Accept(skb);
         };
+        // Conntrack's confirmation hook has this hook's priority
+        // (`NF_IP_PRI_CONNTRACK_CONFIRM` = `NF_IP_PRI_LAST`), and netfilter puts a later
+        // registration of equal priority first: with conntrack active before insmod it comes
+        // after this one. Confirm the flow here, as it would, so that a udprx flow enters the
+        // conntrack table as a stock one does; a confirmed entry is left as it is.
+        if !skb.conntrack_confirm() {
+            return Verdict::Drop(skb);
+        }
         state.mib.hook.inc(HookMib::Stolen);
         // What `ip_local_deliver_finish()` would do before calling `udp_rcv()` (raw sockets
         // do not see stolen datagrams), and what `ip_protocol_deliver_rcu()` counts after.

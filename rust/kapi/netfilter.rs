@@ -19,12 +19,43 @@ pub(crate) enum Verdict {
     Accept(Skb),
     /// `NF_STOLEN`: the hook took the skb (and has freed or queued it).
     Stolen,
+    /// `NF_DROP`: netfilter frees the skb (`SKB_DROP_REASON_NETFILTER_DROP`).
+    Drop(Skb),
 }
 
 /// A netfilter hook function.
 pub(crate) trait Hook {
-    /// Called for each skb at the hook, in softirq context, under `rcu_read_lock()`.
+    /// Called for each skb at the hook, under `rcu_read_lock()`, with bottom halves
+    /// disabled: in softirq, or in the process context of an NFQUEUE verdict.
     fn hook(net: &Net, skb: Skb) -> Verdict;
+}
+
+/// Bottom halves disabled for its life when created in task context (in softirq they
+/// are).
+struct BhDisabledInTask(bool);
+
+impl BhDisabledInTask {
+    fn new() -> Self {
+        // SAFETY: `in_task()` reads the preempt count; `local_bh_disable()` may be called
+        // in task context and is undone in `drop`, on the same CPU (disabling bottom halves
+        // disables migration).
+        unsafe {
+            let task = bindings::udprx_in_task();
+            if task {
+                bindings::udprx_local_bh_disable();
+            }
+            Self(task)
+        }
+    }
+}
+
+impl Drop for BhDisabledInTask {
+    fn drop(&mut self) {
+        if self.0 {
+            // SAFETY: Disabled in `new`, on this CPU.
+            unsafe { bindings::udprx_local_bh_enable() };
+        }
+    }
 }
 
 /// An IPv4 `NF_INET_LOCAL_IN` hook registered in one netns.
@@ -120,11 +151,20 @@ unsafe extern "C" fn hook_callback<H: Hook>(
     // SAFETY: At an IPv4 LOCAL_IN hook the skb is valid, its network header is set and it
     // has a device; the hook owns it until it returns a verdict.
     let skb = unsafe { Skb::from_raw(skb) };
+    // An NFQUEUE verdict resumes the hooks after the queueing one in the process context of
+    // the verdict (`nf_reinject()` → `nf_iterate()`), with bottom halves enabled; the
+    // stock path reaches `udp_rcv()` only with them disabled, and so does `H::hook`.
+    let _bh = BhDisabledInTask::new();
     match H::hook(net, skb) {
         Verdict::Accept(skb) => {
             // Netfilter keeps the skb: hand the reference back.
             let _ = skb.into_raw();
             bindings::NF_ACCEPT
+        }
+        Verdict::Drop(skb) => {
+            // Netfilter frees the skb: hand the reference back.
+            let _ = skb.into_raw();
+            bindings::NF_DROP
         }
         Verdict::Stolen => bindings::NF_STOLEN,
     }

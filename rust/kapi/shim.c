@@ -72,6 +72,30 @@ void udprx_skb_dst_drop(struct sk_buff *skb)
 	skb_dst_drop(skb);
 }
 
+unsigned int udprx_nf_conntrack_confirm(struct sk_buff *skb)
+{
+#if IS_ENABLED(CONFIG_NF_CONNTRACK)
+	return nf_conntrack_confirm(skb);
+#else
+	return NF_ACCEPT;
+#endif
+}
+
+bool udprx_in_task(void)
+{
+	return in_task();
+}
+
+void udprx_local_bh_disable(void)
+{
+	local_bh_disable();
+}
+
+void udprx_local_bh_enable(void)
+{
+	local_bh_enable();
+}
+
 void udprx_nf_reset_ct(struct sk_buff *skb)
 {
 	nf_reset_ct(skb);

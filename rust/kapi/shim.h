@@ -24,6 +24,7 @@
 #include <net/net_namespace.h>
 #include <net/netns/generic.h>
 #include <net/netfilter/nf_conntrack.h>
+#include <net/netfilter/nf_conntrack_core.h>
 #include <net/protocol.h>
 #include <net/route.h>
 #include <net/sock.h>
@@ -60,6 +61,12 @@ void udprx___skb_pull(struct sk_buff *skb, unsigned int len);
 void udprx_skb_clear_delivery_time(struct sk_buff *skb);
 void udprx_skb_dst_drop(struct sk_buff *skb);
 void udprx_nf_reset_ct(struct sk_buff *skb);
+/* nf_conntrack_confirm() (inline): the verdict of confirming the skb's conntrack entry. */
+unsigned int udprx_nf_conntrack_confirm(struct sk_buff *skb);
+/* in_task(), local_bh_disable(), local_bh_enable() (macros and inlines). */
+bool udprx_in_task(void);
+void udprx_local_bh_disable(void);
+void udprx_local_bh_enable(void);
 /* xfrm4_policy_check(NULL, XFRM_POLICY_IN, skb) (inline). */
 bool udprx_xfrm4_policy_check_in(struct sk_buff *skb);
 /* icmp_send(skb, type, code, 0) (inline). */

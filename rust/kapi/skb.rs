@@ -378,6 +378,15 @@ impl Skb {
         unsafe { bindings::udprx_nf_reset_ct(self.raw()) }
     }
 
+    /// `nf_conntrack_confirm()`: enters the skb's conntrack entry, if it has a new one, into
+    /// the conntrack table, as conntrack's own `LOCAL_IN` hook does last; `false` when
+    /// conntrack says to drop the skb. Nothing happens to an skb without one or with a
+    /// confirmed one.
+    pub(crate) fn conntrack_confirm(&mut self) -> bool {
+        // SAFETY: The skb is valid and ours, at an IPv4 `LOCAL_IN` hook, under RCU.
+        unsafe { bindings::udprx_nf_conntrack_confirm(self.raw()) == bindings::NF_ACCEPT }
+    }
+
     /// `icmp_send(skb, ICMP_DEST_UNREACH, ICMP_PORT_UNREACH, 0)` (rate limited by ICMP).
     pub(crate) fn icmp_port_unreachable(&self) {
         // SAFETY: The skb is valid, in the IPv4 input path with its route set; `icmp_send`
