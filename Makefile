@@ -69,7 +69,7 @@ vmtest: kdir
 	scripts/check.sh --vm-only $(TESTS)
 
 # The demo scans for no leaks: kmemleak's bookkeeping (1.3-1.6x the VM's time under TCG,
-# README "Measured") is switched off for it. Everything else of the debug kernel stays on.
+# docs/speed.md) is switched off for it. Everything else of the debug kernel stays on.
 demo: setup
 	$(MAKE) --no-print-directory modules cli
 	rm -rf out/demo && mkdir -p out/demo

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# One owner per socket (README, "Guarantees"): udprx's books never mix with the stock
+# One owner per socket (docs/guarantees.md): udprx's books never mix with the stock
 # path's on a backing socket, everything it holds is charged while it holds it, and the
 # IP counters move as for stock.
 #  - churn: a stock socket parked with a known charge, then 400 udprx sockets opened,

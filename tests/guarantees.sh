@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# What a stock UDP socket obeys, a udprx socket obeys too (README, "Guarantees"), each
+# What a stock UDP socket obeys, a udprx socket obeys too (docs/guarantees.md), each
 # shown against a stock socket given the same traffic:
 #  - firewall: an nftables input rule dropping the port holds whether it was created
 #    before or after insmod (the hook runs last, at NF_IP_PRI_LAST);
