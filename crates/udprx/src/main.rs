@@ -14,6 +14,7 @@ mod dev;
 mod filter;
 mod link;
 mod model;
+mod nfq;
 mod plot;
 mod recv;
 mod send;
@@ -63,6 +64,9 @@ enum Cmd {
     Bench(bench::Args),
     /// What the accounting model predicts for N arrivals at a socket that does not read.
     Model(model::Args),
+    /// A minimal NFQUEUE listener: bind queue Q, give every queued packet one verdict,
+    /// print {"handled":N,"verdict":V}.
+    Nfq(nfq::Args),
     /// Stress workloads for the selftests: fault injection, hostile ioctls, mutated
     /// datagrams, racing threads; each prints JSON.
     Stress(stress::Args),
@@ -88,6 +92,7 @@ fn main() {
         Cmd::Compare(a) => compare::run(&a),
         Cmd::Bench(a) => bench::run(&a),
         Cmd::Stress(a) => stress::run(&a),
+        Cmd::Nfq(a) => nfq::run(&a),
     };
     if let Err(e) = r {
         eprintln!("udprx: {e:#}");

@@ -266,7 +266,7 @@ pub fn line(data: &[u8]) -> String {
 }
 
 /// Whether SIGINT or SIGTERM is pending (they are blocked from start-up).
-fn stop_requested() -> bool {
+pub(crate) fn stop_requested() -> bool {
     // SAFETY: `set` is a plain sigset_t that sigpending fills in.
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
