@@ -89,6 +89,17 @@ enum Cmd {
         #[arg(long)]
         cgroup: std::path::PathBuf,
     },
+    /// Attach an IPv4 bind program to the cgroup2 directory CGROUP: a bind to port DENY
+    /// fails with EPERM, a bind to port FROM binds port TO, the others are left alone.
+    Bind4 {
+        #[arg(long)]
+        cgroup: std::path::PathBuf,
+        /// FROM:TO.
+        #[arg(long, value_parser = parse_rewrite)]
+        rewrite: (u16, u16),
+        #[arg(long)]
+        deny: u16,
+    },
     /// THREADS threads race reads, poll, epoll and the socket ioctls on FILES shared udprx
     /// sockets (bound to PORT, PORT+1, ...) while two senders fill them for SECONDS; with
     /// more than one file they also close and reopen sockets. Then the sockets are closed.
@@ -145,6 +156,13 @@ enum Op {
     Insmod,
 }
 
+/// `FROM:TO`, two ports.
+fn parse_rewrite(s: &str) -> Result<(u16, u16), String> {
+    let (a, b) = s.split_once(':').ok_or("expected FROM:TO")?;
+    let port = |p: &str| p.parse::<u16>().map_err(|e| format!("{p}: {e}"));
+    Ok((port(a)?, port(b)?))
+}
+
 /// xorshift64*: deterministic for a seed, no dependency.
 struct Rng(u64);
 
@@ -180,6 +198,11 @@ pub fn run(a: &Args) -> Result<()> {
             seed,
         } => mutate(*to, ports, *proto, *count, *seed),
         Cmd::DenyIngress { cgroup } => crate::filter::deny_ingress(cgroup),
+        Cmd::Bind4 {
+            cgroup,
+            rewrite: (from, to),
+            deny,
+        } => crate::filter::bind4(cgroup, *from, *to, *deny),
         Cmd::Race {
             port,
             files,
