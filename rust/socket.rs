@@ -21,12 +21,12 @@ use crate::{
     kapi::{
         bhlock::{new_spinlock_bh, SpinLockBh},
         miscdev::{DeviceFile, POLL_READABLE},
-        netns::{current_capable_net_admin, rmem, Net},
+        netns::Net,
         skb::{QueuedSkb, Skb, SkbQueue},
         sock::{Sock, StrayRcv, UdpSocket},
     },
     pernet::UdprxNet,
-    rxqueue::{self, Counter, Limits, Memory, Outcome, Policy},
+    rxqueue::{self, Counter, Memory, Outcome, Policy},
     Udprx,
 };
 use kernel::{
@@ -382,17 +382,13 @@ impl Socket {
             return Err(EINVAL);
         }
         let force = args.flags & abi::RCVBUF_FORCE != 0;
-        // 7.3 `sk_setsockopt()`: `SO_RCVBUFFORCE` needs `sockopt_capable(CAP_NET_ADMIN)`.
-        if force && !current_capable_net_admin() {
-            return Err(EPERM);
-        }
-        let limits = Limits {
-            rmem_max: rmem::max(),
-            min_rcvbuf: rmem::min_rcvbuf(),
-        };
+        // The backing socket's own option decides (the LSM, cgroup setsockopt programs,
+        // `SO_RCVBUFFORCE`'s capability, the clamp and doubling); the queue takes its
+        // `sk_rcvbuf`, so the stock path's test on that socket and udprx's agree.
+        let rcvbuf = self.sock.set_rcvbuf(args.val, force)?;
         let mut q = self.rx.lock();
-        q.acct.set_rcvbuf(args.val, force, limits);
-        self.rcvbuf_hint.store(q.acct.info().rcvbuf, Relaxed);
+        q.acct.set_rcvbuf_to(rcvbuf);
+        self.rcvbuf_hint.store(rcvbuf, Relaxed);
         Ok(0)
     }
 

@@ -298,27 +298,3 @@ unsafe extern "C" fn exit_callback<T: PernetData>(net: *mut bindings::net) {
         core::ptr::drop_in_place(&raw mut (*slot).data);
     }
 }
-
-/// Receive-buffer sysctls and constants of the running kernel.
-pub(crate) mod rmem {
-    use super::bindings;
-
-    /// `net.core.rmem_max`.
-    pub(crate) fn max() -> u32 {
-        // SAFETY: Reads an exported sysctl with `READ_ONCE()`.
-        unsafe { bindings::udprx_sysctl_rmem_max() }
-    }
-
-    /// `SOCK_MIN_RCVBUF`.
-    pub(crate) fn min_rcvbuf() -> u32 {
-        // SAFETY: Returns a constant.
-        unsafe { bindings::udprx_sock_min_rcvbuf() }
-    }
-}
-
-/// Whether the calling task has `CAP_NET_ADMIN` in the initial user namespace
-/// (`capable()`, what 7.3's `sockopt_capable()` asks for `SO_RCVBUFFORCE`).
-pub(crate) fn current_capable_net_admin() -> bool {
-    // SAFETY: `capable()` only looks at the current task's credentials.
-    unsafe { bindings::capable(bindings::CAP_NET_ADMIN as i32) }
-}

@@ -136,16 +136,6 @@ void udprx_udp_csum_pull_header(struct sk_buff *skb)
 	udp_csum_pull_header(skb);
 }
 
-u32 udprx_sysctl_rmem_max(void)
-{
-	return READ_ONCE(sysctl_rmem_max);
-}
-
-u32 udprx_sock_min_rcvbuf(void)
-{
-	return SOCK_MIN_RCVBUF;
-}
-
 int udprx_socket_rcvbuf(const struct socket *sock)
 {
 	return READ_ONCE(sock->sk->sk_rcvbuf);
@@ -179,12 +169,14 @@ bool udprx_sk_has_filter(const struct sock *sk)
 int udprx_sock_setsockopt_user(struct socket *sock, int optname, void __user *optval,
 			       unsigned int optlen)
 {
-	return sock_setsockopt(sock, SOL_SOCKET, optname, USER_SOCKPTR(optval), optlen);
+	return do_sock_setsockopt(sock, in_compat_syscall(), SOL_SOCKET, optname,
+				  USER_SOCKPTR(optval), optlen);
 }
 
 int udprx_sock_setsockopt_int(struct socket *sock, int optname, int val)
 {
-	return sock_setsockopt(sock, SOL_SOCKET, optname, KERNEL_SOCKPTR(&val), sizeof(val));
+	return do_sock_setsockopt(sock, in_compat_syscall(), SOL_SOCKET, optname,
+				  KERNEL_SOCKPTR(&val), sizeof(val));
 }
 
 void udprx_spin_lock_bh(spinlock_t *lock)

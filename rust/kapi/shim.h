@@ -82,9 +82,6 @@ bool udprx_udp_lib_checksum_complete(struct sk_buff *skb);
 /* udp_csum_pull_header() (inline). */
 void udprx_udp_csum_pull_header(struct sk_buff *skb);
 
-/* Socket memory sysctls and constants (READ_ONCE / macros). */
-u32 udprx_sysctl_rmem_max(void);
-u32 udprx_sock_min_rcvbuf(void);
 /* READ_ONCE(sock->sk->sk_rcvbuf) (struct sock is opaque to Rust). */
 int udprx_socket_rcvbuf(const struct socket *sock);
 
@@ -116,10 +113,13 @@ void udprx_ip_inc_indelivers(struct net *net);
 void udprx_sk_unhash(struct sock *sk);
 /* sk->sk_filter != NULL (rcu_access_pointer(), a macro). */
 bool udprx_sk_has_filter(const struct sock *sk);
-/* sock_setsockopt(sock, SOL_SOCKET, optname, USER_SOCKPTR(optval), optlen) (USER_SOCKPTR is inline). */
+/*
+ * do_sock_setsockopt(sock, in_compat_syscall(), SOL_SOCKET, optname, USER_SOCKPTR(optval),
+ * optlen), as setsockopt(2) calls it (USER_SOCKPTR and in_compat_syscall are inline).
+ */
 int udprx_sock_setsockopt_user(struct socket *sock, int optname, void __user *optval,
 			       unsigned int optlen);
-/* sock_setsockopt(sock, SOL_SOCKET, optname, KERNEL_SOCKPTR(&val), sizeof(val)) (inline). */
+/* The same with an int in kernel memory (KERNEL_SOCKPTR(&val)). */
 int udprx_sock_setsockopt_int(struct socket *sock, int optname, int val);
 /* spin_lock_bh() / spin_unlock_bh() / spin_trylock_bh() (inline). */
 void udprx_spin_lock_bh(spinlock_t *lock);

@@ -292,6 +292,23 @@ impl UdpSocket {
         self.sk().into()
     }
 
+    /// `setsockopt(SOL_SOCKET, SO_RCVBUF, val)`, or `SO_RCVBUFFORCE` (which needs
+    /// `CAP_NET_ADMIN`), as the syscall runs it: the LSM, the cgroup's setsockopt programs
+    /// (which may change or refuse the value), then the kernel's clamp and doubling.
+    /// Returns the `sk_rcvbuf` the socket got.
+    pub(crate) fn set_rcvbuf(&self, val: i32, force: bool) -> Result<u32> {
+        let opt = if force {
+            bindings::SO_RCVBUFFORCE
+        } else {
+            bindings::SO_RCVBUF
+        };
+        // SAFETY: We own the socket; the option's int is read from kernel memory.
+        to_result(unsafe {
+            bindings::udprx_sock_setsockopt_int(self.sock.as_ptr(), opt as i32, val)
+        })?;
+        Ok(self.rcvbuf())
+    }
+
     /// `bind()` to `0.0.0.0:port`, with the stock checks (`EADDRINUSE`, `EACCES` below
     /// `ip_unprivileged_port_start` without `CAP_NET_BIND_SERVICE`, cgroup bind programs).
     pub(crate) fn bind_any(&self, port: u16) -> Result {
@@ -316,7 +333,8 @@ impl UdpSocket {
     }
 
     /// `setsockopt(SOL_SOCKET, SO_ATTACH_FILTER, arg, len)` with the caller's `struct
-    /// sock_fprog` (native or compat layout, as `copy_bpf_fprog_from_user()` reads it).
+    /// sock_fprog` (native or compat layout, as `copy_bpf_fprog_from_user()` reads it), as
+    /// the syscall runs it: the LSM and the cgroup's setsockopt programs first.
     pub(crate) fn attach_filter(&self, arg: UserPtr, len: u32) -> Result {
         // SAFETY: We own the socket; the option reads `len` bytes from the user pointer
         // with the usual user-copy checks.

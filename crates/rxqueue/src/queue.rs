@@ -384,8 +384,14 @@ impl<M: Memory> Queue<M> {
         };
         let val = val.min(i64::from(INT_MAX / 2));
         let rcvbuf = (val * 2).max(i64::from(limits.min_rcvbuf));
-        self.rcvbuf = rcvbuf as u32;
-        self.forward_threshold = self.rcvbuf >> 2;
+        self.set_rcvbuf_to(rcvbuf as u32);
+    }
+
+    /// `sk_rcvbuf` is now `rcvbuf` (as a socket option of the running kernel set it);
+    /// `udp_lib_setsockopt()` sets `forward_threshold = sk_rcvbuf >> 2`.
+    pub fn set_rcvbuf_to(&mut self, rcvbuf: u32) {
+        self.rcvbuf = rcvbuf;
+        self.forward_threshold = rcvbuf >> 2;
     }
 
     /// An arriving datagram of `truesize` bytes. `condense` is called when 7.3 would call
