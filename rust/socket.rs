@@ -20,7 +20,7 @@ use crate::{
     counters::{DropReason, UdpMib},
     kapi::{
         bhlock::{new_spinlock_bh, SpinLockBh},
-        miscdev::{DeviceFile, POLL_READABLE},
+        miscdev::{in_compat_syscall, DeviceFile, POLL_READABLE},
         netns::Net,
         skb::{QueuedSkb, Skb, SkbQueue},
         sock::{Sock, StrayRcv, UdpSocket},
@@ -532,6 +532,10 @@ impl DeviceFile for Socket {
             abi::UDPRX_ATTACH_FILTER => this
                 .sock
                 .attach_filter(arg, abi::SOCK_FPROG_SIZE as u32)
+                .map(|()| 0),
+            abi::UDPRX_ATTACH_FILTER_COMPAT if in_compat_syscall() => this
+                .sock
+                .attach_filter(arg, abi::COMPAT_SOCK_FPROG_SIZE as u32)
                 .map(|()| 0),
             abi::UDPRX_DETACH_FILTER => this.sock.detach_filter().map(|()| 0),
             abi::UDPRX_INFO => {

@@ -10,7 +10,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 HOST_DEBS=(clang-19 lld-19 llvm-19 libclang-19-dev bc bison flex libelf-dev libssl-dev
 	cpio kmod make rsync udev iproute2 busybox-static python3-pip fonts-dejavu-core
-	nftables conntrack)
+	nftables conntrack gcc-multilib)
 # From bookworm-backports, the same QEMU release as the image's qemu-utils.
 HOST_DEBS_BPO=(qemu-system-x86)
 

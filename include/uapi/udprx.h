@@ -55,6 +55,7 @@ struct udprx_info {
 #define UDPRX_HOLD		_IO('U', 4)
 #define UDPRX_RELEASE		_IO('U', 5)
 #define UDPRX_INFO		_IOR('U', 6, struct udprx_info)
+/* A 32-bit caller's struct sock_fprog is 8 bytes: this number is then another, also accepted. */
 #define UDPRX_ATTACH_FILTER	_IOW('U', 7, struct sock_fprog)
 #define UDPRX_DETACH_FILTER	_IO('U', 8)
 

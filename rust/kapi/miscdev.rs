@@ -108,7 +108,8 @@ impl<T: DeviceFile> Vtable<T> {
         poll: Some(Self::poll),
         unlocked_ioctl: Some(Self::ioctl),
         // As the kernel crate's miscdevice: a 32-bit caller's argument goes through
-        // compat_ptr(). The ioctl structs (crates/abi) have one layout on 32 and 64 bits.
+        // compat_ptr(). The ioctl structs (crates/abi) have one layout on 32 and 64 bits,
+        // but for `struct sock_fprog`, whose number differs (see `in_compat_syscall`).
         // None on a kernel without CONFIG_COMPAT.
         compat_ioctl: kernel::bindings::compat_ptr_ioctl,
         ..pin_init::zeroed()
@@ -198,4 +199,11 @@ impl<T: DeviceFile> Vtable<T> {
             Err(e) => e.to_errno() as c_long,
         }
     }
+}
+
+/// Whether the calling syscall is a 32-bit one (`in_compat_syscall()`), for an ioctl whose
+/// argument has another layout there.
+pub(crate) fn in_compat_syscall() -> bool {
+    // SAFETY: Reads the current task's syscall state.
+    unsafe { bindings::udprx_in_compat_syscall() }
 }

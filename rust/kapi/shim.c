@@ -81,6 +81,11 @@ unsigned int udprx_nf_conntrack_confirm(struct sk_buff *skb)
 #endif
 }
 
+bool udprx_in_compat_syscall(void)
+{
+	return in_compat_syscall();
+}
+
 bool udprx_in_task(void)
 {
 	return in_task();

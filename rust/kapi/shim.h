@@ -63,6 +63,8 @@ void udprx_skb_dst_drop(struct sk_buff *skb);
 void udprx_nf_reset_ct(struct sk_buff *skb);
 /* nf_conntrack_confirm() (inline): the verdict of confirming the skb's conntrack entry. */
 unsigned int udprx_nf_conntrack_confirm(struct sk_buff *skb);
+/* in_compat_syscall() (inline). */
+bool udprx_in_compat_syscall(void);
 /* in_task(), local_bh_disable(), local_bh_enable() (macros and inlines). */
 bool udprx_in_task(void);
 void udprx_local_bh_disable(void);

@@ -177,6 +177,14 @@ pub const SOCK_FPROG_SIZE: usize = 16;
 /// queued shorter.
 pub const UDPRX_ATTACH_FILTER: u32 = ioc(IOC_WRITE, 7, SOCK_FPROG_SIZE);
 
+/// Size of `struct sock_fprog` for a 32-bit caller (`struct compat_sock_fprog`: `unsigned
+/// short len`, padding, a 32-bit pointer).
+pub const COMPAT_SOCK_FPROG_SIZE: usize = 8;
+
+/// [`UDPRX_ATTACH_FILTER`] as a 32-bit caller's `_IOW('U', 7, struct sock_fprog)` encodes
+/// it; accepted from 32-bit callers only, with their `struct sock_fprog`.
+pub const UDPRX_ATTACH_FILTER_COMPAT: u32 = ioc(IOC_WRITE, 7, COMPAT_SOCK_FPROG_SIZE);
+
 /// Detach the socket filter (`_IO('U', 8)`), as `SO_DETACH_FILTER`: `-ENOENT` when none is
 /// attached.
 pub const UDPRX_DETACH_FILTER: u32 = ioc(0, 8, 0);
