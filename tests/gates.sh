@@ -119,25 +119,12 @@ conntrack_after() {
 in_scope conntrack_after
 
 # --- NFQUEUE --------------------------------------------------------------------------
-# nfq_bg NAME NETNS NFQ-ARGS...: start `udprx nfq` in the background; sets NAME_pid and
-# NAME_out, and returns once the queue is bound (or it failed).
+# nfq_bg NAME NETNS NFQ-ARGS...: `udprx nfq` in the background, once the queue is bound.
 nfq_bg() {
 	local name=$1 ns=$2
 	shift 2
-	local out err
-	out=$(mktemp) err=$(mktemp)
-	defer rm -f "$out" "$err"
-	udprx -n "$ns" nfq "$@" >"$out" 2>"$err" &
-	local pid=$!
-	defer reader_stop "$pid"
-	printf -v "${name}_pid" '%s' "$pid"
-	printf -v "${name}_out" '%s' "$out"
-	slowwait 30 __nfq_settled "$pid" "$err"
-	[[ $(<"$err") == *"nfq: bound to queue"* ]] && return 0
-	ktap_print_msg "nfq did not bind: $(<"$err")"
-	return 1
+	udprx_bg "$name" "$ns" "nfq: bound to queue" nfq "$@"
 }
-__nfq_settled() { [[ $(<"$2") == *"nfq: bound to queue"* ]] || ! kill -0 "$1" 2>/dev/null; }
 __all_gone() {
 	local p
 	for p in "$@"; do ! kill -0 "$p" 2>/dev/null || return 1; done
@@ -252,7 +239,7 @@ cgbind() {
 	in_cg $g udprx -n "$NS1" recv --port $R --timeout 600 >"$tmp/rw.out" 2>"$tmp/rw.err" &
 	local pid=$!
 	defer reader_stop $pid
-	slowwait 30 __reader_settled $pid "$tmp/rw.err" || ktap_bail_out "cgroup bind4: udprx reader"
+	slowwait 30 __settled $pid "$tmp/rw.err" "bound to port" || ktap_bail_out "cgroup bind4: udprx reader"
 	if udp_bound "$NS1" $R2 && ! udp_bound "$NS1" $R; then
 		ktap_test_pass "cgroup bind4: a udprx bind to $R holds $R2 in the stock tables, $R stays free"
 	else

@@ -252,28 +252,35 @@ ip_mib() {
 }
 
 # --- readers --------------------------------------------------------------------------
-# recv_bg NAME NETNS RECV-ARGS...: start `udprx recv` in the background; sets NAME_pid,
-# NAME_out and NAME_err, and returns once the socket is bound (or the reader failed).
-recv_bg() {
-	local name=$1 ns=$2
-	shift 2
+# udprx_bg NAME NETNS READY UDPRX-ARGS...: start `udprx UDPRX-ARGS...` in NETNS in the
+# background; sets NAME_pid, NAME_out and NAME_err, and returns once it printed READY on
+# stderr (or it is gone, then 1).
+udprx_bg() {
+	local name=$1 ns=$2 ready=$3
+	shift 3
 	local out err
 	out=$(mktemp) err=$(mktemp)
 	defer rm -f "$out" "$err"
-	udprx -n "$ns" recv "$@" >"$out" 2>"$err" &
+	udprx -n "$ns" "$@" >"$out" 2>"$err" &
 	local pid=$!
 	defer reader_stop "$pid"
 	printf -v "${name}_pid" '%s' "$pid"
 	printf -v "${name}_out" '%s' "$out"
 	printf -v "${name}_err" '%s' "$err"
-	slowwait 30 __reader_settled "$pid" "$err"
-	[[ $(<"$err") == *"bound to port"* ]] && return 0
-	ktap_print_msg "reader did not bind: $(<"$err")"
+	slowwait 30 __settled "$pid" "$err" "$ready"
+	[[ $(<"$err") == *"$ready"* ]] && return 0
+	ktap_print_msg "udprx $1 did not get ready: $(<"$err")"
 	return 1
 }
-# __reader_settled PID ERR: the reader said it is bound, or it is gone.
-__reader_settled() {
-	[[ $(<"$2") == *"bound to port"* ]] || ! kill -0 "$1" 2>/dev/null
+# __settled PID ERR READY: the process said READY, or it is gone.
+__settled() {
+	[[ $(<"$2") == *"$3"* ]] || ! kill -0 "$1" 2>/dev/null
+}
+# recv_bg NAME NETNS RECV-ARGS...: `udprx recv` in the background, once its socket is bound.
+recv_bg() {
+	local name=$1 ns=$2
+	shift 2
+	udprx_bg "$name" "$ns" "bound to port" recv "$@"
 }
 # reader_stop PID: kill a reader if it still runs, and reap it.
 reader_stop() {
