@@ -23,7 +23,7 @@ nix::ioctl_write_ptr_bad!(ioctl_attach_filter, UDPRX_ATTACH_FILTER, libc::sock_f
 nix::ioctl_none_bad!(ioctl_detach_filter, UDPRX_DETACH_FILTER);
 
 fn errno_msg(what: &str, e: nix::errno::Errno) -> anyhow::Error {
-    anyhow::anyhow!("{what}: {e}: {}", e.desc())
+    anyhow::anyhow!("{what}: {e}")
 }
 
 /// One udprx socket (an open file of `/dev/udprx`).
@@ -95,7 +95,7 @@ impl Device {
             port,
             ..Default::default()
         })
-        .map_err(|e| anyhow::anyhow!("bind to port {port}: {}: {}", e, e.desc()))
+        .map_err(|e| anyhow::anyhow!("bind to port {port}: {e}"))
     }
 
     pub fn fd(&self) -> i32 {

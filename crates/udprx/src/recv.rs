@@ -308,7 +308,7 @@ pub fn run(a: &Args) -> Result<()> {
         })?;
         if let Some(n) = a.filter_max_len {
             dev.attach_filter(&crate::filter::max_len(n))
-                .map_err(|e| anyhow::anyhow!("attach filter: {e}: {}", e.desc()))?;
+                .map_err(|e| anyhow::anyhow!("attach filter: {e}"))?;
         }
         if let Some(v) = a.rcvbuf {
             dev.set_rcvbuf(v, a.force)?;

@@ -232,7 +232,7 @@ impl Rx {
                 }
                 if let Some(f) = &filter {
                     d.attach_filter(f)
-                        .map_err(|e| anyhow::anyhow!("attach filter: {e}: {}", e.desc()))?;
+                        .map_err(|e| anyhow::anyhow!("attach filter: {e}"))?;
                 }
                 d.bind(PORT)?;
                 Rx::Udprx(d)
