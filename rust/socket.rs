@@ -113,12 +113,12 @@ pub(crate) struct Socket {
     /// a reader sleeps there: as `sock_def_readable()` wakes only a wait queue with
     /// sleepers (`skwq_has_sleeper()`), so that a socket nobody waits on costs no wait-queue
     /// lock per datagram.
-    polled: Atomic<u32>,
+    polled: Atomic<bool>,
     /// Whether the receive queue holds a datagram, as last published under `rx`: what a
     /// non-blocking read looks at before it takes the lock, as 7.3's `__skb_recv_udp()`
     /// tests `skb_queue_empty_lockless()`, so that a reader spinning on an empty socket
     /// does not take the lock arrivals need.
-    nonempty: Atomic<u32>,
+    nonempty: Atomic<bool>,
     /// `sk_rcvbuf` and the policy as `UDPRX_SET_RCVBUF` and `UDPRX_SET_POLICY` last set
     /// them under `rx`: what an arrival reads without the lock to decide whether to
     /// condense the skb first (7.3 reads `sk_rcvbuf` and `sk_rmem_alloc` the same way).
@@ -246,7 +246,7 @@ impl Socket {
                 self.publish(&q);
                 // Read under the lock: a reader counts itself in before it sleeps, a
                 // poller sets `polled` before it takes the lock to look at the queue.
-                let wake = q.sleepers != 0 || self.polled.load(Relaxed) != 0;
+                let wake = q.sleepers != 0 || self.polled.load(Relaxed);
                 drop(q);
                 if wake {
                     self.wait.notify_all();
@@ -279,7 +279,7 @@ impl Socket {
     /// Written only when it changes: a reader spinning on an empty socket polls it, and an
     /// arrival to a socket that already held a datagram leaves its cache line alone.
     fn publish(&self, q: &RxQueue) {
-        let v = u32::from(q.acct.readable());
+        let v = q.acct.readable();
         if self.nonempty.load(Relaxed) != v {
             self.nonempty.store(v, Relaxed);
         }
@@ -287,7 +287,7 @@ impl Socket {
 
     /// Takes the oldest datagram off the queue, uncharging it; waits unless `nonblock`.
     fn dequeue(&self, nonblock: bool) -> Result<QueuedSkb> {
-        if nonblock && self.nonempty.load(Relaxed) == 0 {
+        if nonblock && !self.nonempty.load(Relaxed) {
             return Err(EAGAIN);
         }
         let mut q = self.rx.lock();
@@ -436,8 +436,8 @@ impl DeviceFile for Socket {
                     sleepers: 0,
                 }, "udprx_socket_rx"),
                 wait <- new_poll_condvar!("udprx_socket_wait"),
-                polled: Atomic::new(0),
-                nonempty: Atomic::new(0),
+                polled: Atomic::new(false),
+                nonempty: Atomic::new(false),
                 rcvbuf_hint: Atomic::new(rcvbuf),
                 policy_hint: Atomic::new(Policy::Modern.to_raw()),
                 port <- new_mutex!(None, "udprx_socket_port"),
@@ -478,7 +478,7 @@ impl DeviceFile for Socket {
     }
 
     fn poll(this: ArcBorrow<'_, Self>, file: &File, table: PollTable<'_>) -> u32 {
-        this.polled.store(1, Relaxed);
+        this.polled.store(true, Relaxed);
         table.register_wait(file, &this.wait);
         if this.rx.lock().acct.readable() {
             POLL_READABLE

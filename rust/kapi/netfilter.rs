@@ -5,12 +5,13 @@
 //! C header: [`include/linux/netfilter.h`](srctree/include/linux/netfilter.h)
 
 use super::{bindings, netns::Net, skb::Skb};
-use core::{
-    marker::PhantomData,
-    ptr::NonNull,
-    sync::atomic::{AtomicBool, Ordering},
+use core::{marker::PhantomData, ptr::NonNull};
+use kernel::{
+    error::to_result,
+    prelude::*,
+    sync::atomic::{Atomic, Full},
+    types::Opaque,
 };
-use kernel::{error::to_result, prelude::*, types::Opaque};
 
 /// What a hook does with an skb. Ownership makes the verdict honest: a hook that steals
 /// the skb must have consumed the [`Skb`] to say so.
@@ -73,7 +74,7 @@ pub(crate) struct HookRegistration<H: Hook> {
     #[pin]
     ops: Opaque<bindings::nf_hook_ops>,
     net: NonNull<bindings::net>,
-    unregistered: AtomicBool,
+    unregistered: Atomic<bool>,
     _h: PhantomData<H>,
 }
 
@@ -104,7 +105,7 @@ impl<H: Hook> HookRegistration<H> {
             }),
             // SAFETY: `raw` came from a `&Net`, so it is non-null.
             net: unsafe { NonNull::new_unchecked(raw) },
-            unregistered: AtomicBool::new(false),
+            unregistered: Atomic::new(false),
             _h: PhantomData,
         })
     }
@@ -113,7 +114,7 @@ impl<H: Hook> HookRegistration<H> {
     /// for a netns's `pre_exit`, after which the netns core waits one grace period for all
     /// the namespaces that go together, before `exit` frees what the hook touches.
     pub(crate) fn unregister(&self) {
-        if !self.unregistered.swap(true, Ordering::AcqRel) {
+        if !self.unregistered.xchg(true, Full) {
             // SAFETY: Registered until now (type invariants; the flag makes this once).
             unsafe { bindings::nf_unregister_net_hook(self.net.as_ptr(), self.ops.get()) };
         }
@@ -123,7 +124,7 @@ impl<H: Hook> HookRegistration<H> {
 #[pinned_drop]
 impl<H: Hook> PinnedDrop for HookRegistration<H> {
     fn drop(self: Pin<&mut Self>) {
-        if self.unregistered.swap(true, Ordering::AcqRel) {
+        if self.unregistered.xchg(true, Full) {
             // Unregistered in `pre_exit`; the grace period after it has passed.
             return;
         }
