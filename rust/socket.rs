@@ -37,6 +37,7 @@ use kernel::{
     sync::{
         aref::ARef,
         atomic::{Atomic, Relaxed},
+        barrier::{smp_mb, Full},
         poll::PollCondVar,
         poll::PollTable,
         rcu, Arc, ArcBorrow, Mutex,
@@ -365,14 +366,24 @@ impl Socket {
         // The stock bind owns the port in the stock tables first: a stock socket on it
         // makes this `EADDRINUSE`, and no stock socket can take it afterwards. The port is
         // the one the backing socket got: a cgroup `bind4` program may have rewritten it.
+        // A cgroup program may also have rewritten the address or set `SO_REUSEADDR` /
+        // `SO_REUSEPORT` (`bpf_setsockopt()`): then other sockets may share the port, and
+        // the hook, which goes by port alone, would take their datagrams. Refused.
         let bound = state.ports.insert(this.into(), || {
             this.sock.bind_any(args.port)?;
+            if !this.sock.sk().owns_port_alone() {
+                this.sock.unhash();
+                return Err(EADDRNOTAVAIL);
+            }
             Ok(this.sock.sk().port())
         })?;
         // INVARIANT: In the table under `bound` from now until `release`.
         *port = Some(bound);
         // What the stock path queued before the table had the port; from now on every
-        // stray is announced to a socket the table finds (`StrayRcv`).
+        // stray is announced to a socket the table finds (`StrayRcv`). The barrier pairs
+        // with the one in `data_ready`: either it finds the table's new entry, or this
+        // finds its datagram on the backing socket's queue.
+        smp_mb(Full);
         this.absorb_strays(state);
         Ok(0)
     }
@@ -382,6 +393,9 @@ impl Socket {
             return Err(EINVAL);
         }
         let force = args.flags & abi::RCVBUF_FORCE != 0;
+        // Serialised with other settings (and binds), so that the queue keeps the value
+        // the socket got last.
+        let _settings = self.port.lock();
         // The backing socket's own option decides (the LSM, cgroup setsockopt programs,
         // `SO_RCVBUFFORCE`'s capability, the clamp and doubling); the queue takes its
         // `sk_rcvbuf`, so the stock path's test on that socket and udprx's agree.
@@ -601,6 +615,8 @@ impl StrayRcv for Socket {
     /// between sockets (a bind that has not reached the table yet absorbs it itself, a
     /// close frees it).
     fn data_ready(sk: &Sock) {
+        // Pairs with the barrier in `bind` (the datagram was queued before this call).
+        smp_mb(Full);
         let Some(state) = sk.net().data::<UdprxNet>() else {
             return;
         };

@@ -31,26 +31,30 @@ pub(crate) trait Hook {
     fn hook(net: &Net, skb: Skb) -> Verdict;
 }
 
-/// Bottom halves disabled for its life when created in task context (in softirq they
-/// are).
-struct BhDisabledInTask(bool);
+/// Bottom halves disabled for its life: disabled by `new` when they were enabled.
+///
+/// # Invariants
+///
+/// When `.0` is true, `new` called `local_bh_disable()` on this CPU (which disabling
+/// bottom halves pins the task to) and `drop` undoes it.
+struct BhDisabled(bool);
 
-impl BhDisabledInTask {
+impl BhDisabled {
     fn new() -> Self {
-        // SAFETY: `in_task()` reads the preempt count; `local_bh_disable()` may be called
-        // in task context and is undone in `drop`, on the same CPU (disabling bottom halves
-        // disables migration).
+        // SAFETY: `in_softirq()` reads the preempt count; `local_bh_disable()` may be
+        // called in task context and is undone in `drop`.
         unsafe {
-            let task = bindings::udprx_in_task();
-            if task {
+            let enabled = !bindings::udprx_in_softirq();
+            if enabled {
                 bindings::udprx_local_bh_disable();
             }
-            Self(task)
+            // INVARIANT: Disabled here when they were enabled.
+            Self(enabled)
         }
     }
 }
 
-impl Drop for BhDisabledInTask {
+impl Drop for BhDisabled {
     fn drop(&mut self) {
         if self.0 {
             // SAFETY: Disabled in `new`, on this CPU.
@@ -155,7 +159,7 @@ unsafe extern "C" fn hook_callback<H: Hook>(
     // An NFQUEUE verdict resumes the hooks after the queueing one in the process context of
     // the verdict (`nf_reinject()` → `nf_iterate()`), with bottom halves enabled; the
     // stock path reaches `udp_rcv()` only with them disabled, and so does `H::hook`.
-    let _bh = BhDisabledInTask::new();
+    let _bh = BhDisabled::new();
     match H::hook(net, skb) {
         Verdict::Accept(skb) => {
             // Netfilter keeps the skb: hand the reference back.

@@ -83,6 +83,10 @@ impl Net {
         // SAFETY: The netns is valid (type invariants) and `id` is the id of a registered
         // subsystem, so `net_generic()` returns its slot for this netns.
         let slot = unsafe { Slot::<T>::of(self, id) };
+        // A netns whose subsystems are still being set up may have no slot yet.
+        if slot.is_null() {
+            return None;
+        }
         // SAFETY: `ready` is initialised before anything can read it (`Slot` invariants).
         let ready = unsafe { &(*slot).ready };
         if !ready.load(Acquire) {

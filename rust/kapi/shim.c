@@ -86,9 +86,9 @@ bool udprx_in_compat_syscall(void)
 	return in_compat_syscall();
 }
 
-bool udprx_in_task(void)
+bool udprx_in_softirq(void)
 {
-	return in_task();
+	return in_softirq();
 }
 
 void udprx_local_bh_disable(void)
@@ -265,7 +265,24 @@ void udprx_sk_set_data_ready(struct sock *sk, void (*data_ready)(struct sock *sk
 
 u16 udprx_sk_num(const struct sock *sk)
 {
-	return inet_sk(sk)->inet_num;
+	return READ_ONCE(inet_sk(sk)->inet_num);
+}
+
+__be32 udprx_sk_rcv_saddr(const struct sock *sk)
+{
+	return READ_ONCE(sk->sk_rcv_saddr);
+}
+
+bool udprx_sk_reuse_any(const struct sock *sk)
+{
+	return sk->sk_reuse || sk->sk_reuseport;
+}
+
+void udprx_sk_busy_poll_off(struct sock *sk)
+{
+#ifdef CONFIG_NET_RX_BUSY_POLL
+	WRITE_ONCE(sk->sk_ll_usec, 0);
+#endif
 }
 
 struct net *udprx_sock_net(const struct sock *sk)

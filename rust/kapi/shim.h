@@ -65,8 +65,8 @@ void udprx_nf_reset_ct(struct sk_buff *skb);
 unsigned int udprx_nf_conntrack_confirm(struct sk_buff *skb);
 /* in_compat_syscall() (inline). */
 bool udprx_in_compat_syscall(void);
-/* in_task(), local_bh_disable(), local_bh_enable() (macros and inlines). */
-bool udprx_in_task(void);
+/* in_softirq() (bottom halves disabled or serving), local_bh_disable(), local_bh_enable(). */
+bool udprx_in_softirq(void);
 void udprx_local_bh_disable(void);
 void udprx_local_bh_enable(void);
 /* xfrm4_policy_check(NULL, XFRM_POLICY_IN, skb) (inline). */
@@ -105,6 +105,12 @@ void udprx_sk_forward_alloc_add(struct sock *sk, int val);
 void udprx_sk_set_data_ready(struct sock *sk, void (*data_ready)(struct sock *sk));
 /* inet_sk(sk)->inet_num (inet_sk() is inline): the bound local port. */
 u16 udprx_sk_num(const struct sock *sk);
+/* READ_ONCE(sk->sk_rcv_saddr): the bound local address. */
+__be32 udprx_sk_rcv_saddr(const struct sock *sk);
+/* sk->sk_reuse || sk->sk_reuseport: SO_REUSEADDR or SO_REUSEPORT (bitfields). */
+bool udprx_sk_reuse_any(const struct sock *sk);
+/* WRITE_ONCE(sk->sk_ll_usec, 0): no busy polling (a field only with NET_RX_BUSY_POLL). */
+void udprx_sk_busy_poll_off(struct sock *sk);
 /* sock_net() (inline). */
 struct net *udprx_sock_net(const struct sock *sk);
 /* __ICMP_INC_STATS(net, ICMP_MIB_INERRORS) (a macro over per-CPU counters). */

@@ -103,8 +103,8 @@ impl Sock {
     /// [`SpinLockBh`](super::bhlock::SpinLockBh)), as in softirq, so that the memory cgroup
     /// is charged without sleeping.
     pub(crate) fn mem_schedule(&self, size: u32) -> bool {
-        let pages = size.div_ceil(PAGE_SIZE);
-        let (Ok(size), Ok(bytes)) = (i32::try_from(size), i32::try_from(pages * PAGE_SIZE)) else {
+        let bytes = u64::from(size.div_ceil(PAGE_SIZE)) * u64::from(PAGE_SIZE);
+        let (Ok(size), Ok(bytes)) = (i32::try_from(size), i32::try_from(bytes)) else {
             return false;
         };
         self.with_receive_queue_lock(|sk| {
@@ -123,20 +123,37 @@ impl Sock {
     /// `__sk_mem_reclaim(sk, bytes)`, which takes them from `sk_forward_alloc`, where they
     /// are put back first under the same lock.
     pub(crate) fn mem_reclaim(&self, bytes: u32) {
-        let bytes = i32::try_from(bytes).unwrap_or(i32::MAX);
-        self.with_receive_queue_lock(|sk| {
-            // SAFETY: The sock is alive and we hold its receive queue's lock.
-            unsafe {
-                Self::forward_alloc_add(sk, bytes);
-                bindings::__sk_mem_reclaim(sk, bytes);
-            }
-        });
+        // In whole pages that fit in an int each.
+        const CHUNK: u32 = 1 << 30;
+        let mut left = bytes;
+        while left != 0 {
+            let chunk = left.min(CHUNK);
+            left -= chunk;
+            self.with_receive_queue_lock(|sk| {
+                // SAFETY: The sock is alive and we hold its receive queue's lock; `chunk`
+                // fits in an int.
+                unsafe {
+                    Self::forward_alloc_add(sk, chunk as i32);
+                    bindings::__sk_mem_reclaim(sk, chunk as i32);
+                }
+            });
+        }
     }
 
     /// The local port the socket is bound to (`inet_sk(sk)->inet_num`), 0 when unbound.
     pub(crate) fn port(&self) -> u16 {
         // SAFETY: The sock is alive (type invariants).
         unsafe { bindings::udprx_sk_num(self.as_ptr()) }
+    }
+
+    /// Whether the socket is bound to the wildcard address without `SO_REUSEADDR` or
+    /// `SO_REUSEPORT`: then it alone has its port, whatever the local address.
+    pub(crate) fn owns_port_alone(&self) -> bool {
+        // SAFETY: The sock is alive (type invariants).
+        unsafe {
+            bindings::udprx_sk_rcv_saddr(self.as_ptr()) == 0
+                && !bindings::udprx_sk_reuse_any(self.as_ptr())
+        }
     }
 
     /// The netns the socket lives in (`sock_net()`).
@@ -265,12 +282,17 @@ impl UdpSocket {
             sock: unsafe { NonNull::new_unchecked(sock) },
         };
         // SAFETY: The socket is ours and not bound yet (in-kernel users of sockets install
-        // their callback the same way, before they bind). The callback is the module's,
-        // which stays while the socket is open (every open file pins it); once released,
-        // the socket is dead (`SOCK_DEAD`) and the UDP code no longer calls it.
+        // their callback the same way, before they bind). The callback is the module's:
+        // the UDP code calls it under `rcu_read_lock()` while the socket is in its tables,
+        // and the socket leaves them (unhash, then a grace period) before its udprx socket
+        // is gone, which happens before the module can go (every open file pins it).
         unsafe {
             bindings::udprx_sk_set_data_ready(this.sk().as_ptr(), Some(data_ready_callback::<T>))
         };
+        // The callback takes strays off with `__skb_recv_udp()`, which would busy-poll a
+        // device queue (`net.core.busy_read`) from softirq: the socket never busy-polls.
+        // SAFETY: The socket is ours and not bound yet.
+        unsafe { bindings::udprx_sk_busy_poll_off(this.sk().as_ptr()) };
         Ok(this)
     }
 
