@@ -9,7 +9,7 @@
 use crate::{
     counters::HookMib,
     kapi::{
-        netfilter::{Hook, Verdict},
+        netfilter::{BhDisabled, Hook, Verdict},
         netns::Net,
         skb::Skb,
         IPPROTO_UDP,
@@ -55,6 +55,7 @@ impl Hook for LocalIn {
         // What `ip_local_deliver_finish()` would do before calling `udp_rcv()` (raw sockets
         // do not see stolen datagrams), and what `ip_protocol_deliver_rcu()` counts after.
         skb.pull_network_header();
+        let _bh = BhDisabled::new();
         udp::rcv(state, skb, Some(sock));
         net.count_ip_delivered();
         Verdict::Stolen

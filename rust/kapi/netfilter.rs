@@ -26,8 +26,11 @@ pub(crate) enum Verdict {
 
 /// A netfilter hook function.
 pub(crate) trait Hook {
-    /// Called for each skb at the hook, under `rcu_read_lock()`, with bottom halves
-    /// disabled: in softirq, or in the process context of an NFQUEUE verdict.
+    /// Called for each skb at the hook, under `rcu_read_lock()`: in softirq, or in the
+    /// process context of an NFQUEUE verdict, which resumes the hooks after the queueing
+    /// one (`nf_reinject()` → `nf_iterate()`) with bottom halves enabled. A hook that
+    /// delivers the skb disables them first ([`BhDisabled`]), as the stock path reaches
+    /// `udp_rcv()` only with them disabled.
     fn hook(net: &Net, skb: Skb) -> Verdict;
 }
 
@@ -37,10 +40,11 @@ pub(crate) trait Hook {
 ///
 /// When `.0` is true, `new` called `local_bh_disable()` on this CPU (which disabling
 /// bottom halves pins the task to) and `drop` undoes it.
-struct BhDisabled(bool);
+pub(crate) struct BhDisabled(bool);
 
 impl BhDisabled {
-    fn new() -> Self {
+    /// Disables bottom halves unless they are.
+    pub(crate) fn new() -> Self {
         // SAFETY: `in_softirq()` reads the preempt count; `local_bh_disable()` may be
         // called in task context and is undone in `drop`.
         unsafe {
@@ -156,10 +160,6 @@ unsafe extern "C" fn hook_callback<H: Hook>(
     // SAFETY: At an IPv4 LOCAL_IN hook the skb is valid, its network header is set and it
     // has a device; the hook owns it until it returns a verdict.
     let skb = unsafe { Skb::from_raw(skb) };
-    // An NFQUEUE verdict resumes the hooks after the queueing one in the process context of
-    // the verdict (`nf_reinject()` → `nf_iterate()`), with bottom halves enabled; the
-    // stock path reaches `udp_rcv()` only with them disabled, and so does `H::hook`.
-    let _bh = BhDisabled::new();
     match H::hook(net, skb) {
         Verdict::Accept(skb) => {
             // Netfilter keeps the skb: hand the reference back.
