@@ -217,7 +217,22 @@ fn pg_write(file: &str, cmd: &str) -> Result<()> {
     fs::write(&path, cmd).with_context(|| format!("{path}: {cmd}"))
 }
 
+/// The result of `name`'s last run. pktgen's thread writes the result line with a few
+/// `sprintf()`s after the run has stopped, and a read in between sees part of it: the line
+/// is read again until it is whole (for up to 5 s).
 fn pg_result(name: &str) -> Result<PgResult> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        match pg_result_once(name) {
+            Err(_) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            r => return r,
+        }
+    }
+}
+
+fn pg_result_once(name: &str) -> Result<PgResult> {
     let text = fs::read_to_string(format!("/proc/net/pktgen/{name}"))?;
     // "Result: OK: 12345(c12000+d345) usec, 40000 (64byte,0frags)"
     let line = text
