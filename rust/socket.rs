@@ -5,9 +5,11 @@
 //! `read()`; what it charges and when it drops is decided by the accounting model
 //! ([`crate::rxqueue`], the same code the host tests run) under the policy of the socket.
 //!
-//! Each udprx socket is backed by a kernel UDP socket of its opener ([`UdpSocket`]): it
-//! owns the port in the stock tables, carries the socket filter, and its `struct sock`
-//! is what protocol memory and the memory cgroup are charged to. The queue is udprx's,
+//! Each udprx socket is backed by a kernel UDP socket of its opener ([`UdpSocket`]): the
+//! caller binds it with `bind(2)` (`UDPRX_SOCKET` gives a descriptor of it), so that it
+//! owns the port in the stock tables as every gate of the syscall allows; it carries the
+//! socket filter, and its `struct sock` is what protocol memory and the memory cgroup are
+//! charged to. The queue is udprx's,
 //! and so are its books: udprx's reserve of protocol memory is its own (in the model),
 //! never in the backing socket's `sk_forward_alloc`, which stays the stock path's. A
 //! datagram the stock path queues on the backing socket (while a bind or a close is under
@@ -351,8 +353,20 @@ impl Socket {
         Ok(())
     }
 
+    /// `UDPRX_SOCKET`: a descriptor of the backing socket, to bind with `bind(2)`.
+    fn socket_fd(&self) -> Result<isize> {
+        // Serialised with binds: no descriptor is made while the socket is bound to udprx.
+        let port = self.port.lock();
+        if port.is_some() {
+            return Err(EINVAL);
+        }
+        Ok(self.sock.new_fd()? as isize)
+    }
+
+    /// `UDPRX_BIND`: the backing socket, bound with `bind(2)` and its descriptors closed,
+    /// enters udprx's port table under the port it got.
     fn bind(this: ArcBorrow<'_, Self>, args: abi::BindArgs) -> Result<isize> {
-        if args.port == 0 || args.flags != 0 || args.reserved != 0 {
+        if args.flags != 0 || args.reserved != 0 {
             return Err(EINVAL);
         }
         if !this.net.current_has_net_admin() {
@@ -363,19 +377,35 @@ impl Socket {
         if port.is_some() {
             return Err(EINVAL);
         }
-        // The stock bind owns the port in the stock tables first: a stock socket on it
-        // makes this `EADDRINUSE`, and no stock socket can take it afterwards. The port is
-        // the one the backing socket got: a cgroup `bind4` program may have rewritten it.
-        // A cgroup program may also have rewritten the address or set `SO_REUSEADDR` /
-        // `SO_REUSEPORT` (`bpf_setsockopt()`): then other sockets may share the port, and
-        // the hook, which goes by port alone, would take their datagrams. Refused.
         let bound = state.ports.insert(this.into(), || {
-            this.sock.bind_any(args.port)?;
-            if !this.sock.sk().owns_port_alone() {
-                this.sock.unhash();
-                return Err(EADDRNOTAVAIL);
+            // SAFETY: `release` detaches the socket and waits for a grace period before
+            // this socket (and so the module) can go, as does the error path below; no
+            // descriptor is made while the port is set (`socket_fd`).
+            unsafe { this.sock.attach::<Self>() }?;
+            let sk = this.sock.sk();
+            let p = sk.port();
+            let r = if p == 0 {
+                // Not bound yet.
+                Err(EINVAL)
+            } else if (args.port != 0 && args.port != p) || !sk.owns_port_alone() {
+                // Another port than the caller asked for (a cgroup `bind4` program may
+                // rewrite it), or one other sockets may share (a local address, or
+                // `SO_REUSEADDR` / `SO_REUSEPORT`): the hook, which goes by port alone,
+                // would take their datagrams.
+                Err(EADDRNOTAVAIL)
+            } else {
+                Ok(p)
+            };
+            if r.is_err() {
+                this.sock.detach::<Self>();
+                rcu::synchronize_rcu();
+            } else {
+                // What `SO_RCVBUF` set through a descriptor before.
+                let rcvbuf = this.sock.rcvbuf();
+                this.rx.lock().acct.set_rcvbuf_to(rcvbuf);
+                this.rcvbuf_hint.store(rcvbuf, Relaxed);
             }
-            Ok(this.sock.sk().port())
+            r
         })?;
         // INVARIANT: In the table under `bound` from now until `release`.
         *port = Some(bound);
@@ -433,7 +463,7 @@ impl DeviceFile for Socket {
 
     fn open() -> Result<Arc<Self>> {
         let net = Net::current();
-        let sock = UdpSocket::new::<Self>(&net)?;
+        let sock = UdpSocket::new(&net)?;
         let rcvbuf = sock.rcvbuf();
         let mem = SockMemory {
             sk: sock.sk_ref(),
@@ -543,6 +573,7 @@ impl DeviceFile for Socket {
                 Ok(0)
             }
             abi::UDPRX_RELEASE => this.release_backlog().map(|()| 0),
+            abi::UDPRX_SOCKET => this.socket_fd(),
             abi::UDPRX_ATTACH_FILTER => this
                 .sock
                 .attach_filter(arg, abi::SOCK_FPROG_SIZE as u32)
@@ -578,18 +609,27 @@ impl DeviceFile for Socket {
             (Some(port), Some(state)) => state.ports.remove(port),
             _ => None,
         };
-        this.sock.unhash();
-        // One grace period (dropping `retired` waits for it): lookups of either table that
-        // found this socket are over, as both receive paths run under `rcu_read_lock()`.
-        // A socket that never bound has nothing to wait for: its backing socket was never
-        // in the stock tables.
-        drop(retired);
+        if port.is_some() {
+            this.sock.unhash();
+            this.sock.detach::<Self>();
+            // One grace period (dropping `retired` waits for it): lookups of either table
+            // that found this socket are over, as both receive paths run under
+            // `rcu_read_lock()`, and so are calls of its `sk_data_ready`.
+            match retired {
+                Some(r) => drop(r),
+                None => rcu::synchronize_rcu(),
+            }
+        }
+        // A socket that never bound to udprx was never taken over: it is the stock
+        // path's, and whoever still holds a descriptor of it keeps it.
         let free_at_close = |skb: QueuedSkb| match state {
             Some(state) => state.mib.drop_queued(skb, DropReason::SocketClose),
             None => skb.drop_reason(DropReason::SocketClose),
         };
-        while let Some(skb) = this.sock.recv_stray() {
-            free_at_close(skb);
+        if port.is_some() {
+            while let Some(skb) = this.sock.recv_stray() {
+                free_at_close(skb);
+            }
         }
         let (dropped, mut queued) = {
             let mut q = this.rx.lock();

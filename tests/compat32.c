@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
 #include <unistd.h>
 #include <linux/filter.h>
 #include "udprx.h"
@@ -36,8 +38,9 @@ int main(int argc, char **argv)
 	__u32 policy = UDPRX_POLICY_MODERN;
 	struct udprx_info info;
 	struct udprx_bind b;
+	struct sockaddr_in sin;
 	char buf[2048];
-	int fd, i;
+	int fd, sfd, i;
 
 	if (argc != 2 || sizeof(void *) != 4 || sizeof(fp) != 8) {
 		printf("compat32: usage: compat32 PORT, built with -m32\n");
@@ -56,6 +59,15 @@ int main(int argc, char **argv)
 		return fail("UDPRX_ATTACH_FILTER");
 	memset(&b, 0, sizeof(b));
 	b.port = atoi(argv[1]);
+	sfd = ioctl(fd, UDPRX_SOCKET);
+	if (sfd < 0)
+		return fail("UDPRX_SOCKET");
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons(b.port);
+	if (bind(sfd, (struct sockaddr *)&sin, sizeof(sin)))
+		return fail("bind(2) of the backing socket");
+	close(sfd);
 	if (ioctl(fd, UDPRX_BIND, &b))
 		return fail("UDPRX_BIND");
 	if (ioctl(fd, UDPRX_HOLD) || ioctl(fd, UDPRX_RELEASE))

@@ -15,9 +15,13 @@
 
 #define UDPRX_DEVICE_PATH "/dev/udprx"
 
-/* UDPRX_BIND: bind to a UDP port (host byte order) in the socket's netns. */
+/*
+ * Binding: fd = ioctl(UDPRX_SOCKET) gives a descriptor of the socket's backing UDP
+ * socket; bind(fd) to 0.0.0.0:port with bind(2), as any UDP socket (LSMs, cgroup bind
+ * programs and CAP_NET_BIND_SERVICE decide); close(fd); then ioctl(UDPRX_BIND).
+ */
 struct udprx_bind {
-	__u16 port;
+	__u16 port;		/* the port bound with bind(2), or 0 */
 	__u16 flags;		/* 0 */
 	__u32 reserved;		/* 0 */
 };
@@ -58,5 +62,6 @@ struct udprx_info {
 /* A 32-bit caller's struct sock_fprog is 8 bytes: this number is then another, also accepted. */
 #define UDPRX_ATTACH_FILTER	_IOW('U', 7, struct sock_fprog)
 #define UDPRX_DETACH_FILTER	_IO('U', 8)
+#define UDPRX_SOCKET		_IO('U', 9)
 
 #endif /* _UAPI_UDPRX_H */

@@ -256,11 +256,29 @@ void udprx_sk_forward_alloc_add(struct sock *sk, int val)
 	sk_forward_alloc_add(sk, val);
 }
 
-void udprx_sk_set_data_ready(struct sock *sk, void (*data_ready)(struct sock *sk))
+udprx_data_ready_t udprx_sk_data_ready(const struct sock *sk)
+{
+	return READ_ONCE(sk->sk_data_ready);
+}
+
+void udprx_sk_set_data_ready(struct sock *sk, udprx_data_ready_t data_ready)
+{
+	WRITE_ONCE(sk->sk_data_ready, data_ready);
+}
+
+void udprx_sk_callback_lock(struct sock *sk)
 {
 	write_lock_bh(&sk->sk_callback_lock);
-	WRITE_ONCE(sk->sk_data_ready, data_ready);
+}
+
+void udprx_sk_callback_unlock(struct sock *sk)
+{
 	write_unlock_bh(&sk->sk_callback_lock);
+}
+
+unsigned long udprx_file_count(struct file *file)
+{
+	return file_count(file);
 }
 
 u16 udprx_sk_num(const struct sock *sk)

@@ -101,8 +101,17 @@ int udprx_sk_rmem_alloc_get(const struct sock *sk);
 spinlock_t *udprx_sk_receive_queue_lock(struct sock *sk);
 /* sk_forward_alloc_add() (inline); the caller holds sk_receive_queue.lock. */
 void udprx_sk_forward_alloc_add(struct sock *sk, int val);
-/* sk->sk_data_ready = data_ready, under sk_callback_lock as in-kernel socket users set it. */
-void udprx_sk_set_data_ready(struct sock *sk, void (*data_ready)(struct sock *sk));
+/* The type of sk->sk_data_ready. */
+typedef void (*udprx_data_ready_t)(struct sock *sk);
+/* READ_ONCE(sk->sk_data_ready). */
+udprx_data_ready_t udprx_sk_data_ready(const struct sock *sk);
+/* WRITE_ONCE(sk->sk_data_ready, data_ready); the caller holds sk_callback_lock. */
+void udprx_sk_set_data_ready(struct sock *sk, udprx_data_ready_t data_ready);
+/* write_lock_bh() / write_unlock_bh() of sk->sk_callback_lock (macros). */
+void udprx_sk_callback_lock(struct sock *sk);
+void udprx_sk_callback_unlock(struct sock *sk);
+/* file_count() (a macro over the inline file_ref_read()). */
+unsigned long udprx_file_count(struct file *file);
 /* inet_sk(sk)->inet_num (inet_sk() is inline): the bound local port. */
 u16 udprx_sk_num(const struct sock *sk);
 /* READ_ONCE(sk->sk_rcv_saddr): the bound local address. */

@@ -4,12 +4,15 @@
 //!
 //! A udprx socket owns one ordinary `AF_INET`/`SOCK_DGRAM` socket, created in the opener's
 //! context (`__sock_create(..., kern = 0)`: its credentials, its LSM checks, its memory
-//! cgroup and its cgroup for BPF programs) and bound to the udprx port in the stock UDP
-//! tables. Through it udprx obeys what a stock socket obeys: the port is owned as a stock
-//! bind owns it (`EADDRINUSE` both ways, `CAP_NET_BIND_SERVICE`, cgroup bind programs), its
-//! socket filter, cgroup ingress programs and `security_sock_rcv_skb()` run through
-//! `sk_filter_trim_cap()`, and its receive memory is scheduled against `net.ipv4.udp_mem`
-//! and the memory cgroup by `__sk_mem_schedule()`. The queue itself stays udprx's.
+//! cgroup and its cgroup for BPF programs), with a socket file of its own. The caller
+//! binds it with `bind(2)` on a descriptor of that file ([`UdpSocket::new_fd`]), so that
+//! every gate of the syscall applies (`security_socket_bind()`: Landlock, SELinux; cgroup
+//! bind programs; `CAP_NET_BIND_SERVICE`; `EADDRINUSE` both ways), closes it, and udprx
+//! takes the socket over ([`UdpSocket::attach`]). Through it udprx obeys what a stock
+//! socket obeys: its socket filter, cgroup ingress programs and `security_sock_rcv_skb()`
+//! run through `sk_filter_trim_cap()`, and its receive memory is scheduled against
+//! `net.ipv4.udp_mem` and the memory cgroup by `__sk_mem_schedule()`. The queue itself
+//! stays udprx's.
 //!
 //! One owner per field: the stock UDP path keeps its own books on this `struct sock`
 //! (`sk_forward_alloc` under `sk_receive_queue.lock`, `sk_rmem_alloc` atomically) for what
@@ -31,6 +34,7 @@ use super::{
 use core::ptr::NonNull;
 use kernel::{
     error::to_result,
+    fs::file::{flags::O_CLOEXEC, File, FileDescriptorReservation},
     prelude::*,
     sync::aref::{ARef, AlwaysRefCounted},
     types::Opaque,
@@ -222,7 +226,7 @@ impl Sock {
 const PAGE_SIZE: u32 = kernel::page::PAGE_SIZE as u32;
 
 /// Where a backing socket's stray datagrams go: each time the stock UDP path has queued a
-/// datagram on a [`UdpSocket`] created for `T` (it found the socket in the stock tables:
+/// datagram on a [`UdpSocket`] taken over for `T` (it found the socket in the stock tables:
 /// while a bind or a close is under way, or after an NFQUEUE verdict that skipped the
 /// hooks), its `sk_data_ready()` calls [`StrayRcv::data_ready`], in softirq or in the
 /// process context of the verdict, under `rcu_read_lock()`, with no lock held. The
@@ -232,7 +236,7 @@ pub(crate) trait StrayRcv {
     fn data_ready(sk: &Sock);
 }
 
-/// The `sk_data_ready` callback of a backing socket created for `T`.
+/// The `sk_data_ready` callback of a backing socket taken over for `T`.
 ///
 /// # Safety
 ///
@@ -243,14 +247,21 @@ unsafe extern "C" fn data_ready_callback<T: StrayRcv>(sk: *mut bindings::sock) {
     T::data_ready(unsafe { &*sk.cast::<Sock>() });
 }
 
-/// An owned kernel UDP socket (`struct socket`), released on drop.
+/// `sk_data_ready`.
+type DataReady = unsafe extern "C" fn(*mut bindings::sock);
+
+/// A kernel UDP socket (`struct socket`) with its socket file, of which this object holds
+/// a reference: the socket is released when the last reference goes.
 ///
 /// # Invariants
 ///
-/// `sock` points to a socket created by `__sock_create()` that this object owns, with its
-/// `sk` set.
+/// `sock` is a socket created by `__sock_create()`, with its `sk` set; `file` is its socket
+/// file (`sock_alloc_file()`). `default_data_ready` is the `sk_data_ready` the socket was
+/// created with (`sock_def_readable()`).
 pub(crate) struct UdpSocket {
     sock: NonNull<bindings::socket>,
+    file: ARef<File>,
+    default_data_ready: DataReady,
 }
 
 // SAFETY: The socket may be used and released from any task.
@@ -260,9 +271,8 @@ unsafe impl Sync for UdpSocket {}
 
 impl UdpSocket {
     /// `socket(AF_INET, SOCK_DGRAM, IPPROTO_UDP)` in `net`, as the calling task: with its
-    /// credentials, LSM checks, memory cgroup and cgroup; what the stock path queues on
-    /// it is announced to `T` ([`StrayRcv`]).
-    pub(crate) fn new<T: StrayRcv>(net: &Net) -> Result<Self> {
+    /// credentials, LSM checks, memory cgroup and cgroup.
+    pub(crate) fn new(net: &Net) -> Result<Self> {
         let mut sock: *mut bindings::socket = core::ptr::null_mut();
         // SAFETY: `net` is alive; `sock` is a valid out pointer; `kern = 0` is a socket of
         // the calling task.
@@ -276,24 +286,90 @@ impl UdpSocket {
                 0,
             )
         })?;
-        // INVARIANT: Created and owned; `__sock_create()` sets `sk` on success.
-        let this = Self {
+        // SAFETY: `sock` is the socket just created, which the call takes: on failure it
+        // releases it, on success the file owns it, and its one reference is returned.
+        let file = unsafe { bindings::sock_alloc_file(sock, 0, core::ptr::null()) };
+        let file = kernel::error::from_err_ptr(file)?;
+        // INVARIANT: `__sock_create()` sets `sk` on success; `file` is its socket file, and
+        // its reference is ours. Nothing has changed `sk_data_ready` since creation.
+        Ok(Self {
             // SAFETY: Success returns a valid socket.
             sock: unsafe { NonNull::new_unchecked(sock) },
-        };
-        // SAFETY: The socket is ours and not bound yet (in-kernel users of sockets install
-        // their callback the same way, before they bind). The callback is the module's:
-        // the UDP code calls it under `rcu_read_lock()` while the socket is in its tables,
-        // and the socket leaves them (unhash, then a grace period) before its udprx socket
-        // is gone, which happens before the module can go (every open file pins it).
+            // SAFETY: `file` is a valid `struct file` whose reference we own; `File` is
+            // `repr(transparent)` over it.
+            file: unsafe { ARef::from_raw(NonNull::new_unchecked(file.cast::<File>())) },
+            // SAFETY: `sk` is set and alive. `sock_init_data()` sets the callback.
+            default_data_ready: unsafe {
+                bindings::udprx_sk_data_ready(bindings::udprx_socket_sk(sock))
+            }
+            .ok_or(EINVAL)?,
+        })
+    }
+
+    /// A new file descriptor (`O_CLOEXEC`) of the socket in the calling task, for `bind(2)`
+    /// and the socket calls the caller may make before [`UdpSocket::attach`].
+    pub(crate) fn new_fd(&self) -> Result<u32> {
+        let fd = FileDescriptorReservation::get_unused_fd_flags(O_CLOEXEC)?;
+        let n = fd.reserved_fd();
+        fd.fd_install(self.file.clone());
+        Ok(n)
+    }
+
+    /// Takes the socket over for `T`: from now on what the stock path queues on it is
+    /// announced to `T` ([`StrayRcv`]), and the socket does not busy-poll. Refused with
+    /// `EBUSY` while anything else holds its file (a descriptor, one in flight in
+    /// `SCM_RIGHTS`, an io_uring table): once none does, nothing else can reach the
+    /// socket but through `self`. Also `EBUSY` when its `sk_data_ready` is another's (a
+    /// BPF sockmap took it). Taking it over twice is taking it over once.
+    ///
+    /// # Safety
+    ///
+    /// The caller calls [`UdpSocket::detach`] and then waits for a grace period before
+    /// `T`'s code can go (before the module can be unloaded), and does not call
+    /// [`UdpSocket::new_fd`] while it has the socket.
+    pub(crate) unsafe fn attach<T: StrayRcv>(&self) -> Result {
+        // SAFETY: We hold a reference to the file.
+        if unsafe { bindings::udprx_file_count(self.file.as_ptr()) } != 1 {
+            return Err(EBUSY);
+        }
+        let sk = self.sk().as_ptr();
+        let ours: DataReady = data_ready_callback::<T>;
+        // SAFETY: The socket is alive; `sk_data_ready` is written under `sk_callback_lock`,
+        // as in-kernel socket users write it. `ours` is the module's: the caller detaches
+        // it and waits for its calls to end before the module can go.
         unsafe {
-            bindings::udprx_sk_set_data_ready(this.sk().as_ptr(), Some(data_ready_callback::<T>))
-        };
-        // The callback takes strays off with `__skb_recv_udp()`, which would busy-poll a
-        // device queue (`net.core.busy_read`) from softirq: the socket never busy-polls.
-        // SAFETY: The socket is ours and not bound yet.
-        unsafe { bindings::udprx_sk_busy_poll_off(this.sk().as_ptr()) };
-        Ok(this)
+            bindings::udprx_sk_callback_lock(sk);
+            let cur = bindings::udprx_sk_data_ready(sk).map(|f| f as usize);
+            let r = if cur == Some(self.default_data_ready as usize) {
+                bindings::udprx_sk_set_data_ready(sk, Some(ours));
+                // The callback takes strays off with `__skb_recv_udp()`, which would
+                // busy-poll a device queue (`net.core.busy_read`) from softirq.
+                bindings::udprx_sk_busy_poll_off(sk);
+                Ok(())
+            } else if cur == Some(ours as usize) {
+                Ok(())
+            } else {
+                Err(EBUSY)
+            };
+            bindings::udprx_sk_callback_unlock(sk);
+            r
+        }
+    }
+
+    /// Gives the socket's `sk_data_ready` back (the one it was created with), if
+    /// [`UdpSocket::attach`] took it. Calls of `T`'s callback that started before may still
+    /// run until a grace period has passed.
+    pub(crate) fn detach<T: StrayRcv>(&self) {
+        let sk = self.sk().as_ptr();
+        let ours: DataReady = data_ready_callback::<T>;
+        // SAFETY: The socket is alive; the field is written under its lock (see `attach`).
+        unsafe {
+            bindings::udprx_sk_callback_lock(sk);
+            if bindings::udprx_sk_data_ready(sk).map(|f| f as usize) == Some(ours as usize) {
+                bindings::udprx_sk_set_data_ready(sk, Some(self.default_data_ready));
+            }
+            bindings::udprx_sk_callback_unlock(sk);
+        }
     }
 
     /// The `struct sock`.
@@ -304,7 +380,7 @@ impl UdpSocket {
 
     /// `sk_rcvbuf`: `net.core.rmem_default` for a new socket (`sock_init_data()`).
     pub(crate) fn rcvbuf(&self) -> u32 {
-        // SAFETY: We own the socket; the field is read with `READ_ONCE()`.
+        // SAFETY: The socket is alive (we hold its file); the field is read with `READ_ONCE()`.
         let v = unsafe { bindings::udprx_socket_rcvbuf(self.sock.as_ptr()) };
         v.max(0) as u32
     }
@@ -324,41 +400,18 @@ impl UdpSocket {
         } else {
             bindings::SO_RCVBUF
         };
-        // SAFETY: We own the socket; the option's int is read from kernel memory.
+        // SAFETY: The socket is alive (we hold its file); the option's int is read from kernel memory.
         to_result(unsafe {
             bindings::udprx_sock_setsockopt_int(self.sock.as_ptr(), opt as i32, val)
         })?;
         Ok(self.rcvbuf())
     }
 
-    /// `bind()` to `0.0.0.0:port`, with the stock checks (`EADDRINUSE`, `EACCES` below
-    /// `ip_unprivileged_port_start` without `CAP_NET_BIND_SERVICE`, cgroup bind programs).
-    pub(crate) fn bind_any(&self, port: u16) -> Result {
-        let addr = bindings::sockaddr_in {
-            sin_family: bindings::AF_INET as u16,
-            sin_port: port.to_be(),
-            sin_addr: bindings::in_addr {
-                // INADDR_ANY (0, in any byte order).
-                s_addr: 0,
-            },
-            ..Default::default()
-        };
-        // SAFETY: We own the socket; `addr` is a valid `sockaddr_in` of the given length,
-        // which `kernel_bind()` copies before returning.
-        to_result(unsafe {
-            bindings::kernel_bind(
-                self.sock.as_ptr(),
-                core::ptr::from_ref(&addr).cast_mut().cast(),
-                core::mem::size_of::<bindings::sockaddr_in>() as i32,
-            )
-        })
-    }
-
     /// `setsockopt(SOL_SOCKET, SO_ATTACH_FILTER, arg, len)` with the caller's `struct
     /// sock_fprog` (native or compat layout, as `copy_bpf_fprog_from_user()` reads it), as
     /// the syscall runs it: the LSM and the cgroup's setsockopt programs first.
     pub(crate) fn attach_filter(&self, arg: UserPtr, len: u32) -> Result {
-        // SAFETY: We own the socket; the option reads `len` bytes from the user pointer
+        // SAFETY: The socket is alive (we hold its file); the option reads `len` bytes from the user pointer
         // with the usual user-copy checks.
         to_result(unsafe {
             bindings::udprx_sock_setsockopt_user(
@@ -374,7 +427,7 @@ impl UdpSocket {
     /// close does first: from now on the stock receive path no longer finds it, and the
     /// port is free for a new bind. Idempotent (`sock_release()` unhashes again).
     pub(crate) fn unhash(&self) {
-        // SAFETY: We own the socket (type invariants) and call from process context, as
+        // SAFETY: The socket is alive (we hold its file) and we call from process context, as
         // `udp_lib_close()` would.
         unsafe { bindings::udprx_sk_unhash(self.sk().as_ptr()) };
     }
@@ -390,7 +443,7 @@ impl UdpSocket {
     pub(crate) fn recv_stray(&self) -> Option<QueuedSkb> {
         let mut off = 0;
         let mut err = 0;
-        // SAFETY: We own the socket; `off` and `err` are valid for the call. The returned
+        // SAFETY: The socket is alive (we hold its file); `off` and `err` are valid for the call. The returned
         // skb, if any, has been unlinked from the queue and uncharged, and is ours.
         let skb = unsafe {
             bindings::__skb_recv_udp(
@@ -407,7 +460,7 @@ impl UdpSocket {
 
     /// `setsockopt(SOL_SOCKET, SO_DETACH_FILTER)`: `ENOENT` when none is attached.
     pub(crate) fn detach_filter(&self) -> Result {
-        // SAFETY: We own the socket; the option's int is ignored.
+        // SAFETY: The socket is alive (we hold its file); the option's int is ignored.
         to_result(unsafe {
             bindings::udprx_sock_setsockopt_int(
                 self.sock.as_ptr(),
@@ -415,12 +468,5 @@ impl UdpSocket {
                 0,
             )
         })
-    }
-}
-
-impl Drop for UdpSocket {
-    fn drop(&mut self) {
-        // SAFETY: We own the socket (type invariants) and release it once.
-        unsafe { bindings::sock_release(self.sock.as_ptr()) };
     }
 }

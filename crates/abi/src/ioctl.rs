@@ -55,7 +55,8 @@ pub const fn ioc(dir: u32, nr: u32, size: usize) -> u32 {
     Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable,
 )]
 pub struct BindArgs {
-    /// UDP port, host byte order; 1..=65535.
+    /// The port the backing socket is bound to, host byte order, or 0 for whichever it
+    /// got.
     pub port: u16,
     /// Must be zero.
     pub flags: u16,
@@ -63,9 +64,13 @@ pub struct BindArgs {
     pub reserved: u32,
 }
 
-/// Bind this socket to a UDP port in the caller's network namespace (`_IOW('U', 1,
-/// struct udprx_bind)`). One socket per port per netns (`-EADDRINUSE` otherwise); a socket
-/// binds once (`-EINVAL` when already bound); needs `CAP_NET_ADMIN` over the netns.
+/// Bind this socket to the UDP port its backing socket is bound to (`_IOW('U', 1, struct
+/// udprx_bind)`): bind the descriptor [`UDPRX_SOCKET`] gave with `bind(2)` to
+/// `0.0.0.0:port`, close it, then call this. Needs `CAP_NET_ADMIN` over the netns
+/// (`-EPERM`). `-EINVAL`: flags or reserved set, already bound, or the backing socket is
+/// not bound; `-EBUSY`: a descriptor of the backing socket is still open (or in flight);
+/// `-EADDRNOTAVAIL`: it is bound to another port than `port`, to a local address, or with
+/// `SO_REUSEADDR` / `SO_REUSEPORT`.
 pub const UDPRX_BIND: u32 = ioc(IOC_WRITE, 1, core::mem::size_of::<BindArgs>());
 
 impl BindArgs {
@@ -188,3 +193,9 @@ pub const UDPRX_ATTACH_FILTER_COMPAT: u32 = ioc(IOC_WRITE, 7, COMPAT_SOCK_FPROG_
 /// Detach the socket filter (`_IO('U', 8)`), as `SO_DETACH_FILTER`: `-ENOENT` when none is
 /// attached.
 pub const UDPRX_DETACH_FILTER: u32 = ioc(0, 8, 0);
+
+/// A new descriptor (`O_CLOEXEC`) of the socket's backing UDP socket, the return value
+/// (`_IO('U', 9)`): bind it with `bind(2)`, so that every check of the syscall applies
+/// (LSMs such as Landlock, cgroup bind programs, `CAP_NET_BIND_SERVICE`), then close it and
+/// call [`UDPRX_BIND`]. `-EINVAL` once bound.
+pub const UDPRX_SOCKET: u32 = ioc(0, 9, 0);

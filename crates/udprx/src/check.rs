@@ -39,6 +39,24 @@ pub fn run(a: &Args) -> Result<()> {
         reserved,
     };
 
+    let errno =
+        |r: std::io::Result<()>| r.map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(0)));
+    // bind(2) of a descriptor of `d`'s backing socket to ADDR:port, with SO_REUSEADDR if
+    // `reuse`; the descriptor is closed unless it is returned.
+    let sock_bind = |d: &Device, addr: [u8; 4], port: u16, reuse: bool| {
+        let s = d.socket()?;
+        let fd = std::os::fd::AsFd::as_fd(&s);
+        if reuse {
+            nix::sys::socket::setsockopt(&fd, nix::sys::socket::sockopt::ReuseAddr, &true)?;
+        }
+        let [a, b, c, e] = addr;
+        nix::sys::socket::bind(
+            std::os::fd::AsRawFd::as_raw_fd(&s),
+            &nix::sys::socket::SockaddrIn::new(a, b, c, e, port),
+        )?;
+        Ok::<_, Errno>(s)
+    };
+
     let mut s = Device::open(true)?;
     let unknown = ioc(IOC_WRITE, 99, std::mem::size_of::<BindArgs>());
     expect(
@@ -47,7 +65,7 @@ pub fn run(a: &Args) -> Result<()> {
         Err(Errno::ENOTTY),
     );
     expect(
-        "bind, port 0",
+        "bind, backing socket not bound",
         s.bind_args(&bind(0, 0, 0)),
         Err(Errno::EINVAL),
     );
@@ -63,21 +81,32 @@ pub fn run(a: &Args) -> Result<()> {
     );
     expect("bind, NULL argument", s.bind_null(), Err(Errno::EFAULT));
     let mut buf = [0u8; 16];
-    let r = s
-        .read(&mut buf)
-        .map(drop)
-        .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(0)));
+    let r = errno(s.read(&mut buf).map(drop));
     expect("O_NONBLOCK read, unbound", r, Err(Errno::EAGAIN));
+    let fd = sock_bind(&s, [0; 4], a.port, false)?;
+    expect(
+        "bind, a descriptor of the backing socket still open",
+        s.bind_args(&bind(0, 0, 0)),
+        Err(Errno::EBUSY),
+    );
+    drop(fd);
+    expect(
+        "bind, another port than the backing socket's",
+        s.bind_args(&bind(a.port.wrapping_add(1), 0, 0)),
+        Err(Errno::EADDRNOTAVAIL),
+    );
     expect("bind", s.bind_args(&bind(a.port, 0, 0)), Ok(()));
     expect(
-        "bind again",
-        s.bind_args(&bind(a.port.wrapping_add(1), 0, 0)),
+        "socket descriptor once bound",
+        s.socket().map(drop),
         Err(Errno::EINVAL),
     );
-    let r = s
-        .read(&mut buf)
-        .map(drop)
-        .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(0)));
+    expect(
+        "bind again",
+        s.bind_args(&bind(0, 0, 0)),
+        Err(Errno::EINVAL),
+    );
+    let r = errno(s.read(&mut buf).map(drop));
     expect("O_NONBLOCK read, nothing queued", r, Err(Errno::EAGAIN));
     let readable = s.wait_readable(Some(std::time::Duration::ZERO))?;
     expect(
@@ -88,38 +117,52 @@ pub fn run(a: &Args) -> Result<()> {
     let t = Device::open(true)?;
     expect(
         "bind, port taken",
-        t.bind_args(&bind(a.port, 0, 0)),
+        t.bind_port(a.port),
         Err(Errno::EADDRINUSE),
     );
     // Port ownership, both ways, as between two stock sockets: the udprx socket's backing
     // socket holds the port in the stock UDP tables.
-    let errno = |r: std::io::Result<std::net::UdpSocket>| {
-        r.map(drop)
-            .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(0)))
-    };
+    let stock_bind = |ip: &str, port| errno(std::net::UdpSocket::bind((ip, port)).map(drop));
     expect(
         "stock bind 0.0.0.0, port of a udprx socket",
-        errno(std::net::UdpSocket::bind(("0.0.0.0", a.port))),
+        stock_bind("0.0.0.0", a.port),
         Err(Errno::EADDRINUSE),
     );
     expect(
         "stock bind 127.0.0.1, port of a udprx socket",
-        errno(std::net::UdpSocket::bind(("127.0.0.1", a.port))),
+        stock_bind("127.0.0.1", a.port),
         Err(Errno::EADDRINUSE),
     );
+    // A port others may share: the hook, which goes by port, would take their datagrams.
     let other = a.port.wrapping_add(2);
+    let v = Device::open(true)?;
+    drop(sock_bind(&v, [127, 0, 0, 1], other, false)?);
+    expect(
+        "bind, backing socket bound to a local address",
+        v.bind_args(&bind(other, 0, 0)),
+        Err(Errno::EADDRNOTAVAIL),
+    );
+    drop(v);
+    let v = Device::open(true)?;
+    drop(sock_bind(&v, [0; 4], other, true)?);
+    expect(
+        "bind, backing socket with SO_REUSEADDR",
+        v.bind_args(&bind(other, 0, 0)),
+        Err(Errno::EADDRNOTAVAIL),
+    );
+    drop(v);
     let stock = std::net::UdpSocket::bind(("127.0.0.1", other))?;
     let u = Device::open(true)?;
     expect(
         "bind, port of a stock socket",
-        u.bind_args(&bind(other, 0, 0)),
+        u.bind_port(other),
         Err(Errno::EADDRINUSE),
     );
     drop(stock);
     let u = Device::open(true)?;
     expect(
         "bind, port freed by the stock socket's close",
-        u.bind_args(&bind(other, 0, 0)),
+        u.bind_port(other),
         Ok(()),
     );
     // The socket filter ioctls answer as SO_ATTACH_FILTER / SO_DETACH_FILTER do.
@@ -140,11 +183,8 @@ pub fn run(a: &Args) -> Result<()> {
     );
     expect("detach filter", u.detach_filter(), Ok(()));
     drop(s);
-    expect(
-        "bind, port freed by close",
-        t.bind_args(&bind(a.port, 0, 0)),
-        Ok(()),
-    );
+    let t = Device::open(true)?;
+    expect("bind, port freed by close", t.bind_port(a.port), Ok(()));
     if failed > 0 {
         bail!("{failed} wrong answer(s)");
     }

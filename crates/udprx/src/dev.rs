@@ -11,6 +11,7 @@ use std::{
 use udprx_abi::{
     BindArgs, Info, RcvbufArgs, DEVICE_PATH, RCVBUF_FORCE, UDPRX_ATTACH_FILTER, UDPRX_BIND,
     UDPRX_DETACH_FILTER, UDPRX_HOLD, UDPRX_INFO, UDPRX_RELEASE, UDPRX_SET_POLICY, UDPRX_SET_RCVBUF,
+    UDPRX_SOCKET,
 };
 
 nix::ioctl_write_ptr_bad!(ioctl_bind, UDPRX_BIND, BindArgs);
@@ -21,6 +22,7 @@ nix::ioctl_none_bad!(ioctl_release, UDPRX_RELEASE);
 nix::ioctl_read_bad!(ioctl_info, UDPRX_INFO, Info);
 nix::ioctl_write_ptr_bad!(ioctl_attach_filter, UDPRX_ATTACH_FILTER, libc::sock_fprog);
 nix::ioctl_none_bad!(ioctl_detach_filter, UDPRX_DETACH_FILTER);
+nix::ioctl_none_bad!(ioctl_socket, UDPRX_SOCKET);
 
 fn errno_msg(what: &str, e: nix::errno::Errno) -> anyhow::Error {
     anyhow::anyhow!("{what}: {e}")
@@ -89,13 +91,29 @@ impl Device {
         nix::errno::Errno::result(r)
     }
 
-    /// Binds to `port`.
+    /// `UDPRX_SOCKET`: a descriptor of the backing UDP socket.
+    pub fn socket(&self) -> nix::Result<std::net::UdpSocket> {
+        // SAFETY: No argument; the return value is a new descriptor, ours.
+        let fd = unsafe { ioctl_socket(self.fd()) }?;
+        // SAFETY: `fd` is a new, open descriptor that nothing else owns.
+        Ok(unsafe { <std::net::UdpSocket as std::os::fd::FromRawFd>::from_raw_fd(fd) })
+    }
+
+    /// Binds to `port` as udprx's ABI says: `bind(2)` of the backing socket to
+    /// `0.0.0.0:port` (every check of the syscall applies), close, `UDPRX_BIND`. The error
+    /// is that of the step that failed.
+    pub fn bind_port(&self, port: u16) -> nix::Result<()> {
+        let s = self.socket()?;
+        let addr = nix::sys::socket::SockaddrIn::new(0, 0, 0, 0, port);
+        nix::sys::socket::bind(std::os::fd::AsRawFd::as_raw_fd(&s), &addr)?;
+        drop(s);
+        self.bind_args(&BindArgs::default())
+    }
+
+    /// Binds to `port` ([`Device::bind_port`]).
     pub fn bind(&self, port: u16) -> Result<()> {
-        self.bind_args(&BindArgs {
-            port,
-            ..Default::default()
-        })
-        .map_err(|e| anyhow::anyhow!("bind to port {port}: {e}"))
+        self.bind_port(port)
+            .map_err(|e| anyhow::anyhow!("bind to port {port}: {e}"))
     }
 
     pub fn fd(&self) -> i32 {

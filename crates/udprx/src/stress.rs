@@ -462,6 +462,7 @@ fn ioctl_fuzz(count: u64, seed: u64, port: u16) -> Result<()> {
         udprx_abi::UDPRX_INFO,
         udprx_abi::UDPRX_ATTACH_FILTER,
         udprx_abi::UDPRX_DETACH_FILTER,
+        udprx_abi::UDPRX_SOCKET,
     ];
     let mut dev = Device::open(true)?;
     let mut binds_ok = 0u64;
@@ -512,6 +513,11 @@ fn ioctl_fuzz(count: u64, seed: u64, port: u16) -> Result<()> {
                 let r = unsafe { libc::ioctl(dev.fd(), cmd as _, arg) };
                 if r == 0 && cmd == udprx_abi::UDPRX_BIND {
                     binds_ok += 1;
+                }
+                if r > 0 {
+                    // A descriptor (`UDPRX_SOCKET`).
+                    // SAFETY: It is new and ours.
+                    unsafe { libc::close(r) };
                 }
                 ("ioctl", r as isize)
             }
