@@ -15,7 +15,11 @@
 #    udp_rcv() queues on the udprx socket's backing socket, which hands it over;
 #  - cgroup bind4: a BPF_CGROUP_INET4_BIND program refuses a udprx bind as a stock one
 #    (EPERM), and its port rewrite holds for the udprx socket: it receives on the new
-#    port, and the port it asked for stays free.
+#    port, and the port it asked for stays free;
+#  - Landlock: in a domain that may bind UDP port LL only (LANDLOCK_ACCESS_NET_BIND_UDP),
+#    a udprx bind to another port fails with EACCES as a stock one does, and a udprx bind
+#    to LL receives. A udprx socket is bound with bind(2) on its backing socket
+#    (UDPRX_SOCKET), so security_socket_bind() decides.
 # Exclusive (tests/settings): it loads udprx itself (after a ct rule exists) and creates
 # cgroups.
 
@@ -27,7 +31,7 @@ tmp=$(mktemp -d)
 defer rm -rf "$tmp"
 
 ktap_print_header
-ktap_set_plan 18
+ktap_set_plan 20
 
 declare -A B
 
@@ -260,6 +264,35 @@ cgbind() {
 		"$NS1" B UdpInDatagrams=2
 }
 in_scope cgbind
+
+# --- Landlock -------------------------------------------------------------------------
+LL=7420         # the port the Landlock domain may bind
+LD=7421         # a port it may not
+
+landlock() {
+	setup_ns NS3 || ktap_bail_out "cannot create a netns"
+	local ru rs
+	udprx -n "$NS3" landlock --bind-udp $LL -- udprx recv --port $LD --timeout 1 \
+		>/dev/null 2>"$tmp/ll.udprx"
+	ru=$?
+	udprx -n "$NS3" landlock --bind-udp $LL -- udprx recv --stock --port $LD --timeout 1 \
+		>/dev/null 2>"$tmp/ll.stock"
+	rs=$?
+	ktap_print_msg "bind to $LD in the domain: udprx rc $ru: $(<"$tmp/ll.udprx")"
+	ktap_print_msg "bind to $LD in the domain: stock rc $rs: $(<"$tmp/ll.stock")"
+	ktap_test_result "Landlock: a bind to a port the domain refuses fails with EACCES, udprx as stock" \
+		eval '[ $ru -ne 0 ] && [ $rs -ne 0 ] &&
+			grep -q "Permission denied" "$tmp/ll.udprx" &&
+			grep -q "Permission denied" "$tmp/ll.stock"'
+
+	udprx_bg L "$NS3" "bound to port" landlock --bind-udp $LL -- \
+		udprx recv --port $LL --timeout 600 || ktap_print_msg "udprx in the domain: $(<"$L_err")"
+	snap B "$NS3"
+	udprx -n "$NS3" send --to 127.0.0.1:$LL --count 3 >/dev/null
+	expect_deltas "Landlock: a udprx socket bound in the domain to a port it allows receives" \
+		"$NS3" B UdpRxInDatagrams=3
+}
+in_scope landlock
 
 udprx_unload
 ktap_test_result "rmmod after the gates" test ! -d /sys/module/udprx

@@ -12,6 +12,7 @@ mod check;
 mod compare;
 mod dev;
 mod filter;
+mod landlock;
 mod link;
 mod model;
 mod nfq;
@@ -70,6 +71,8 @@ enum Cmd {
     /// Stress workloads for the selftests: fault injection, hostile ioctls, mutated
     /// datagrams, racing threads; each prints JSON.
     Stress(stress::Args),
+    /// Run a command in a Landlock domain that may bind UDP sockets to the given ports only.
+    Landlock(landlock::Args),
     /// Check /dev/udprx's answers to bad ioctls and reads (for the selftests).
     #[command(hide = true)]
     IoctlCheck(check::Args),
@@ -93,6 +96,7 @@ fn main() {
         Cmd::Bench(a) => bench::run(&a),
         Cmd::Stress(a) => stress::run(&a),
         Cmd::Nfq(a) => nfq::run(&a),
+        Cmd::Landlock(a) => landlock::run(&a),
     };
     if let Err(e) = r {
         eprintln!("udprx: {e:#}");
