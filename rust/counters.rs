@@ -4,8 +4,9 @@
 //! values, both led by the group name. The groups and their names are defined once, in
 //! [`crate::abi::mib`], for the module and the tools.
 
-use crate::abi::mib::Group;
-pub(crate) use crate::abi::mib::{DropReason, HookMib, ProtoMib, UdpMib};
+use crate::abi::mib::{DropReason as DropMib, Group};
+pub(crate) use crate::abi::mib::{HookMib, ProtoMib, UdpMib};
+pub(crate) use crate::kapi::skb::DropReason;
 use crate::kapi::{
     percpu::PerCpuCounters,
     skb::{QueuedSkb, Skb},
@@ -63,7 +64,7 @@ pub(crate) struct Counters {
     /// `UdpRx:` — the receive side of the UDP MIB, for udprx sockets.
     pub(crate) udp: MibGroup<UdpMib, { UdpMib::LEN }>,
     /// `UdpRxDrop:` — every skb udprx freed as dropped, by `skb_drop_reason`.
-    drop: MibGroup<DropReason, { DropReason::LEN }>,
+    drop: MibGroup<DropMib, { DropMib::LEN }>,
     /// `UdpRxHook:` — what the `NF_INET_LOCAL_IN` hook did.
     pub(crate) hook: MibGroup<HookMib, { HookMib::LEN }>,
     /// `UdpRxProto:` — what came in through the protocol number.
@@ -83,13 +84,13 @@ impl Counters {
 
     /// Frees `skb` as dropped for `reason`, counting it under `UdpRxDrop:`.
     pub(crate) fn drop_skb(&self, skb: Skb, reason: DropReason) {
-        self.drop.inc(reason);
+        self.drop.inc(drop_counter(reason));
         skb.drop_reason(reason);
     }
 
     /// Frees a queued `skb` as dropped for `reason`, counting it under `UdpRxDrop:`.
     pub(crate) fn drop_queued(&self, skb: QueuedSkb, reason: DropReason) {
-        self.drop.inc(reason);
+        self.drop.inc(drop_counter(reason));
         skb.drop_reason(reason);
     }
 
@@ -99,5 +100,22 @@ impl Counters {
         self.drop.show(m);
         self.hook.show(m);
         self.proto.show(m);
+    }
+}
+
+/// The `UdpRxDrop:` counter of a drop reason (the counter has the reason's name).
+fn drop_counter(reason: DropReason) -> DropMib {
+    match reason {
+        DropReason::NotSpecified => DropMib::NotSpecified,
+        DropReason::NoSocket => DropMib::NoSocket,
+        DropReason::PktTooSmall => DropMib::PktTooSmall,
+        DropReason::UdpCsum => DropMib::UdpCsum,
+        DropReason::XfrmPolicy => DropMib::XfrmPolicy,
+        DropReason::SocketRcvbuff => DropMib::SocketRcvbuff,
+        DropReason::SocketClose => DropMib::SocketClose,
+        DropReason::SocketFilter => DropMib::SocketFilter,
+        DropReason::Pfmemalloc => DropMib::Pfmemalloc,
+        DropReason::SecurityHook => DropMib::SecurityHook,
+        DropReason::ProtoMem => DropMib::ProtoMem,
     }
 }

@@ -68,8 +68,8 @@ impl Net {
         net.into()
     }
 
-    /// The raw pointer, for the kapi room only.
-    pub(crate) fn as_ptr(&self) -> *mut bindings::net {
+    /// The raw pointer.
+    pub(super) fn as_ptr(&self) -> *mut bindings::net {
         self.0.get()
     }
 

@@ -6,8 +6,6 @@
 //! C header: [`include/linux/skbuff.h`](srctree/include/linux/skbuff.h)
 
 use super::bindings;
-// The reasons are the `UdpRxDrop:` counter group, shared with the tools.
-pub(crate) use crate::abi::mib::DropReason;
 use core::{mem::ManuallyDrop, ptr::NonNull};
 use kernel::{iov::IovIterDest, prelude::*};
 
@@ -83,7 +81,7 @@ unsafe fn skb_set_next(skb: *mut bindings::sk_buff, next: *mut bindings::sk_buff
 ///
 /// `skb` is a valid skb, as the ICMP layer passes it to an `err_handler`, that nobody
 /// changes during the call.
-pub(crate) unsafe fn icmp_quoted_source_port(skb: *const bindings::sk_buff) -> Option<u16> {
+pub(super) unsafe fn icmp_quoted_source_port(skb: *const bindings::sk_buff) -> Option<u16> {
     // SAFETY: As the caller guarantees; `icmp_socket_deliver()` pulled the quoted IP header
     // and 8 bytes after it into the linear area, so at least its first byte is there.
     unsafe {
@@ -95,24 +93,23 @@ pub(crate) unsafe fn icmp_quoted_source_port(skb: *const bindings::sk_buff) -> O
     }
 }
 
-/// The kernel's `enum skb_drop_reason` value of a udprx drop reason.
-///
-/// Every drop goes through `sk_skb_reason_drop()` (i.e. `kfree_skb_reason()`) with one of
-/// these, so `skb:kfree_skb` tracing names the same reason as for the stock UDP path.
-fn raw_reason(reason: DropReason) -> bindings::skb_drop_reason {
-    match reason {
-        DropReason::NotSpecified => bindings::SKB_DROP_REASON_NOT_SPECIFIED,
-        DropReason::NoSocket => bindings::SKB_DROP_REASON_NO_SOCKET,
-        DropReason::PktTooSmall => bindings::SKB_DROP_REASON_PKT_TOO_SMALL,
-        DropReason::UdpCsum => bindings::SKB_DROP_REASON_UDP_CSUM,
-        DropReason::XfrmPolicy => bindings::SKB_DROP_REASON_XFRM_POLICY,
-        DropReason::SocketRcvbuff => bindings::SKB_DROP_REASON_SOCKET_RCVBUFF,
-        DropReason::SocketClose => bindings::SKB_DROP_REASON_SOCKET_CLOSE,
-        DropReason::SocketFilter => bindings::SKB_DROP_REASON_SOCKET_FILTER,
-        DropReason::Pfmemalloc => bindings::SKB_DROP_REASON_PFMEMALLOC,
-        DropReason::SecurityHook => bindings::SKB_DROP_REASON_SECURITY_HOOK,
-        DropReason::ProtoMem => bindings::SKB_DROP_REASON_PROTO_MEM,
-    }
+/// Why an skb is freed as dropped: the `enum skb_drop_reason` values udprx uses. Every
+/// drop goes through `sk_skb_reason_drop()` with one, so `skb:kfree_skb` names the reason
+/// the stock UDP path would.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub(crate) enum DropReason {
+    NotSpecified = bindings::SKB_DROP_REASON_NOT_SPECIFIED,
+    NoSocket = bindings::SKB_DROP_REASON_NO_SOCKET,
+    PktTooSmall = bindings::SKB_DROP_REASON_PKT_TOO_SMALL,
+    UdpCsum = bindings::SKB_DROP_REASON_UDP_CSUM,
+    XfrmPolicy = bindings::SKB_DROP_REASON_XFRM_POLICY,
+    SocketRcvbuff = bindings::SKB_DROP_REASON_SOCKET_RCVBUFF,
+    SocketClose = bindings::SKB_DROP_REASON_SOCKET_CLOSE,
+    SocketFilter = bindings::SKB_DROP_REASON_SOCKET_FILTER,
+    Pfmemalloc = bindings::SKB_DROP_REASON_PFMEMALLOC,
+    SecurityHook = bindings::SKB_DROP_REASON_SECURITY_HOOK,
+    ProtoMem = bindings::SKB_DROP_REASON_PROTO_MEM,
 }
 
 /// Frees `ptr` as dropped for `reason`.
@@ -123,7 +120,7 @@ fn raw_reason(reason: DropReason) -> bindings::skb_drop_reason {
 unsafe fn drop_raw(ptr: *mut bindings::sk_buff, reason: DropReason) {
     // SAFETY: The caller owns a reference to the valid skb `ptr` and gives it up; no socket
     // is involved (udprx sockets are not `struct sock`).
-    unsafe { bindings::sk_skb_reason_drop(core::ptr::null_mut(), ptr, raw_reason(reason)) };
+    unsafe { bindings::sk_skb_reason_drop(core::ptr::null_mut(), ptr, reason as u32) };
 }
 
 /// The fields of a UDP header, in host byte order.
@@ -188,7 +185,7 @@ impl Skb {
     }
 
     /// Gives the reference back to the caller, as a raw pointer.
-    pub(crate) fn into_raw(self) -> *mut bindings::sk_buff {
+    pub(super) fn into_raw(self) -> *mut bindings::sk_buff {
         ManuallyDrop::new(self).ptr.as_ptr()
     }
 
@@ -196,8 +193,8 @@ impl Skb {
         self.ptr.as_ptr()
     }
 
-    /// The raw pointer, for the kapi room only; ownership stays with `self`.
-    pub(crate) fn as_raw(&self) -> *mut bindings::sk_buff {
+    /// The raw pointer. ownership stays with `self`.
+    pub(super) fn as_raw(&self) -> *mut bindings::sk_buff {
         self.raw()
     }
 
@@ -467,7 +464,7 @@ impl QueuedSkb {
     /// # Safety
     ///
     /// `ptr` is a valid skb the caller owns, unlinked, with `skb->data` at the UDP payload.
-    pub(crate) unsafe fn from_udp_queue(ptr: *mut bindings::sk_buff) -> Self {
+    pub(super) unsafe fn from_udp_queue(ptr: *mut bindings::sk_buff) -> Self {
         // SAFETY: The caller gives us a valid, unlinked skb it owns.
         unsafe {
             bindings::udprx_skb_dst_drop(ptr);
