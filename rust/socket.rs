@@ -384,8 +384,8 @@ impl Socket {
             unsafe { this.sock.attach::<Self>() }?;
             let sk = this.sock.sk();
             let p = sk.port();
-            let r = if p == 0 {
-                // Not bound yet.
+            let r = if p == 0 || sk.has_encap() {
+                // Not bound yet, or not a plain UDP socket.
                 Err(EINVAL)
             } else if (args.port != 0 && args.port != p) || !sk.owns_port_alone() {
                 // Another port than the caller asked for (a cgroup `bind4` program may

@@ -10,7 +10,8 @@
 //! [`rcu::RcuBox`], [`percpu::PerCpuCounters`], [`sock::UdpSocket`], [`sock::Sock`], [`skb::QueuedSkb`], [`skb::SkbQueue`]. The other rooms see only these.
 //!
 //! The raw declarations come from `bindgen` over `shim.h` (run by Kbuild with the kernel's
-//! C flags); `shim.c` holds out-of-line copies of the inline functions and macros we need.
+//! C flags); `shim.c` holds out-of-line copies of the inline functions and macros we need,
+//! and the few lines of kernel C udprx runs as they are (each naming its source).
 
 #[allow(
     non_camel_case_types,
@@ -18,6 +19,7 @@
     non_snake_case,
     dead_code,
     unreachable_pub,
+    unused_imports,
     improper_ctypes,
     unsafe_op_in_unsafe_fn,
     missing_docs,

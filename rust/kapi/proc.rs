@@ -46,7 +46,7 @@ impl<T: ProcShow> ProcNetEntry<T> {
             bindings::proc_create_net_single(
                 name.as_char_ptr(),
                 0o444,
-                bindings::udprx_net_proc_dir(raw),
+                (*raw).proc_net,
                 Some(show_callback::<T>),
                 core::ptr::null_mut(),
             )
@@ -69,10 +69,7 @@ impl<T: ProcShow> Drop for ProcNetEntry<T> {
         // SAFETY: The entry exists in the live `net` (type invariants). `remove_proc_entry()`
         // waits for readers that are inside `show`.
         unsafe {
-            bindings::remove_proc_entry(
-                self.name.as_char_ptr(),
-                bindings::udprx_net_proc_dir(self.net.as_ptr()),
-            )
+            bindings::remove_proc_entry(self.name.as_char_ptr(), (*self.net.as_ptr()).proc_net)
         };
     }
 }

@@ -1,18 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * udprx C shim: out-of-line copies of kernel inline functions and macros,
- * so that Rust can call them. Nothing else belongs here.
+ * udprx C shim: out-of-line copies of kernel inline functions and macros, so that Rust
+ * can call them, and at the end, under their own heading, the few lines of kernel C that
+ * udprx runs as the kernel has them. Nothing else belongs here.
  */
 #include "shim.h"
 
 void *udprx_net_generic(const struct net *net, unsigned int id)
 {
 	return net_generic(net, id);
-}
-
-struct proc_dir_entry *udprx_net_proc_dir(struct net *net)
-{
-	return net->proc_net;
 }
 
 struct net *udprx_seq_file_single_net(struct seq_file *seq)
@@ -141,14 +137,9 @@ void udprx_udp_csum_pull_header(struct sk_buff *skb)
 	udp_csum_pull_header(skb);
 }
 
-int udprx_socket_rcvbuf(const struct socket *sock)
+int udprx_sk_rcvbuf(const struct sock *sk)
 {
-	return READ_ONCE(sock->sk->sk_rcvbuf);
-}
-
-struct sock *udprx_socket_sk(const struct socket *sock)
-{
-	return sock->sk;
+	return READ_ONCE(sk->sk_rcvbuf);
 }
 
 void udprx_sock_hold(struct sock *sk)
@@ -202,31 +193,6 @@ bool udprx_spin_trylock_bh(spinlock_t *lock)
 void udprx_skb_orphan(struct sk_buff *skb)
 {
 	skb_orphan(skb);
-}
-
-bool udprx_udp_unexpected_gso(struct sock *sk, struct sk_buff *skb)
-{
-	/* udp_unexpected_gso() without its tunnel clause, which reads the unexported
-	 * udp_encap_needed_key and is false for a socket without encap_rcv (ours). */
-	if (!skb_is_gso(skb))
-		return false;
-	if (skb_shinfo(skb)->gso_type & SKB_GSO_UDP_L4 && !udp_test_bit(ACCEPT_L4, sk))
-		return true;
-	if (skb_shinfo(skb)->gso_type & SKB_GSO_FRAGLIST && !udp_test_bit(ACCEPT_FRAGLIST, sk))
-		return true;
-	return false;
-}
-
-struct sk_buff *udprx_udp_rcv_segment(struct sock *sk, struct sk_buff *skb)
-{
-	__skb_push(skb, -skb_mac_offset(skb));
-	return udp_rcv_segment(sk, skb, true);
-}
-
-void udprx_udp_segment_fixup(struct sk_buff *skb)
-{
-	__skb_pull(skb, skb_transport_offset(skb));
-	udp_post_segment_fix_csum(skb);
 }
 
 void __percpu *udprx_alloc_percpu(size_t size, size_t align)
@@ -331,4 +297,43 @@ void udprx_consume_skb(struct sk_buff *skb)
 int udprx_sk_rmem_alloc_get(const struct sock *sk)
 {
 	return sk_rmem_alloc_get(sk);
+}
+
+u8 udprx_udp_encap_type(const struct sock *sk)
+{
+	return READ_ONCE(udp_sk(sk)->encap_type);
+}
+
+/*
+ * Copied from Linux 7.3; keep in sync with the source named above each function.
+ */
+
+/*
+ * include/net/udp.h, udp_unexpected_gso(), without its tunnel clause: that clause reads
+ * the unexported udp_encap_needed_key and is false for a socket without encap_rcv, and a
+ * backing socket has none (UDPRX_BIND refuses one with UDP_ENCAP set).
+ */
+bool udprx_udp_unexpected_gso(struct sock *sk, struct sk_buff *skb)
+{
+	if (!skb_is_gso(skb))
+		return false;
+	if (skb_shinfo(skb)->gso_type & SKB_GSO_UDP_L4 && !udp_test_bit(ACCEPT_L4, sk))
+		return true;
+	if (skb_shinfo(skb)->gso_type & SKB_GSO_FRAGLIST && !udp_test_bit(ACCEPT_FRAGLIST, sk))
+		return true;
+	return false;
+}
+
+/* net/ipv4/udp.c, udp_queue_rcv_skb(): the split of an unexpected GSO skb. */
+struct sk_buff *udprx_udp_rcv_segment(struct sock *sk, struct sk_buff *skb)
+{
+	__skb_push(skb, -skb_mac_offset(skb));
+	return udp_rcv_segment(sk, skb, true);
+}
+
+/* net/ipv4/udp.c, udp_queue_rcv_skb(): each segment, before it is queued. */
+void udprx_udp_segment_fixup(struct sk_buff *skb)
+{
+	__skb_pull(skb, skb_transport_offset(skb));
+	udp_post_segment_fix_csum(skb);
 }

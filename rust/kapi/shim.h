@@ -36,8 +36,6 @@
 
 /* net_generic() (inline): this netns's slot for a pernet id. */
 void *udprx_net_generic(const struct net *net, unsigned int id);
-/* net->proc_net: the netns's /proc/net directory. */
-struct proc_dir_entry *udprx_net_proc_dir(struct net *net);
 /* seq_file_single_net() (inline): the netns a proc_create_net_single() file belongs to. */
 struct net *udprx_seq_file_single_net(struct seq_file *seq);
 /* dev_net(skb->dev) (inline): the netns an skb arrived in. */
@@ -84,12 +82,12 @@ bool udprx_udp_lib_checksum_complete(struct sk_buff *skb);
 /* udp_csum_pull_header() (inline). */
 void udprx_udp_csum_pull_header(struct sk_buff *skb);
 
-/* READ_ONCE(sock->sk->sk_rcvbuf) (struct sock is opaque to Rust). */
-int udprx_socket_rcvbuf(const struct socket *sock);
+/* READ_ONCE(sk->sk_rcvbuf) (struct sock is opaque to Rust). */
+int udprx_sk_rcvbuf(const struct sock *sk);
+/* READ_ONCE(udp_sk(sk)->encap_type) (udp_sk() is inline): UDP_ENCAP_*, 0 for none. */
+u8 udprx_udp_encap_type(const struct sock *sk);
 
 /* The socket that backs a udprx socket (a kernel UDP socket). */
-/* sock->sk. */
-struct sock *udprx_socket_sk(const struct socket *sock);
 /* sock_hold() / sock_put() (inline). */
 void udprx_sock_hold(struct sock *sk);
 void udprx_sock_put(struct sock *sk);
@@ -145,6 +143,7 @@ bool udprx_spin_trylock_bh(spinlock_t *lock);
 
 /* skb_orphan() (inline): drop the socket reference early demux may have left in skb->sk. */
 void udprx_skb_orphan(struct sk_buff *skb);
+/* Copied from Linux 7.3 (shim.c says from where): */
 /* udp_unexpected_gso() (inline) for a socket without encap_rcv. */
 bool udprx_udp_unexpected_gso(struct sock *sk, struct sk_buff *skb);
 /* What udp_queue_rcv_skb() does to an unexpected GSO skb (inlines): __skb_push() back to

@@ -160,6 +160,13 @@ impl Sock {
         }
     }
 
+    /// Whether `UDP_ENCAP` is set: the stock path hands the socket's datagrams to an
+    /// encapsulation handler (ESP in UDP) instead of queueing them.
+    pub(crate) fn has_encap(&self) -> bool {
+        // SAFETY: The sock is alive (type invariants) and a UDP socket.
+        unsafe { bindings::udprx_udp_encap_type(self.as_ptr()) != 0 }
+    }
+
     /// The netns the socket lives in (`sock_net()`).
     pub(crate) fn net(&self) -> &Net {
         // SAFETY: A socket holds a reference on its netns for its whole life, which covers
@@ -299,10 +306,8 @@ impl UdpSocket {
             // `repr(transparent)` over it.
             file: unsafe { ARef::from_raw(NonNull::new_unchecked(file.cast::<File>())) },
             // SAFETY: `sk` is set and alive. `sock_init_data()` sets the callback.
-            default_data_ready: unsafe {
-                bindings::udprx_sk_data_ready(bindings::udprx_socket_sk(sock))
-            }
-            .ok_or(EINVAL)?,
+            default_data_ready: unsafe { bindings::udprx_sk_data_ready((*sock).sk) }
+                .ok_or(EINVAL)?,
         })
     }
 
@@ -375,13 +380,13 @@ impl UdpSocket {
     /// The `struct sock`.
     pub(crate) fn sk(&self) -> &Sock {
         // SAFETY: `sk` is set and lives as long as the socket (type invariants).
-        unsafe { &*bindings::udprx_socket_sk(self.sock.as_ptr()).cast::<Sock>() }
+        unsafe { &*(*self.sock.as_ptr()).sk.cast::<Sock>() }
     }
 
     /// `sk_rcvbuf`: `net.core.rmem_default` for a new socket (`sock_init_data()`).
     pub(crate) fn rcvbuf(&self) -> u32 {
         // SAFETY: The socket is alive (we hold its file); the field is read with `READ_ONCE()`.
-        let v = unsafe { bindings::udprx_socket_rcvbuf(self.sock.as_ptr()) };
+        let v = unsafe { bindings::udprx_sk_rcvbuf(self.sk().as_ptr()) };
         v.max(0) as u32
     }
 
