@@ -17,8 +17,8 @@ pub(crate) struct Handler;
 
 impl ProtoHandler for Handler {
     fn handle(net: &Net, skb: Skb) {
-        // The state exists for every netns while the handler is registered (the handler is
-        // registered after the pernet subsystem and unregistered before it).
+        // A netns still being set up or already being torn down has no state, and no
+        // udprx socket.
         match net.data::<UdprxNet>() {
             Some(state) => {
                 state.mib.proto.inc(ProtoMib::InPackets);

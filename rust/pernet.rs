@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! udprx's state in each network namespace: its `LOCAL_IN` hook, its port table, its
-//! `/proc/net/udprx` file and its counters.
+//! udprx's state in each network namespace: its `LOCAL_IN` hook, its `/proc/net/udprx`
+//! file, and what its sockets share with them, the port table and the counters
+//! ([`NetState`]).
 
 use crate::{
     counters::Counters,
@@ -14,9 +15,20 @@ use crate::{
     ports::PortTable,
     socket::Socket,
 };
-use kernel::{prelude::*, seq_file::SeqFile};
+use core::ops::Deref;
+use kernel::{prelude::*, seq_file::SeqFile, sync::Arc};
 
 static NET_ID: NetId = NetId::new();
+
+/// What a netns's hook, handler and sockets share: each socket holds it for its life.
+#[pin_data]
+pub(crate) struct NetState {
+    /// Bound udprx sockets of this netns, by port.
+    #[pin]
+    pub(crate) ports: PortTable<Socket>,
+    /// The counters `/proc/net/udprx` shows.
+    pub(crate) mib: Counters,
+}
 
 /// The per-netns state.
 ///
@@ -27,11 +39,22 @@ pub(crate) struct UdprxNet {
     proc: ProcNetEntry<UdprxNet>,
     #[pin]
     hook: HookRegistration<LocalIn>,
-    /// Bound udprx sockets of this netns, by port.
-    #[pin]
-    pub(crate) ports: PortTable<Socket>,
-    /// The counters `/proc/net/udprx` shows.
-    pub(crate) mib: Counters,
+    shared: Arc<NetState>,
+}
+
+impl UdprxNet {
+    /// A reference to the shared state, for a socket.
+    pub(crate) fn shared(&self) -> Arc<NetState> {
+        self.shared.clone()
+    }
+}
+
+impl Deref for UdprxNet {
+    type Target = NetState;
+
+    fn deref(&self) -> &NetState {
+        &self.shared
+    }
 }
 
 impl PernetData for UdprxNet {
@@ -41,9 +64,15 @@ impl PernetData for UdprxNet {
 
     /// The hook is registered last, once everything it reads exists.
     fn init(net: &Net) -> impl PinInit<Self, Error> {
+        let shared = Arc::pin_init(
+            try_pin_init!(NetState {
+                ports <- PortTable::new(),
+                mib: Counters::new()?,
+            }),
+            GFP_KERNEL,
+        );
         try_pin_init!(Self {
-            ports <- PortTable::new(),
-            mib: Counters::new()?,
+            shared: shared?,
             proc: ProcNetEntry::new(net, c"udprx")?,
             hook <- HookRegistration::local_in(net, crate::hook_priority()),
         })

@@ -27,7 +27,7 @@ use crate::{
         skb::{QueuedSkb, Skb, SkbQueue},
         sock::{Sock, StrayRcv, UdpSocket},
     },
-    pernet::UdprxNet,
+    pernet::{NetState, UdprxNet},
     rxqueue::{self, Counter, Memory, Outcome, Policy},
     Udprx,
 };
@@ -98,6 +98,8 @@ impl Memory for SockMemory {
 pub(crate) struct Socket {
     /// The netns the socket lives in (that of the task that opened it).
     net: ARef<Net>,
+    /// What it shares with its netns's hook and handler: the port table, the counters.
+    state: Arc<NetState>,
     /// The kernel UDP socket that owns the port in the stock tables.
     sock: UdpSocket,
     /// Receive queue, backlog and accounting. Taken in softirq (arrivals) and in process
@@ -154,7 +156,7 @@ struct Dropped {
 
 impl Dropped {
     /// Counts `skb`, dropped for `why`, and keeps it to be freed.
-    fn push(&mut self, state: &UdprxNet, skb: QueuedSkb, why: rxqueue::DropCause) {
+    fn push(&mut self, state: &NetState, skb: QueuedSkb, why: rxqueue::DropCause) {
         for c in why.counters() {
             state.mib.udp.inc(match c {
                 Counter::InErrors => UdpMib::InErrors,
@@ -169,7 +171,7 @@ impl Dropped {
     }
 
     /// Frees them (call without the queue's lock).
-    fn free(self, state: &UdprxNet) {
+    fn free(self, state: &NetState) {
         for (mut q, why) in [
             (self.rcvbuf, DropReason::SocketRcvbuff),
             (self.proto_mem, DropReason::ProtoMem),
@@ -182,16 +184,10 @@ impl Dropped {
 }
 
 impl Socket {
-    /// This socket's netns state. Always there: the socket holds its netns, and the module
-    /// (which registered the state) cannot go while a file is open.
-    fn state(&self) -> Result<&UdprxNet> {
-        self.net.data::<UdprxNet>().ok_or(ENODEV)
-    }
-
     /// A datagram for this socket that passed `udp_rcv()`'s checks (`skb->data` at the UDP
     /// header): `udp_queue_rcv_skb()`. A GRO packet the socket does not take as one is
     /// split into its datagrams first. Called in softirq, under RCU, from the port table.
-    pub(crate) fn rcv(&self, state: &UdprxNet, skb: Skb) {
+    pub(crate) fn rcv(&self, state: &NetState, skb: Skb) {
         let sk = self.sock.sk();
         if sk.unexpected_gso(&skb) {
             for seg in sk.segment(skb) {
@@ -203,7 +199,7 @@ impl Socket {
     }
 
     /// `udp_queue_rcv_one_skb()`: the IPsec policy, the socket filter step, then the queue.
-    fn rcv_one(&self, state: &UdprxNet, mut skb: Skb) {
+    fn rcv_one(&self, state: &NetState, mut skb: Skb) {
         let sk = self.sock.sk();
         if !skb.xfrm_policy_allows() {
             return self.drop_in_error(state, skb, DropReason::XfrmPolicy);
@@ -222,7 +218,7 @@ impl Socket {
     }
 
     /// `udp_queue_rcv_one_skb()`'s `drop:` label: `InErrors`, `sk_drops`, the reason.
-    fn drop_in_error(&self, state: &UdprxNet, skb: Skb, reason: DropReason) {
+    fn drop_in_error(&self, state: &NetState, skb: Skb, reason: DropReason) {
         state.mib.udp.inc(UdpMib::InErrors);
         self.count_drop();
         state.mib.drop_skb(skb, reason);
@@ -230,7 +226,7 @@ impl Socket {
 
     /// An arriving datagram past the socket filter: queued, backlogged or dropped as the
     /// socket's policy says.
-    fn enqueue(&self, state: &UdprxNet, mut skb: QueuedSkb) {
+    fn enqueue(&self, state: &NetState, mut skb: QueuedSkb) {
         let truesize = skb.truesize();
         // `skb_condense()` can free page fragments: it runs before the queue's lock is
         // taken, when the queue is past half full, as 7.3 decides it from an unlocked read
@@ -267,7 +263,7 @@ impl Socket {
 
     /// Takes what the stock path queued on the backing socket into this socket's queue,
     /// as an arrival past the socket filter (the stock path ran it).
-    fn absorb_strays(&self, state: &UdprxNet) {
+    fn absorb_strays(&self, state: &NetState) {
         while let Some(skb) = self.sock.recv_stray() {
             self.enqueue(state, skb);
         }
@@ -314,7 +310,7 @@ impl Socket {
 
     /// `release_sock()`: drains the backlog through the queueing rules, then lets go.
     /// Returns what was dropped and whether anything was queued.
-    fn release_locked(state: &UdprxNet, q: &mut RxQueue) -> (Dropped, bool) {
+    fn release_locked(state: &NetState, q: &mut RxQueue) -> (Dropped, bool) {
         let mut dropped = Dropped::default();
         let mut queued = false;
         let mut backlog = q.backlog.take();
@@ -334,7 +330,7 @@ impl Socket {
     }
 
     fn release_backlog(&self) -> Result {
-        let state = self.state()?;
+        let state = &self.state;
         let (dropped, queued) = {
             // Classic arrivals are charged here, in process context, under the lock: bottom
             // halves are disabled, so the memory cgroup is charged without sleeping.
@@ -372,7 +368,7 @@ impl Socket {
         if !this.net.current_has_net_admin() {
             return Err(EPERM);
         }
-        let state = this.state()?;
+        let state = &this.state;
         let mut port = this.port.lock();
         if port.is_some() {
             return Err(EINVAL);
@@ -463,6 +459,9 @@ impl DeviceFile for Socket {
 
     fn open() -> Result<Arc<Self>> {
         let net = Net::current();
+        // There from the end of the netns's `init` to its `pre_exit`, which cannot come while
+        // a task of the netns holds a reference to it.
+        let state = net.data::<UdprxNet>().ok_or(ENODEV)?.shared();
         let sock = UdpSocket::new(&net)?;
         let rcvbuf = sock.rcvbuf();
         let mem = SockMemory {
@@ -472,6 +471,7 @@ impl DeviceFile for Socket {
         Arc::pin_init(
             pin_init!(Self {
                 net,
+                state,
                 sock,
                 rx <- new_spinlock_bh!(RxQueue {
                     skbs: SkbQueue::new(),
@@ -497,7 +497,7 @@ impl DeviceFile for Socket {
     fn read(this: ArcBorrow<'_, Self>, to: &mut IovIterDest<'_>, nonblock: bool) -> Result<usize> {
         loop {
             let mut skb = this.dequeue(nonblock)?;
-            let state = this.state()?;
+            let state = &this.state;
             let copied = to.len().min(skb.len() as usize);
             // `udp_recvmsg()` folds the verification into the copy when the whole datagram
             // is copied (`skb_copy_and_csum_datagram_msg()`) and does it first otherwise
@@ -603,13 +603,9 @@ impl DeviceFile for Socket {
     /// is freed and counted the same way: no datagram that reached the port goes
     /// uncounted.
     fn release(this: Arc<Self>) {
-        let port = this.port.lock().take();
-        let state = this.state().ok();
-        let retired = match (port, state) {
-            (Some(port), Some(state)) => state.ports.remove(port),
-            _ => None,
-        };
-        if port.is_some() {
+        let state = &this.state;
+        if let Some(port) = this.port.lock().take() {
+            let retired = state.ports.remove(port);
             this.sock.unhash();
             this.sock.detach::<Self>();
             // One grace period (dropping `retired` waits for it): lookups of either table
@@ -619,32 +615,25 @@ impl DeviceFile for Socket {
                 Some(r) => drop(r),
                 None => rcu::synchronize_rcu(),
             }
+            while let Some(skb) = this.sock.recv_stray() {
+                state.mib.drop_queued(skb, DropReason::SocketClose);
+            }
         }
         // A socket that never bound to udprx was never taken over: it is the stock
         // path's, and whoever still holds a descriptor of it keeps it.
-        let free_at_close = |skb: QueuedSkb| match state {
-            Some(state) => state.mib.drop_queued(skb, DropReason::SocketClose),
-            None => skb.drop_reason(DropReason::SocketClose),
-        };
-        if port.is_some() {
-            while let Some(skb) = this.sock.recv_stray() {
-                free_at_close(skb);
-            }
-        }
         let (dropped, mut queued) = {
             let mut q = this.rx.lock();
-            let dropped = match state {
-                Some(state) if q.acct.info().owned => Self::release_locked(state, &mut q).0,
-                _ => Dropped::default(),
+            let dropped = if q.acct.info().owned {
+                Self::release_locked(state, &mut q).0
+            } else {
+                Dropped::default()
             };
             q.acct.close();
             (dropped, q.skbs.take())
         };
-        if let Some(state) = state {
-            dropped.free(state);
-        }
+        dropped.free(state);
         while let Some(skb) = queued.pop_front() {
-            free_at_close(skb);
+            state.mib.drop_queued(skb, DropReason::SocketClose);
         }
     }
 }

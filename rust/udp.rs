@@ -8,7 +8,7 @@
 use crate::{
     counters::{DropReason, UdpMib},
     kapi::skb::{IpSummed, Skb},
-    pernet::UdprxNet,
+    pernet::NetState,
     socket::Socket,
 };
 use kernel::sync::rcu;
@@ -17,13 +17,13 @@ use kernel::sync::rcu;
 const UDP_HLEN: u32 = 8;
 
 /// Drops `skb` as `udp_rcv()`'s `drop:` label does: `InErrors`, then the reason.
-fn drop_in_error(state: &UdprxNet, skb: Skb, reason: DropReason) {
+fn drop_in_error(state: &NetState, skb: Skb, reason: DropReason) {
     state.mib.udp.inc(UdpMib::InErrors);
     state.mib.drop_skb(skb, reason);
 }
 
 /// `csum_error:`: `InCsumErrors`, then `InErrors`, reason `UDP_CSUM`.
-fn drop_csum_error(state: &UdprxNet, skb: Skb) {
+fn drop_csum_error(state: &NetState, skb: Skb) {
     state.mib.udp.inc(UdpMib::InCsumErrors);
     drop_in_error(state, skb, DropReason::UdpCsum);
 }
@@ -49,7 +49,7 @@ fn csum_init(skb: &mut Skb, proto: u8, check: u16) -> bool {
 /// Receives one UDP datagram (`skb->data` at the UDP header) for the udprx sockets of
 /// `state`'s netns: for `owner` when the caller already found the port's socket (the
 /// hook, under the RCU read lock), else for whichever socket has the port.
-pub(crate) fn rcv(state: &UdprxNet, mut skb: Skb, owner: Option<&Socket>) {
+pub(crate) fn rcv(state: &NetState, mut skb: Skb, owner: Option<&Socket>) {
     let proto = skb.ip_protocol();
     // A socket early demux attached (a multicast datagram's only socket) is let go: the
     // lookup below finds the socket, as `inet_steal_sock()` ... `sock_put()` does.
