@@ -1,20 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! A udprx socket: one open file of `/dev/udprx`. It lives in the netns of the task that
-//! opened it (as `socket()` does), binds to one UDP port there, and queues datagrams for
-//! `read()`; what it charges and when it drops is decided by the accounting model
-//! ([`crate::rxqueue`], the same code the host tests run) under the policy of the socket.
+//! A udprx socket: one open file of `/dev/udprx`, in the opener's netns, bound to one UDP
+//! port there; it queues datagrams for `read()` under the accounting model
+//! ([`crate::rxqueue`]) and the socket's policy.
 //!
-//! Each udprx socket is backed by a kernel UDP socket of its opener ([`UdpSocket`]): the
-//! caller binds it with `bind(2)` (`UDPRX_SOCKET` gives a descriptor of it), so that it
-//! owns the port in the stock tables as every gate of the syscall allows; it carries the
-//! socket filter, and its `struct sock` is what protocol memory and the memory cgroup are
-//! charged to. The queue is udprx's,
-//! and so are its books: udprx's reserve of protocol memory is its own (in the model),
-//! never in the backing socket's `sk_forward_alloc`, which stays the stock path's. A
-//! datagram the stock path queues on the backing socket (while a bind or a close is under
-//! way, or after an NFQUEUE verdict that skipped the hooks) is taken off it at once and
-//! enters udprx's queue where every other datagram does, past the socket filter
+//! Each is backed by a kernel UDP socket of its opener ([`UdpSocket`]), bound with
+//! `bind(2)`: it owns the port in the stock tables, carries the socket filter, and is
+//! what protocol memory and the memory cgroup are charged to. The queue and its books are
+//! udprx's; what the stock path queues on the backing socket enters udprx's queue
 //! ([`Socket::absorb_strays`]).
 
 use crate::{
@@ -24,11 +17,11 @@ use crate::{
         bhlock::{new_spinlock_bh, SpinLockBh},
         miscdev::{in_compat_syscall, DeviceFile, POLL_READABLE},
         netns::Net,
-        skb::{QueuedSkb, Skb, SkbQueue},
+        skb::SkbQueue,
         sock::{Sock, StrayRcv, UdpSocket},
     },
     pernet::{NetState, UdprxNet},
-    rxqueue::{self, Counter, Memory, Outcome, Policy},
+    rxqueue::{self, Policy},
     Udprx,
 };
 use kernel::{
@@ -47,47 +40,9 @@ use kernel::{
     uaccess::{UserPtr, UserSlice},
 };
 
-/// The receive side, under the socket's queue lock: the receive queue, the backlog and
-/// their accounting.
-///
-/// # Invariants
-///
-/// `acct` counts exactly the skbs on `skbs` (queued) and `backlog` (backlogged), with their
-/// truesizes.
-struct RxQueue {
-    skbs: SkbQueue,
-    backlog: SkbQueue,
-    acct: rxqueue::Queue<SockMemory>,
-    /// Readers blocked in `read()`, waiting on `Socket::wait`.
-    sleepers: u32,
-}
+mod rx;
 
-/// The protocol memory of the accounting model: the backing socket's `struct sock`, so
-/// that `net.ipv4.udp_mem`, the memory cgroup and `sk_rmem_alloc` see udprx's charges.
-///
-/// # Invariants
-///
-/// `rmem` is what was last added to the sock's `sk_rmem_alloc` on udprx's behalf.
-struct SockMemory {
-    sk: ARef<Sock>,
-    rmem: u32,
-}
-
-impl Memory for SockMemory {
-    fn set_rmem_alloc(&mut self, rmem_alloc: u32) {
-        // Both are at most `INT_MAX` (the model's invariant), so is their difference.
-        self.sk.rmem_add(rmem_alloc as i32 - self.rmem as i32);
-        self.rmem = rmem_alloc;
-    }
-
-    fn schedule(&mut self, size: u32) -> bool {
-        self.sk.mem_schedule(size)
-    }
-
-    fn reclaim(&mut self, bytes: u32) {
-        self.sk.mem_reclaim(bytes);
-    }
-}
+use rx::{Dropped, RxQueue, SockMemory};
 
 /// One udprx socket.
 ///
@@ -102,31 +57,23 @@ pub(crate) struct Socket {
     state: Arc<NetState>,
     /// The kernel UDP socket that owns the port in the stock tables.
     sock: UdpSocket,
-    /// Receive queue, backlog and accounting. Taken in softirq (arrivals) and in process
-    /// context (read, poll, hold, release, close) with bottom halves disabled, as the
-    /// kernel takes `sk_receive_queue.lock`: a softirq on the CPU of a process-context
-    /// holder cannot spin on it, and memory charged under it is charged as in softirq
-    /// (`GFP_ATOMIC`). Never taken in hard interrupt context. skbs are only ever freed after
-    /// it is dropped.
+    /// Receive queue, backlog and accounting, taken with bottom halves disabled as the
+    /// kernel takes `sk_receive_queue.lock`; skbs are freed only after it is dropped.
     #[pin]
     rx: SpinLockBh<RxQueue>,
     /// Readers and pollers wait here; arrivals wake them (`sk_data_ready()`).
     #[pin]
     wait: PollCondVar,
-    /// Set for good by the first `poll()` (which may leave an entry on `wait`, as epoll
-    /// does): from then on every arrival wakes `wait`. Before, an arrival wakes it only when
-    /// a reader sleeps there: as `sock_def_readable()` wakes only a wait queue with
-    /// sleepers (`skwq_has_sleeper()`), so that a socket nobody waits on costs no wait-queue
-    /// lock per datagram.
+    /// Set for good by the first `poll()`: from then on every arrival wakes `wait`, before
+    /// only when a reader sleeps there (as `sock_def_readable()` tests
+    /// `skwq_has_sleeper()`).
     polled: Atomic<bool>,
-    /// Whether the receive queue holds a datagram, as last published under `rx`: what a
-    /// non-blocking read looks at before it takes the lock, as 7.3's `__skb_recv_udp()`
-    /// tests `skb_queue_empty_lockless()`, so that a reader spinning on an empty socket
-    /// does not take the lock arrivals need.
+    /// Whether the receive queue holds a datagram, as last published under `rx`: a
+    /// non-blocking read tests it first, as `__skb_recv_udp()` tests
+    /// `skb_queue_empty_lockless()`.
     nonempty: Atomic<bool>,
-    /// `sk_rcvbuf` and the policy as `UDPRX_SET_RCVBUF` and `UDPRX_SET_POLICY` last set
-    /// them under `rx`: what an arrival reads without the lock to decide whether to
-    /// condense the skb first (7.3 reads `sk_rcvbuf` and `sk_rmem_alloc` the same way).
+    /// `sk_rcvbuf` and the policy as last set under `rx`, read without the lock by an
+    /// arrival deciding whether to condense the skb (as 7.3 reads `sk_rcvbuf`).
     rcvbuf_hint: Atomic<u32>,
     policy_hint: Atomic<u32>,
     /// The bound port; binding and closing serialise on it.
@@ -134,221 +81,7 @@ pub(crate) struct Socket {
     port: Mutex<Option<u16>>,
 }
 
-/// The drop reason `skb:kfree_skb` shows for a drop of the model.
-fn reason(d: rxqueue::DropCause) -> DropReason {
-    match d {
-        rxqueue::DropCause::RcvqueuesFull | rxqueue::DropCause::RcvbufFull => {
-            DropReason::SocketRcvbuff
-        }
-        rxqueue::DropCause::RmemSchedule
-        | rxqueue::DropCause::ProtoMem
-        | rxqueue::DropCause::BacklogMem => DropReason::ProtoMem,
-    }
-}
-
-/// Datagrams the model dropped under the queue's lock: counted there, freed after it
-/// with their drop reasons.
-#[derive(Default)]
-struct Dropped {
-    rcvbuf: SkbQueue,
-    proto_mem: SkbQueue,
-}
-
-impl Dropped {
-    /// Counts `skb`, dropped for `why`, and keeps it to be freed.
-    fn push(&mut self, state: &NetState, skb: QueuedSkb, why: rxqueue::DropCause) {
-        for c in why.counters() {
-            state.mib.udp.inc(match c {
-                Counter::InErrors => UdpMib::InErrors,
-                Counter::RcvbufErrors => UdpMib::RcvbufErrors,
-                Counter::MemErrors => UdpMib::MemErrors,
-            });
-        }
-        match reason(why) {
-            DropReason::SocketRcvbuff => self.rcvbuf.push_back(skb),
-            _ => self.proto_mem.push_back(skb),
-        }
-    }
-
-    /// Frees them (call without the queue's lock).
-    fn free(self, state: &NetState) {
-        for (mut q, why) in [
-            (self.rcvbuf, DropReason::SocketRcvbuff),
-            (self.proto_mem, DropReason::ProtoMem),
-        ] {
-            while let Some(skb) = q.pop_front() {
-                state.mib.drop_queued(skb, why);
-            }
-        }
-    }
-}
-
 impl Socket {
-    /// A datagram for this socket that passed `udp_rcv()`'s checks (`skb->data` at the UDP
-    /// header): `udp_queue_rcv_skb()`. A GRO packet the socket does not take as one is
-    /// split into its datagrams first. Called in softirq, under RCU, from the port table.
-    pub(crate) fn rcv(&self, state: &NetState, skb: Skb) {
-        let sk = self.sock.sk();
-        if sk.unexpected_gso(&skb) {
-            for seg in sk.segment(skb) {
-                self.rcv_one(state, seg);
-            }
-        } else {
-            self.rcv_one(state, skb);
-        }
-    }
-
-    /// `udp_queue_rcv_one_skb()`: the IPsec policy, the socket filter step, then the queue.
-    fn rcv_one(&self, state: &NetState, mut skb: Skb) {
-        let sk = self.sock.sk();
-        if !skb.xfrm_policy_allows() {
-            return self.drop_in_error(state, skb, DropReason::XfrmPolicy);
-        }
-        skb.nf_reset_ct();
-        // "if (rcu_access_pointer(sk->sk_filter) && udp_lib_checksum_complete(skb)) goto
-        // csum_error;": a filter sees only datagrams with a good checksum.
-        if sk.has_filter() && skb.udp_checksum_bad() {
-            state.mib.udp.inc(UdpMib::InCsumErrors);
-            return self.drop_in_error(state, skb, DropReason::UdpCsum);
-        }
-        if let Err(reason) = sk.filter(&mut skb) {
-            return self.drop_in_error(state, skb, reason);
-        }
-        self.enqueue(state, skb.into_queued());
-    }
-
-    /// `udp_queue_rcv_one_skb()`'s `drop:` label: `InErrors`, `sk_drops`, the reason.
-    fn drop_in_error(&self, state: &NetState, skb: Skb, reason: DropReason) {
-        state.mib.udp.inc(UdpMib::InErrors);
-        self.count_drop();
-        state.mib.drop_skb(skb, reason);
-    }
-
-    /// An arriving datagram past the socket filter: queued, backlogged or dropped as the
-    /// socket's policy says.
-    fn enqueue(&self, state: &NetState, mut skb: QueuedSkb) {
-        let truesize = skb.truesize();
-        // `skb_condense()` can free page fragments: it runs before the queue's lock is
-        // taken, when the queue is past half full, as 7.3 decides it from an unlocked read
-        // of `sk_rmem_alloc`.
-        let wants = rxqueue::wants_condense(
-            Policy::from_raw(self.policy_hint.load(Relaxed)).unwrap_or(Policy::Modern),
-            self.sock.sk().rmem_alloc(),
-            self.rcvbuf_hint.load(Relaxed),
-            truesize,
-        );
-        let charged = if wants { skb.condense() } else { truesize };
-        let mut q = self.rx.lock();
-        match q.acct.enqueue_condensed(truesize, charged) {
-            Outcome::Queued => {
-                q.skbs.push_back(skb);
-                self.publish(&q);
-                // Read under the lock: a reader counts itself in before it sleeps, a
-                // poller sets `polled` before it takes the lock to look at the queue.
-                let wake = q.sleepers != 0 || self.polled.load(Relaxed);
-                drop(q);
-                if wake {
-                    self.wait.notify_all();
-                }
-            }
-            Outcome::Backlogged => q.backlog.push_back(skb),
-            Outcome::Dropped(d) => {
-                drop(q);
-                let mut dropped = Dropped::default();
-                dropped.push(state, skb, d);
-                dropped.free(state);
-            }
-        }
-    }
-
-    /// Takes what the stock path queued on the backing socket into this socket's queue,
-    /// as an arrival past the socket filter (the stock path ran it).
-    fn absorb_strays(&self, state: &NetState) {
-        while let Some(skb) = self.sock.recv_stray() {
-            self.enqueue(state, skb);
-        }
-    }
-
-    /// Counts a datagram dropped at this socket before the queue (`udp_drops_inc()`).
-    fn count_drop(&self) {
-        self.rx.lock().acct.count_drop();
-    }
-
-    /// Publishes whether `q` holds a datagram (see `nonempty`), after a change to it.
-    /// Written only when it changes: a reader spinning on an empty socket polls it, and an
-    /// arrival to a socket that already held a datagram leaves its cache line alone.
-    fn publish(&self, q: &RxQueue) {
-        let v = q.acct.readable();
-        if self.nonempty.load(Relaxed) != v {
-            self.nonempty.store(v, Relaxed);
-        }
-    }
-
-    /// Takes the oldest datagram off the queue, uncharging it; waits unless `nonblock`.
-    fn dequeue(&self, nonblock: bool) -> Result<QueuedSkb> {
-        if nonblock && !self.nonempty.load(Relaxed) {
-            return Err(EAGAIN);
-        }
-        let mut q = self.rx.lock();
-        loop {
-            if let Some(skb) = q.skbs.pop_front() {
-                q.acct.dequeue(skb.truesize());
-                self.publish(&q);
-                return Ok(skb);
-            }
-            if nonblock {
-                return Err(EAGAIN);
-            }
-            q.sleepers += 1;
-            let interrupted = self.wait.wait_interruptible(&mut q);
-            q.sleepers -= 1;
-            if interrupted {
-                return Err(ERESTARTSYS);
-            }
-        }
-    }
-
-    /// `release_sock()`: drains the backlog through the queueing rules, then lets go.
-    /// Returns what was dropped and whether anything was queued.
-    fn release_locked(state: &NetState, q: &mut RxQueue) -> (Dropped, bool) {
-        let mut dropped = Dropped::default();
-        let mut queued = false;
-        let mut backlog = q.backlog.take();
-        let skbs = &mut q.skbs;
-        q.acct.release_backlog(
-            core::iter::from_fn(|| backlog.pop_front()),
-            |skb| skb.truesize(),
-            |skb, outcome| match outcome {
-                Outcome::Dropped(d) => dropped.push(state, skb, d),
-                Outcome::Queued | Outcome::Backlogged => {
-                    skbs.push_back(skb);
-                    queued = true;
-                }
-            },
-        );
-        (dropped, queued)
-    }
-
-    fn release_backlog(&self) -> Result {
-        let state = &self.state;
-        let (dropped, queued) = {
-            // Classic arrivals are charged here, in process context, under the lock: bottom
-            // halves are disabled, so the memory cgroup is charged without sleeping.
-            let mut q = self.rx.lock();
-            if !q.acct.info().owned {
-                return Err(EINVAL);
-            }
-            let r = Self::release_locked(state, &mut q);
-            self.publish(&q);
-            r
-        };
-        dropped.free(state);
-        if queued {
-            self.wait.notify_all();
-        }
-        Ok(())
-    }
-
     /// `UDPRX_SOCKET`: a descriptor of the backing socket, to bind with `bind(2)`.
     fn socket_fd(&self) -> Result<isize> {
         // Serialised with binds: no descriptor is made while the socket is bound to udprx.
