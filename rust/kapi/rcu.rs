@@ -6,13 +6,13 @@
 //!
 //! C header: [`include/linux/rcupdate.h`](srctree/include/linux/rcupdate.h)
 
-use core::{
-    ptr::{null_mut, NonNull},
-    sync::atomic::{AtomicPtr, Ordering},
-};
+use core::ptr::{null_mut, NonNull};
 use kernel::{
     alloc::KBox,
-    sync::rcu::{self, Guard},
+    sync::{
+        atomic::{Acquire, Atomic, Full},
+        rcu::{self, Guard},
+    },
 };
 
 /// An RCU-published `Option<KBox<T>>`.
@@ -22,7 +22,7 @@ use kernel::{
 /// `ptr` is null or comes from `KBox::into_raw`; a pointer that was published stays valid
 /// until a grace period has elapsed after it was replaced.
 pub(crate) struct RcuBox<T> {
-    ptr: AtomicPtr<T>,
+    ptr: Atomic<*mut T>,
 }
 
 // SAFETY: Readers on any CPU get `&T` (so `T: Sync`); the value is dropped on whichever CPU
@@ -35,7 +35,7 @@ impl<T> RcuBox<T> {
     /// An empty box.
     pub(crate) const fn new() -> Self {
         Self {
-            ptr: AtomicPtr::new(null_mut()),
+            ptr: Atomic::new(null_mut()),
         }
     }
 
@@ -43,7 +43,7 @@ impl<T> RcuBox<T> {
     pub(crate) fn with(value: KBox<T>) -> Self {
         // INVARIANT: From `KBox::into_raw`.
         Self {
-            ptr: AtomicPtr::new(KBox::into_raw(value)),
+            ptr: Atomic::new(KBox::into_raw(value)),
         }
     }
 
@@ -51,15 +51,16 @@ impl<T> RcuBox<T> {
     /// from now on see `None`; the value is freed once the returned [`Retired`] is dropped,
     /// after a grace period. `None` when the box was empty.
     pub(crate) fn retire(&self) -> Option<Retired<T>> {
-        let old = self.ptr.swap(null_mut(), Ordering::AcqRel);
+        let old = self.ptr.xchg(null_mut(), Full);
         // INVARIANT: `old` came from `KBox::into_raw` and was unpublished by the swap.
         NonNull::new(old).map(|ptr| Retired { ptr })
     }
 
     /// The current value (`rcu_dereference()`), valid while the RCU read lock is held.
     pub(crate) fn get<'a>(&'a self, _guard: &'a Guard) -> Option<&'a T> {
-        // Acquire pairs with the Release of `replace` (the `rcu_assign_pointer()` ordering).
-        let p = self.ptr.load(Ordering::Acquire);
+        // Acquire pairs with the (full) exchange of `replace` (the `rcu_assign_pointer()`
+        // ordering).
+        let p = self.ptr.load(Acquire);
         // SAFETY: `p` is null or a published pointer (type invariants); the caller holds the
         // RCU read lock for `'a`, so a concurrent `replace` waits for it before freeing `p`.
         unsafe { p.as_ref() }
@@ -71,7 +72,7 @@ impl<T> RcuBox<T> {
     /// themselves when the new value is derived from the old.
     pub(crate) fn replace(&self, new: Option<KBox<T>>) -> Option<KBox<T>> {
         let new = new.map_or(null_mut(), KBox::into_raw);
-        let old = self.ptr.swap(new, Ordering::AcqRel);
+        let old = self.ptr.xchg(new, Full);
         if old.is_null() {
             return None;
         }
