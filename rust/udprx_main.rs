@@ -19,7 +19,8 @@
 use kernel::prelude::*;
 
 // The same sources as the `udprx-abi` crate of the userspace tools: ioctl numbers and
-// layouts, and the counter groups of `/proc/net/udprx`.
+// layouts, and the counter groups of `/proc/net/udprx`. The lints a library crate's `pub`
+// API trips in a module are allowed here: the tools use what the module does not.
 #[allow(unreachable_pub, dead_code, missing_docs)]
 #[path = "../crates/abi/src"]
 mod abi {
