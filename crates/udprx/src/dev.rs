@@ -101,13 +101,21 @@ impl Device {
 
     /// Binds to `port` as udprx's ABI says: `bind(2)` of the backing socket to
     /// `0.0.0.0:port` (every check of the syscall applies), close, `UDPRX_BIND`. The error
-    /// is that of the step that failed.
+    /// is that of the step that failed. `UDPRX_BIND` answers `EBUSY` while another thread
+    /// binding the same socket holds a descriptor of it (between its `UDPRX_SOCKET` and its
+    /// failed `bind(2)`): it is asked again until that descriptor is closed.
     pub fn bind_port(&self, port: u16) -> nix::Result<()> {
         let s = self.socket()?;
         let addr = nix::sys::socket::SockaddrIn::new(0, 0, 0, 0, port);
         nix::sys::socket::bind(std::os::fd::AsRawFd::as_raw_fd(&s), &addr)?;
         drop(s);
-        self.bind_args(&BindArgs::default())
+        for _ in 0..10_000 {
+            match self.bind_args(&BindArgs::default()) {
+                Err(nix::errno::Errno::EBUSY) => std::thread::yield_now(),
+                r => return r,
+            }
+        }
+        Err(nix::errno::Errno::EBUSY)
     }
 
     /// Binds to `port` ([`Device::bind_port`]).
