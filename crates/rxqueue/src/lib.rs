@@ -5,8 +5,9 @@
 //! (`modern`, what the running kernel does), each rule citing the function and condition
 //! it comes from.
 //!
-//! The rules live in `queue.rs`, which the udprx kernel module compiles as a module of its
-//! own crate (`#[path]`), so the module and the host tests run the very same code.
+//! The rules live in `queue.rs` and its parts in `queue/`, which the udprx kernel module
+//! compiles as a module of its own crate (`#[path]`), so the module and the host tests run
+//! the very same code.
 #![no_std]
 #![forbid(unsafe_code)]
 
