@@ -32,7 +32,7 @@
 //! counters (`Udp:` for stock, `UdpRx:` for udprx) and pktgen's. `--smoke` runs one small
 //! round and checks only that.
 
-use crate::{dev::Device, snmp};
+use crate::{kernel::dev::Device, snmp};
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::{json, Value};
 use std::{

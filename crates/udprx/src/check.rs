@@ -1,7 +1,7 @@
 //! `udprx ioctl-check`: the error answers of `/dev/udprx`, one line each
 //! (`ok|FAIL NAME: got ERR, want ERR`); exits 1 if any answer is wrong.
 
-use crate::dev::Device;
+use crate::kernel::dev::Device;
 use anyhow::{bail, Result};
 use nix::errno::Errno;
 use udprx_abi::{ioc, BindArgs, IOC_WRITE};
@@ -178,7 +178,7 @@ pub fn run(a: &Args) -> Result<()> {
     );
     expect(
         "attach filter",
-        u.attach_filter(&crate::filter::max_len(100)),
+        u.attach_filter(&crate::kernel::filter::max_len(100)),
         Ok(()),
     );
     expect("detach filter", u.detach_filter(), Ok(()));

@@ -3,7 +3,7 @@
 //! binds and keeps the socket without reading until SIGINT/SIGTERM or `--timeout`, then
 //! prints the socket's accounting as JSON (the machine interface the tests use).
 
-use crate::dev::Device;
+use crate::kernel::dev::Device;
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 use std::{
@@ -291,7 +291,7 @@ pub fn run(a: &Args) -> Result<()> {
         let s = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, a.port))
             .with_context(|| format!("bind UDP socket to port {}", a.port))?;
         if let Some(n) = a.filter_max_len {
-            crate::filter::attach_stock(&s, &crate::filter::max_len(n))?;
+            crate::kernel::filter::attach_stock(&s, &crate::kernel::filter::max_len(n))?;
         }
         if let Some(v) = a.rcvbuf {
             set_stock_rcvbuf(&s, v, a.force)?;
@@ -307,7 +307,7 @@ pub fn run(a: &Args) -> Result<()> {
             PolicyArg::Modern => udprx_abi::POLICY_MODERN,
         })?;
         if let Some(n) = a.filter_max_len {
-            dev.attach_filter(&crate::filter::max_len(n))
+            dev.attach_filter(&crate::kernel::filter::max_len(n))
                 .map_err(|e| anyhow::anyhow!("attach filter: {e}"))?;
         }
         if let Some(v) = a.rcvbuf {

@@ -18,7 +18,7 @@
 //!   other, while two senders flood their ports (the bind and close windows, where the
 //!   stock path can find a backing socket that udprx's table does not hold).
 
-use crate::{dev::Device, send};
+use crate::{kernel::dev::Device, send};
 use anyhow::{bail, Context, Result};
 use nix::errno::Errno;
 use serde_json::json;
@@ -197,12 +197,12 @@ pub fn run(a: &Args) -> Result<()> {
             count,
             seed,
         } => mutate(*to, ports, *proto, *count, *seed),
-        Cmd::DenyIngress { cgroup } => crate::filter::deny_ingress(cgroup),
+        Cmd::DenyIngress { cgroup } => crate::kernel::filter::deny_ingress(cgroup),
         Cmd::Bind4 {
             cgroup,
             rewrite: (from, to),
             deny,
-        } => crate::filter::bind4(cgroup, *from, *to, *deny),
+        } => crate::kernel::filter::bind4(cgroup, *from, *to, *deny),
         Cmd::Race {
             port,
             files,
@@ -364,7 +364,7 @@ fn fault(op: Op, port: u16, module: Option<&std::path::Path>, max: u32) -> Resul
             (Op::Insmod, None) => bail!("--module is needed for insmod"),
             _ => None,
         };
-        let prog = crate::filter::max_len(100);
+        let prog = crate::kernel::filter::max_len(100);
         nth.arm(n)?;
         let r: Result<()> = match op {
             Op::Open => Device::open(true).map(drop),
@@ -782,7 +782,7 @@ fn race(port: u16, files: u16, threads: u32, seconds: f64, seed: u64) -> Result<
             let mut rng = Rng::new(seed + u64::from(t));
             s.spawn(move || {
                 let mut buf = vec![0u8; 2048];
-                let prog = crate::filter::max_len(4000);
+                let prog = crate::kernel::filter::max_len(4000);
                 let ops = if files > 1 { 11 } else { 10 };
                 while Instant::now() < deadline {
                     let i = rng.below(u64::from(files)) as usize;

@@ -13,8 +13,7 @@
 //! `LOCAL_IN` hook sees every UDP datagram; the protocol handler counts the others).
 
 use crate::{
-    dev::Device,
-    link,
+    kernel::{dev::Device, link},
     send::{self, payload, Csum, Shape},
     snmp, stat,
 };

@@ -205,7 +205,7 @@ pub(super) struct Mem {
 impl Rx {
     pub(super) fn open(side: Side, rcvbuf: Option<(i32, bool)>, guard: Guard) -> Result<Self> {
         let filter = match guard {
-            Guard::Filter(max) => Some(crate::filter::max_len(max)),
+            Guard::Filter(max) => Some(crate::kernel::filter::max_len(max)),
             Guard::None | Guard::Firewall | Guard::UdpMem => None,
         };
         Ok(match side {
@@ -213,7 +213,7 @@ impl Rx {
                 let s = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, PORT))?;
                 s.set_nonblocking(true)?;
                 if let Some(f) = &filter {
-                    crate::filter::attach_stock(&s, f)?;
+                    crate::kernel::filter::attach_stock(&s, f)?;
                 }
                 if let Some((v, force)) = rcvbuf {
                     crate::recv::set_stock_rcvbuf(&s, v, force)?;

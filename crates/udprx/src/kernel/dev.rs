@@ -156,7 +156,7 @@ impl Device {
 
     /// `UDPRX_ATTACH_FILTER`: the classic BPF program `prog`, as `SO_ATTACH_FILTER`.
     pub fn attach_filter(&self, prog: &[libc::sock_filter]) -> nix::Result<()> {
-        let f = crate::filter::fprog(prog);
+        let f = crate::kernel::filter::fprog(prog);
         // SAFETY: The ioctl reads one `struct sock_fprog`, which points to `prog`.
         unsafe { ioctl_attach_filter(self.fd(), &f) }.map(drop)
     }
