@@ -32,7 +32,7 @@
 //! counters (`Udp:` for stock, `UdpRx:` for udprx) and pktgen's. `--smoke` runs one small
 //! round and checks only that.
 
-use crate::{kernel::dev::Device, snmp};
+use crate::kernel::{counters, dev::Device};
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::{json, Value};
 use std::{
@@ -312,23 +312,7 @@ fn pktgen(cpus: &[u32], port: u16, count: u64, pkt_size: u32, mac: &str) -> Resu
 
 /// The stock `Udp:` counters and udprx's groups (when loaded), as `GroupName` → value.
 fn counters() -> Result<BTreeMap<String, u64>> {
-    let mut m = BTreeMap::new();
-    let mut add = |text: &str, only_udp: bool| -> Result<()> {
-        for g in snmp::parse(text)? {
-            if only_udp && g.name != "Udp" {
-                continue;
-            }
-            for (n, v) in g.counters {
-                m.insert(format!("{}{}", g.name, n), v);
-            }
-        }
-        Ok(())
-    };
-    add(&fs::read_to_string("/proc/net/snmp")?, true)?;
-    if let Ok(t) = fs::read_to_string("/proc/net/udprx") {
-        add(&t, false)?;
-    }
-    Ok(m)
+    Ok(counters::by_name(counters::groups_if_loaded()?).collect())
 }
 
 fn delta(a: &BTreeMap<String, u64>, b: &BTreeMap<String, u64>, k: &str) -> u64 {

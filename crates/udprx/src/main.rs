@@ -17,7 +17,6 @@ mod nfq;
 mod plot;
 mod recv;
 mod send;
-mod snmp;
 mod stat;
 mod stress;
 

@@ -13,9 +13,8 @@
 //! `LOCAL_IN` hook sees every UDP datagram; the protocol handler counts the others).
 
 use crate::{
-    kernel::{dev::Device, link},
+    kernel::{counters, dev::Device, link},
     send::{self, payload, Csum, Shape},
-    snmp, stat,
 };
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
@@ -420,8 +419,8 @@ mod tests {
     #[test]
     fn netns_deltas_map_udp() {
         let g = |t: &str, s: &str| {
-            let mut g = snmp::parse(t).unwrap();
-            g.extend(snmp::parse_sockstat(s).unwrap());
+            let mut g = counters::parse(t).unwrap();
+            g.extend(counters::parse_sockstat(s).unwrap());
             g
         };
         let before = g(

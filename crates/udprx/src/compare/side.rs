@@ -84,13 +84,7 @@ pub(super) fn fresh_side(link: Link) -> Result<Sender> {
 
 /// All counters of the current netns (`udprx stat`), by nstat name.
 pub(super) fn counters() -> Result<HashMap<String, u64>> {
-    let mut m = HashMap::new();
-    for g in stat::groups()? {
-        for (n, v) in g.counters {
-            m.insert(format!("{}{}", g.name, n), v);
-        }
-    }
-    Ok(m)
+    Ok(counters::by_name(counters::groups()?).collect())
 }
 
 pub(super) fn arrivals(c: &HashMap<String, u64>) -> u64 {
@@ -299,11 +293,11 @@ pub(super) struct Outcomes {
 /// `Udp:` receive counters are the socket's own rows).
 pub(super) const STOCK_UDP: &str = "StockUdp";
 
-/// [`stat::stock_groups()`] once the netns holds no more UDP sockets than at `before`, or
+/// [`counters::stock_groups()`] once the netns holds no more UDP sockets than at `before`, or
 /// after 1 s: a closed socket was seen counted in `inuse` for a moment after `close()`
 /// (once, over veth, a stock side).
-fn settled(before: &[snmp::Group]) -> Result<Vec<snmp::Group>> {
-    let inuse = |gs: &[snmp::Group]| {
+fn settled(before: &[counters::Group]) -> Result<Vec<counters::Group>> {
+    let inuse = |gs: &[counters::Group]| {
         gs.iter()
             .filter(|g| g.name == "UDP")
             .flat_map(|g| &g.counters)
@@ -311,7 +305,7 @@ fn settled(before: &[snmp::Group]) -> Result<Vec<snmp::Group>> {
     };
     let deadline = Instant::now() + Duration::from_secs(1);
     loop {
-        let now = stat::stock_groups()?;
+        let now = counters::stock_groups()?;
         if inuse(&now) <= inuse(before) || Instant::now() > deadline {
             return Ok(now);
         }
@@ -319,17 +313,17 @@ fn settled(before: &[snmp::Group]) -> Result<Vec<snmp::Group>> {
     }
 }
 
-/// The counters of [`stat::stock_groups()`] as rows `Group Counter`: their change from
+/// The counters of [`counters::stock_groups()`] as rows `Group Counter`: their change from
 /// `before` (the socket not yet open) to `after` (closed), and `sockstat UDP inuse open`
 /// from `before` to `open` (the socket still open). `Udp:` receive counters are the
 /// socket's rows on the stock side and [`STOCK_UDP`] rows on a udprx side.
 pub(super) fn netns_deltas(
     side: Side,
-    before: &[snmp::Group],
-    open: &[snmp::Group],
-    after: &[snmp::Group],
+    before: &[counters::Group],
+    open: &[counters::Group],
+    after: &[counters::Group],
 ) -> Vec<(String, i64)> {
-    let value = |gs: &[snmp::Group], g: &str, c: &str| {
+    let value = |gs: &[counters::Group], g: &str, c: &str| {
         gs.iter()
             .filter(|x| x.name == g)
             .flat_map(|x| &x.counters)
@@ -428,8 +422,7 @@ fn sysctl_i64(path: &str) -> Result<i64> {
 
 /// `UDP: ... mem N` of `/proc/net/sockstat`: `udp_memory_allocated` (pages, global).
 fn udp_pages() -> Result<i64> {
-    let sockstat = std::fs::read_to_string("/proc/net/sockstat")?;
-    snmp::parse_sockstat(&sockstat)?
+    counters::parse_sockstat(&counters::read("sockstat")?)?
         .into_iter()
         .filter(|g| g.name == "UDP")
         .flat_map(|g| g.counters)
@@ -559,7 +552,7 @@ pub(super) fn run_side(sc: &Scenario, side: Side, link: Link) -> Result<Outcomes
         (None, None)
     };
     let _restore = pool.map(|_| UdpMemRestore);
-    let n0 = stat::stock_groups()?;
+    let n0 = counters::stock_groups()?;
     let mut n_open = None;
     let mut rx = Some(Rx::open(side, sc.rcvbuf, sc.guard)?);
     let c0 = counters()?;
@@ -629,7 +622,7 @@ pub(super) fn run_side(sc: &Scenario, side: Side, link: Link) -> Result<Outcomes
                     let m = r.mem()?;
                     o.final_rmem = i64::from(m.rmem);
                     o.drops = m.drops as i64;
-                    n_open = Some(stat::stock_groups()?);
+                    n_open = Some(counters::stock_groups()?);
                 }
                 rx = None;
             }
@@ -642,7 +635,7 @@ pub(super) fn run_side(sc: &Scenario, side: Side, link: Link) -> Result<Outcomes
         while r.read(&mut buf)? {
             o.delivered += 1;
         }
-        n_open = Some(stat::stock_groups()?);
+        n_open = Some(counters::stock_groups()?);
     }
     drop(rx);
     let c1 = counters()?;

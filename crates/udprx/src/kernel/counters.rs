@@ -1,8 +1,11 @@
-//! The `/proc/net/snmp` format: per group, a line of names and a line of values, each led
-//! by `Group:`. `/proc/net/netstat` and `/proc/net/udprx` use the same format;
-//! `/proc/net/sockstat` has one line per group instead (see [`parse_sockstat`]).
+//! The counters of the calling thread's network namespace, read from
+//! `/proc/thread-self/net` (`/proc/net` is the thread group leader's: `udprx compare` runs
+//! sides in threads of their own, each in its own netns). `/proc/net/snmp`'s format: per
+//! group, a line of names and a line of values, each led by `Group:`; `/proc/net/netstat`
+//! and `/proc/net/udprx` use the same format, `/proc/net/sockstat` has one line per group
+//! instead (see [`parse_sockstat`]).
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 
 /// One group: its name and its (counter, value) pairs in file order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,6 +89,73 @@ fn split_group(line: &str) -> Result<(&str, &str)> {
         Some((g, rest)) if !g.is_empty() && !g.contains(' ') => Ok((g, rest)),
         _ => bail!("not a 'Group: ...' line: {line}"),
     }
+}
+
+/// `/proc/net/FILE` of the calling thread's netns.
+fn proc_net(file: &str) -> std::io::Result<String> {
+    std::fs::read_to_string(format!("/proc/thread-self/net/{file}"))
+}
+
+/// `/proc/net/FILE` of the calling thread's netns, or an error that names the file.
+pub fn read(file: &str) -> Result<String> {
+    proc_net(file).with_context(|| format!("read /proc/net/{file}"))
+}
+
+/// The stock `Udp:` group.
+fn udp() -> Result<Vec<Group>> {
+    Ok(parse(&read("snmp")?)?
+        .into_iter()
+        .filter(|g| g.name == "Udp")
+        .collect())
+}
+
+/// The groups `udprx stat` shows: the stock `Udp:` group, then every group of
+/// `/proc/net/udprx`.
+pub fn groups() -> Result<Vec<Group>> {
+    let mut out = udp()?;
+    let ours = proc_net("udprx").context("read /proc/net/udprx (is udprx loaded?)")?;
+    out.extend(parse(&ours)?);
+    Ok(out)
+}
+
+/// [`groups()`], or the `Udp:` group alone when udprx is not loaded.
+pub fn groups_if_loaded() -> Result<Vec<Group>> {
+    let mut out = udp()?;
+    if let Ok(ours) = proc_net("udprx") {
+        out.extend(parse(&ours)?);
+    }
+    Ok(out)
+}
+
+/// The stock groups that `udprx compare` compares: `Ip`, `Icmp`, `IcmpMsg` and `Udp` of
+/// `/proc/net/snmp`, `IpExt` of `/proc/net/netstat`, and `UDP` of `/proc/net/sockstat`
+/// (`inuse` is the netns's, `mem` global pages).
+pub fn stock_groups() -> Result<Vec<Group>> {
+    let mut out: Vec<Group> = parse(&read("snmp")?)?
+        .into_iter()
+        .filter(|g| ["Ip", "Icmp", "IcmpMsg", "Udp"].contains(&g.name.as_str()))
+        .collect();
+    out.extend(
+        parse(&read("netstat")?)?
+            .into_iter()
+            .filter(|g| g.name == "IpExt"),
+    );
+    out.extend(
+        parse_sockstat(&read("sockstat")?)?
+            .into_iter()
+            .filter(|g| g.name == "UDP"),
+    );
+    Ok(out)
+}
+
+/// Every counter of `groups` by its nstat name, `GroupCounter` (`UdpRxHookSeen`).
+pub fn by_name(groups: Vec<Group>) -> impl Iterator<Item = (String, u64)> {
+    groups.into_iter().flat_map(|g| {
+        let group = g.name;
+        g.counters
+            .into_iter()
+            .map(move |(n, v)| (format!("{group}{n}"), v))
+    })
 }
 
 #[cfg(test)]
