@@ -32,7 +32,11 @@
 //! counters (`Udp:` for stock, `UdpRx:` for udprx) and pktgen's. `--smoke` runs one small
 //! round and checks only that.
 
-use crate::kernel::{counters, dev::Device};
+use crate::kernel::{
+    counters,
+    dev::Device,
+    module::{insmod, rmmod},
+};
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::{json, Value};
 use std::{
@@ -40,7 +44,6 @@ use std::{
     fs,
     io::Write,
     net::{Ipv4Addr, UdpSocket},
-    os::fd::AsRawFd,
     path::{Path, PathBuf},
     process::{Command, Stdio},
     sync::{
@@ -161,35 +164,6 @@ fn run_cmd(cmd: &str, args: &[&str], stdin: Option<&str>) -> Result<()> {
     let st = child.wait()?;
     if !st.success() {
         bail!("{cmd} {}: {st}", args.join(" "));
-    }
-    Ok(())
-}
-
-// --- modules -----------------------------------------------------------------------------
-
-fn module_loaded(name: &str) -> bool {
-    Path::new("/sys/module").join(name).exists()
-}
-
-fn insmod(path: &Path) -> Result<()> {
-    let f = fs::File::open(path).with_context(|| format!("open {}", path.display()))?;
-    // SAFETY: finit_module with a valid fd and a NUL-terminated empty parameter string.
-    let rc = unsafe { libc::syscall(libc::SYS_finit_module, f.as_raw_fd(), c"".as_ptr(), 0) };
-    if rc != 0 {
-        return Err(std::io::Error::last_os_error()).context(format!("insmod {}", path.display()));
-    }
-    Ok(())
-}
-
-fn rmmod(name: &str) -> Result<()> {
-    if !module_loaded(name) {
-        return Ok(());
-    }
-    let c = std::ffi::CString::new(name)?;
-    // SAFETY: delete_module with a NUL-terminated name.
-    let rc = unsafe { libc::syscall(libc::SYS_delete_module, c.as_ptr(), libc::O_NONBLOCK) };
-    if rc != 0 {
-        return Err(std::io::Error::last_os_error()).context(format!("rmmod {name}"));
     }
     Ok(())
 }

@@ -18,14 +18,16 @@
 //!   other, while two senders flood their ports (the bind and close windows, where the
 //!   stock path can find a backing socket that udprx's table does not hold).
 
-use crate::{kernel::dev::Device, send};
+use crate::{
+    kernel::{dev::Device, module},
+    send,
+};
 use anyhow::{bail, Context, Result};
 use nix::errno::Errno;
 use serde_json::json;
 use std::{
     collections::BTreeMap,
     net::{Ipv4Addr, SocketAddrV4, UdpSocket},
-    os::fd::AsRawFd,
     sync::{
         atomic::{AtomicBool, AtomicU64, Ordering},
         Arc,
@@ -377,16 +379,7 @@ fn fault(op: Op, port: u16, module: Option<&std::path::Path>, max: u32) -> Resul
             Op::Rcvbuf => pre.as_ref().unwrap().set_rcvbuf(100_000, false),
             Op::Netns => nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET)
                 .map_err(anyhow::Error::from),
-            Op::Insmod => {
-                let fd = ko.as_ref().unwrap().as_raw_fd();
-                // SAFETY: finit_module with a valid fd and a NUL-terminated empty string.
-                let rc = unsafe { libc::syscall(libc::SYS_finit_module, fd, c"".as_ptr(), 0) };
-                if rc == 0 {
-                    Ok(())
-                } else {
-                    Err(std::io::Error::last_os_error().into())
-                }
-            }
+            Op::Insmod => module::load(ko.as_ref().unwrap()).map_err(anyhow::Error::from),
         };
         let fired = nth.fired()?;
         // Undo a success, so that the next attempt starts from the same state.
@@ -394,15 +387,8 @@ fn fault(op: Op, port: u16, module: Option<&std::path::Path>, max: u32) -> Resul
             match op {
                 Op::Netns => nix::sched::setns(&home, nix::sched::CloneFlags::CLONE_NEWNET)?,
                 Op::Insmod => {
-                    // SAFETY: delete_module with a NUL-terminated name.
-                    let rc = unsafe {
-                        libc::syscall(libc::SYS_delete_module, c"udprx".as_ptr(), libc::O_NONBLOCK)
-                    };
-                    if rc != 0 {
-                        bail!(
-                            "insmod: rmmod after attempt {n}: {}",
-                            std::io::Error::last_os_error()
-                        );
+                    if let Err(e) = module::unload(c"udprx") {
+                        bail!("insmod: rmmod after attempt {n}: {e}");
                     }
                 }
                 _ => {}
