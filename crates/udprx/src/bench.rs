@@ -335,7 +335,7 @@ impl Rx {
                 s.bind(&std::net::SocketAddr::from((Ipv4Addr::UNSPECIFIED, RX_PORT)).into())?;
                 let s: UdpSocket = s.into();
                 if let Some(b) = rcvbuf {
-                    crate::recv::set_stock_rcvbuf(&s, b, true)?;
+                    crate::kernel::socket::set_stock_rcvbuf(&s, b, true)?;
                 }
                 Rx::Stock(s)
             }

@@ -2,7 +2,7 @@
 //! protocol, a bad or zero checksum, a wrong length field, a cut-off datagram) crafted by
 //! hand and sent through a raw socket of that protocol, the kernel adding the IP header.
 
-use crate::recv::line;
+use crate::{kernel::socket::set_udp_segment, recv::line};
 use anyhow::{bail, Context, Result};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::{
@@ -254,25 +254,6 @@ fn await_unreach(icmp: &Socket, want: u64, proto: u8, dst: SocketAddrV4) -> Resu
         }
     }
     Ok(got)
-}
-
-/// `setsockopt(SOL_UDP, UDP_SEGMENT, size)`.
-pub(crate) fn set_udp_segment(sock: &UdpSocket, size: usize) -> Result<()> {
-    let v = i32::try_from(size).context("--size")?;
-    // SAFETY: Passes a valid int of the right size.
-    let r = unsafe {
-        libc::setsockopt(
-            std::os::fd::AsRawFd::as_raw_fd(sock),
-            libc::SOL_UDP,
-            libc::UDP_SEGMENT,
-            (&v as *const i32).cast(),
-            std::mem::size_of::<i32>() as libc::socklen_t,
-        )
-    };
-    if r != 0 {
-        return Err(std::io::Error::last_os_error()).context("setsockopt(UDP_SEGMENT)");
-    }
-    Ok(())
 }
 
 pub fn run(a: &Args) -> Result<()> {

@@ -150,7 +150,7 @@ impl Sender {
 
     /// One `sendto()` of `n` datagrams of `size` bytes with `UDP_SEGMENT`.
     pub(super) fn send_gso(&self, n: usize, size: usize, port: u16) -> Result<()> {
-        crate::send::set_udp_segment(&self.gso, size)?;
+        crate::kernel::socket::set_udp_segment(&self.gso, size)?;
         let all: Vec<u8> = (0..n as u64).flat_map(|i| payload(i, size)).collect();
         self.gso
             .send_to(&all, SocketAddrV4::new(self.dst, port))
@@ -210,7 +210,7 @@ impl Rx {
                     crate::kernel::filter::attach_stock(&s, f)?;
                 }
                 if let Some((v, force)) = rcvbuf {
-                    crate::recv::set_stock_rcvbuf(&s, v, force)?;
+                    crate::kernel::socket::set_stock_rcvbuf(&s, v, force)?;
                 }
                 Rx::Stock(s)
             }
@@ -237,7 +237,7 @@ impl Rx {
     pub(super) fn mem(&self) -> Result<Mem> {
         match self {
             Rx::Stock(s) => {
-                let m = crate::recv::meminfo(s)?;
+                let m = crate::kernel::socket::meminfo(s)?;
                 Ok(Mem {
                     rmem: m[0],
                     rcvbuf: m[1],
@@ -445,7 +445,7 @@ fn udp_mem_start(tx: &Sender) -> Result<(Pool, UdpSocket)> {
         .map(|u| u.2)
         .context("net.ipv4.udp_mem is not writable here (udprx compare runs in the initial netns as root for udp-mem)")?;
     let scratch = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, PORT + 1))?;
-    crate::recv::set_stock_rcvbuf(&scratch, 8 << 20, true)?;
+    crate::kernel::socket::set_stock_rcvbuf(&scratch, 8 << 20, true)?;
     let mut seen = arrivals(&counters()?);
     let before = udp_pages()?;
     let mut sent = 0;

@@ -9,3 +9,4 @@ pub mod dev;
 pub mod filter;
 pub mod link;
 pub mod module;
+pub mod socket;
