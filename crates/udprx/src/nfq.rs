@@ -9,6 +9,7 @@
 //! packet again, forever. So it needs `--mark M`, set on the packet with the verdict, and a
 //! rule that skips marked packets: `meta mark != M queue num Q`.
 
+use crate::kernel::signal;
 use anyhow::{bail, Context, Result};
 use netlink_sys::{protocols::NETLINK_NETFILTER, Socket, SocketAddr};
 use std::{
@@ -284,10 +285,7 @@ pub fn run(a: &Args) -> Result<()> {
         bail!("--verdict repeat needs --mark M and a rule that skips marked packets (`meta mark != M queue num Q`): NF_REPEAT runs the queueing hook again");
     }
     // Block them now: SIGINT/SIGTERM end the run with the JSON printed.
-    let mut set = nix::sys::signal::SigSet::empty();
-    set.add(nix::sys::signal::SIGINT);
-    set.add(nix::sys::signal::SIGTERM);
-    set.thread_block().context("sigprocmask")?;
+    signal::block()?;
 
     let mut sock = Socket::new(NETLINK_NETFILTER).context("socket(NETLINK_NETFILTER)")?;
     sock.bind_auto().context("bind(netlink)")?;
@@ -311,7 +309,7 @@ pub fn run(a: &Args) -> Result<()> {
     let mut buf = Vec::with_capacity(256 * 1024);
     let mut timed_out = false;
     while a.count.is_none_or(|c| handled < c) {
-        if crate::recv::stop_requested() {
+        if signal::stop_requested() {
             break;
         }
         let now = Instant::now();

@@ -5,6 +5,7 @@
 
 use crate::kernel::{
     dev::Device,
+    signal,
     socket::{meminfo, proc_net_udp_drops, set_stock_rcvbuf},
 };
 use anyhow::{bail, Context, Result};
@@ -166,35 +167,6 @@ fn would_block(e: &std::io::Error) -> bool {
     )
 }
 
-/// Waits for SIGINT or SIGTERM (blocked since start-up) or until `timeout`.
-fn wait_for_signal(timeout: Option<f64>) -> Result<()> {
-    let mut set = nix::sys::signal::SigSet::empty();
-    set.add(nix::sys::signal::SIGINT);
-    set.add(nix::sys::signal::SIGTERM);
-    let ts = timeout.map(|t| libc::timespec {
-        tv_sec: t.trunc() as libc::time_t,
-        tv_nsec: (t.fract() * 1e9) as libc::c_long,
-    });
-    loop {
-        // SAFETY: `set` is a valid signal set; `ts` is null or a valid timespec.
-        let r = unsafe {
-            libc::sigtimedwait(
-                set.as_ref(),
-                std::ptr::null_mut(),
-                ts.as_ref().map_or(std::ptr::null(), |t| t),
-            )
-        };
-        if r >= 0 {
-            return Ok(());
-        }
-        match std::io::Error::last_os_error().raw_os_error() {
-            Some(libc::EAGAIN) => return Ok(()),
-            Some(libc::EINTR) => continue,
-            _ => return Err(std::io::Error::last_os_error()).context("sigtimedwait"),
-        }
-    }
-}
-
 /// `LEN HEX` for one datagram.
 pub fn line(data: &[u8]) -> String {
     let mut s = format!("{} ", data.len());
@@ -204,25 +176,11 @@ pub fn line(data: &[u8]) -> String {
     s
 }
 
-/// Whether SIGINT or SIGTERM is pending (they are blocked from start-up).
-pub(crate) fn stop_requested() -> bool {
-    // SAFETY: `set` is a plain sigset_t that sigpending fills in.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigpending(&mut set) == 0
-            && (libc::sigismember(&set, libc::SIGTERM) == 1
-                || libc::sigismember(&set, libc::SIGINT) == 1)
-    }
-}
-
 pub fn run(a: &Args) -> Result<()> {
     let keep = a.no_read || a.hold;
     // Block them now: a signal sent as soon as we say "bound" stays pending, and ends the
     // run cleanly (JSON or the count printed) instead of killing it.
-    let mut set = nix::sys::signal::SigSet::empty();
-    set.add(nix::sys::signal::SIGINT);
-    set.add(nix::sys::signal::SIGTERM);
-    set.thread_block().context("sigprocmask")?;
+    signal::block()?;
     let mut rx = if a.stock {
         if a.policy != PolicyArg::Modern || a.hold {
             bail!("--policy classic and --hold are for udprx sockets (a stock socket follows the running kernel)");
@@ -266,7 +224,7 @@ pub fn run(a: &Args) -> Result<()> {
     let mut buf = vec![0u8; a.bufsize];
 
     if keep {
-        wait_for_signal(a.timeout)?;
+        signal::wait(a.timeout)?;
         let mut out = serde_json::Map::new();
         if a.hold {
             out.insert("held".into(), rx.info(a.port)?);
@@ -292,7 +250,7 @@ pub fn run(a: &Args) -> Result<()> {
         let slice = Instant::now() + Duration::from_millis(100);
         let until = deadline.map_or(slice, |d| d.min(slice));
         let Some(len) = rx.recv(&mut buf, Some(until))? else {
-            if stop_requested() || deadline.is_some_and(|d| Instant::now() >= d) {
+            if signal::stop_requested() || deadline.is_some_and(|d| Instant::now() >= d) {
                 break;
             }
             continue;

@@ -9,4 +9,5 @@ pub mod dev;
 pub mod filter;
 pub mod link;
 pub mod module;
+pub mod signal;
 pub mod socket;
