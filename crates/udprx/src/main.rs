@@ -34,17 +34,6 @@ struct Cli {
     cmd: Cmd,
 }
 
-/// Moves this (single-threaded) process into netns `name`, as `ip netns exec` does for the
-/// network namespace (no /sys remount: the tools only use sockets, /dev and /proc/net).
-fn enter_netns(name: &str) -> Result<()> {
-    use anyhow::Context;
-    let path = format!("/run/netns/{name}");
-    let f = std::fs::File::open(&path).with_context(|| format!("open {path}"))?;
-    nix::sched::setns(f, nix::sched::CloneFlags::CLONE_NEWNET)
-        .with_context(|| format!("setns({path})"))?;
-    Ok(())
-}
-
 #[derive(Subcommand)]
 enum Cmd {
     /// Send datagrams: well-formed UDP through a UDP socket, anything else crafted and sent
@@ -78,7 +67,7 @@ enum Cmd {
 fn main() {
     let cli = Cli::parse();
     if let Some(ns) = &cli.netns {
-        if let Err(e) = enter_netns(ns) {
+        if let Err(e) = kernel::netns::enter_named(ns) {
             eprintln!("udprx: {e:#}");
             std::process::exit(1);
         }

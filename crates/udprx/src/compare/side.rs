@@ -4,6 +4,7 @@
 //! socket (stock or udprx), and the replay of a scenario's steps against it.
 
 use super::*;
+use crate::kernel::netns;
 
 /// The sides of a comparison.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,39 +47,31 @@ impl Link {
 pub(super) const VETH_TX: (&str, Ipv4Addr) = ("udprx-tx", Ipv4Addr::new(192, 0, 2, 1));
 pub(super) const VETH_RX: (&str, Ipv4Addr) = ("udprx-rx", Ipv4Addr::new(192, 0, 2, 2));
 
-pub(super) fn this_netns() -> Result<std::fs::File> {
-    std::fs::File::open("/proc/thread-self/ns/net").context("open /proc/thread-self/ns/net")
-}
-
-pub(super) fn enter(ns: &std::fs::File) -> Result<()> {
-    nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWNET).context("setns(CLONE_NEWNET)")
-}
-
 /// A fresh side: leaves this thread in a new receiving netns and returns a sender whose
 /// sockets live where `link` says (the same netns for `lo`, a second one behind a veth
 /// pair for `veth`). A netns lives as long as a socket in it, so the sender keeps its own
 /// netns (and the veth pair) alive.
 pub(super) fn fresh_side(link: Link) -> Result<Sender> {
-    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).context("unshare(CLONE_NEWNET)")?;
+    netns::unshare()?;
     link::up("lo")?;
     if link == Link::Lo {
         return Sender::new(Ipv4Addr::LOCALHOST, Ipv4Addr::LOCALHOST);
     }
-    let rx_ns = this_netns()?;
-    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).context("unshare(CLONE_NEWNET)")?;
-    let tx_ns = this_netns()?;
+    let rx_ns = netns::this()?;
+    netns::unshare()?;
+    let tx_ns = netns::this()?;
     link::up("lo")?;
     link::add_veth(VETH_TX.0, VETH_RX.0, rx_ns.as_fd())?;
     link::add_addr(VETH_TX.0, VETH_TX.1, 24)?;
     link::up(VETH_TX.0)?;
-    enter(&rx_ns)?;
+    netns::enter(&rx_ns)?;
     link::add_addr(VETH_RX.0, VETH_RX.1, 24)?;
     link::up(VETH_RX.0)?;
     link::wait_running(VETH_RX.0, Duration::from_secs(5))?;
-    enter(&tx_ns)?;
+    netns::enter(&tx_ns)?;
     link::wait_running(VETH_TX.0, Duration::from_secs(5))?;
     let tx = Sender::new(VETH_TX.1, VETH_RX.1)?;
-    enter(&rx_ns)?;
+    netns::enter(&rx_ns)?;
     Ok(tx)
 }
 
