@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 mod bench;
 mod check;
 mod compare;
+mod datagram;
 mod kernel;
 mod landlock;
 mod model;

@@ -3,10 +3,13 @@
 //! binds and keeps the socket without reading until SIGINT/SIGTERM or `--timeout`, then
 //! prints the socket's accounting as JSON (the machine interface the tests use).
 
-use crate::kernel::{
-    dev::Device,
-    signal,
-    socket::{meminfo, proc_net_udp_drops, set_stock_rcvbuf},
+use crate::{
+    datagram::line,
+    kernel::{
+        dev::Device,
+        signal,
+        socket::{meminfo, proc_net_udp_drops, set_stock_rcvbuf},
+    },
 };
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
@@ -165,15 +168,6 @@ fn would_block(e: &std::io::Error) -> bool {
         e.kind(),
         std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
     )
-}
-
-/// `LEN HEX` for one datagram.
-pub fn line(data: &[u8]) -> String {
-    let mut s = format!("{} ", data.len());
-    for b in data {
-        s.push_str(&format!("{b:02x}"));
-    }
-    s
 }
 
 pub fn run(a: &Args) -> Result<()> {

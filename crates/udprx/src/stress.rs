@@ -19,8 +19,8 @@
 //!   stock path can find a backing socket that udprx's table does not hold).
 
 use crate::{
+    datagram,
     kernel::{dev::Device, module},
-    send,
 };
 use anyhow::{bail, Context, Result};
 use nix::errno::Errno;
@@ -245,7 +245,7 @@ fn churn(
             let (stop, sent) = (&stop, &sent);
             s.spawn(move || {
                 let u = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).expect("sender socket");
-                let p = send::payload(u64::from(t), size);
+                let p = datagram::payload(u64::from(t), size);
                 let mut i = t;
                 while !stop.load(Ordering::Relaxed) {
                     i = i.wrapping_add(1);
@@ -631,16 +631,16 @@ fn mutate(to: Ipv4Addr, ports: &[u16], proto: u8, count: u64, seed: u64) -> Resu
         let port = ports[rng.below(ports.len() as u64) as usize];
         let size = [0usize, 1, 40, 68, 100, 1000, 1400][rng.below(7) as usize];
         let csum = match rng.below(4) {
-            0 => send::Csum::Bad,
-            1 => send::Csum::Zero,
-            _ => send::Csum::Good,
+            0 => datagram::Csum::Bad,
+            1 => datagram::Csum::Zero,
+            _ => datagram::Csum::Good,
         };
         let ulen = match rng.below(4) {
             0 => Some(rng.below(2000) as u16),
             1 => Some((8 + size as u16).saturating_sub(rng.below(8) as u16)),
             _ => None,
         };
-        let shape = send::Shape {
+        let shape = datagram::Shape {
             sport: 40000 + rng.below(1000) as u16,
             dport: port,
             seq,
@@ -649,7 +649,7 @@ fn mutate(to: Ipv4Addr, ports: &[u16], proto: u8, count: u64, seed: u64) -> Resu
             csum,
             proto,
         };
-        let mut wire = send::build(&shape, src, to).wire;
+        let mut wire = datagram::build(&shape, src, to).wire;
         if rng.below(6) == 0 {
             let keep = rng.below(wire.len() as u64 + 1) as usize;
             wire.truncate(keep.max(1));
@@ -753,7 +753,7 @@ fn race(port: u16, files: u16, threads: u32, seconds: f64, seed: u64) -> Result<
             let (stop, sent) = (stop.clone(), sent.clone());
             s.spawn(move || {
                 let u = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).expect("sender socket");
-                let p = send::payload(t, 200);
+                let p = datagram::payload(t, 200);
                 let mut rng = Rng::new(seed ^ (0x5eed + t));
                 while !stop.load(Ordering::Relaxed) {
                     let to = port + rng.below(u64::from(files)) as u16;

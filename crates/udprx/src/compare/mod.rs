@@ -13,8 +13,8 @@
 //! `LOCAL_IN` hook sees every UDP datagram; the protocol handler counts the others).
 
 use crate::{
+    datagram::{self, payload, Csum, Shape},
     kernel::{counters, dev::Device, link},
-    send::{self, payload, Csum, Shape},
 };
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};

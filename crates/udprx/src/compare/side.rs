@@ -108,7 +108,7 @@ pub(super) fn craft(
         csum,
         proto,
     };
-    send::build(&shape, src, dst).wire
+    datagram::build(&shape, src, dst).wire
 }
 
 /// The sender of one side.
