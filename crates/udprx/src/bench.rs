@@ -32,10 +32,13 @@
 //! counters (`Udp:` for stock, `UdpRx:` for udprx) and pktgen's. `--smoke` runs one small
 //! round and checks only that.
 
-use crate::kernel::{
-    counters,
-    dev::Device,
-    module::{insmod, rmmod},
+use crate::{
+    kernel::{
+        counters,
+        dev::Device,
+        module::{insmod, rmmod},
+    },
+    plot::{self, RatioBar},
 };
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::{json, Value};
@@ -793,10 +796,23 @@ fn report(path: &Path, out: Option<&Path>) -> Result<()> {
     Ok(())
 }
 
+/// One bar of the picture per ratio.
+impl From<&Ratio> for RatioBar {
+    fn from(r: &Ratio) -> Self {
+        let j = r.json();
+        RatioBar {
+            name: r.name.clone(),
+            median: j["median"].as_f64().unwrap_or(f64::NAN),
+            min: j["min"].as_f64().unwrap_or(f64::NAN),
+            max: j["max"].as_f64().unwrap_or(f64::NAN),
+        }
+    }
+}
+
 fn draw(dir: &Path, report: &Value, rs: &[Ratio]) -> Result<()> {
     fs::create_dir_all(dir)?;
     let bars: Vec<RatioBar> = rs.iter().map(RatioBar::from).collect();
-    crate::plot::ratios(
+    plot::ratios(
         &dir.join("bench.png"),
         &format!(
             "udprx bench: {} rounds of {} packets, kernel {}, clock {}",
@@ -961,24 +977,4 @@ fn table(report: &Value, rs: &[Ratio]) -> String {
         }
     }
     s
-}
-
-/// One bar of the picture (`plot::ratios`).
-pub struct RatioBar {
-    pub name: String,
-    pub median: f64,
-    pub min: f64,
-    pub max: f64,
-}
-
-impl From<&Ratio> for RatioBar {
-    fn from(r: &Ratio) -> Self {
-        let j = r.json();
-        RatioBar {
-            name: r.name.clone(),
-            median: j["median"].as_f64().unwrap_or(f64::NAN),
-            min: j["min"].as_f64().unwrap_or(f64::NAN),
-            max: j["max"].as_f64().unwrap_or(f64::NAN),
-        }
-    }
 }

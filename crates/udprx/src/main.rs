@@ -11,6 +11,7 @@ mod bench;
 mod check;
 mod compare;
 mod datagram;
+mod font;
 mod kernel;
 mod landlock;
 mod model;

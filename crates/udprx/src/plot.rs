@@ -1,127 +1,22 @@
-//! PNG pictures of the receive queue for `udprx compare --plot`: `sk_rmem_alloc` after each
-//! arrival for stock, modern and classic, the `sk_rcvbuf` line, and a cross where an
-//! arrival was dropped. Stock memory is the socket's own report (`SO_MEMINFO`), udprx's the
-//! module's (`UDPRX_INFO`), not the model's.
+//! `udprx bench`'s picture of its ratios (bench.png).
 
 use anyhow::{anyhow, Context, Result};
 use plotters::prelude::*;
 use std::path::Path;
 
-/// The font text is drawn with (Debian's fonts-dejavu-core).
-const FONT: &str = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
+use crate::font::font;
 
-/// Registers the font once.
-fn font() -> Result<()> {
-    static DONE: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
-    DONE.get_or_init(|| {
-        let bytes = std::fs::read(FONT).map_err(|e| format!("{FONT}: {e}"))?;
-        let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
-        plotters::style::register_font("sans-serif", FontStyle::Normal, bytes)
-            .map_err(|_| format!("{FONT}: not a usable font"))
-    })
-    .clone()
-    .map_err(|e| anyhow!(e))
-}
-
-/// One line of the picture: a side's name and its (rmem, dropped) per arrival.
-pub struct Line<'a> {
-    pub name: &'a str,
-    pub points: &'a [(u32, bool)],
-}
-
-/// Draws `lines` and the `rcvbuf` line to `path`.
-pub fn draw(path: &Path, title: &str, rcvbuf: u32, lines: &[Line<'_>]) -> Result<()> {
-    font()?;
-    let n = lines
-        .iter()
-        .map(|l| l.points.len())
-        .max()
-        .unwrap_or(0)
-        .max(1) as u32;
-    let ymax = lines
-        .iter()
-        .flat_map(|l| l.points.iter().map(|p| p.0))
-        .chain(std::iter::once(rcvbuf))
-        .max()
-        .unwrap_or(1)
-        .saturating_mul(11)
-        / 10
-        + 1;
-    let root = BitMapBackend::new(path, (1000, 560)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| anyhow!("{e}"))?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(title, ("sans-serif", 18))
-        .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(80)
-        .build_cartesian_2d(0u32..n + 1, 0u32..ymax)
-        .map_err(|e| anyhow!("{e}"))?;
-    chart
-        .configure_mesh()
-        .x_desc("arrival")
-        .y_desc("sk_rmem_alloc (bytes)")
-        .label_style(("sans-serif", 13))
-        .draw()
-        .map_err(|e| anyhow!("{e}"))?;
-    chart
-        .draw_series(LineSeries::new(
-            vec![(0, rcvbuf), (n + 1, rcvbuf)],
-            BLACK.stroke_width(2),
-        ))
-        .map_err(|e| anyhow!("{e}"))?
-        .label(format!("sk_rcvbuf {rcvbuf}"))
-        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK.stroke_width(2)));
-    let colors = [
-        RGBColor(0x1f, 0x77, 0xb4),
-        RGBColor(0x2c, 0xa0, 0x2c),
-        RGBColor(0xd6, 0x27, 0x28),
-    ];
-    for (i, l) in lines.iter().enumerate() {
-        let c = colors[i % colors.len()];
-        // Offset each line by a pixel's worth so that equal lines stay visible.
-        let pts: Vec<(u32, u32)> = l
-            .points
-            .iter()
-            .enumerate()
-            .map(|(x, p)| (x as u32 + 1, p.0))
-            .collect();
-        let drops = l.points.iter().filter(|p| p.1).count();
-        chart
-            .draw_series(LineSeries::new(
-                pts.clone(),
-                c.stroke_width(3 - i.min(2) as u32),
-            ))
-            .map_err(|e| anyhow!("{e}"))?
-            .label(format!("{} ({drops} dropped)", l.name))
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(3)));
-        chart
-            .draw_series(
-                l.points
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, p)| p.1)
-                    .map(|(x, p)| {
-                        Cross::new((x as u32 + 1, p.0), 4 + 2 * i as i32, c.stroke_width(2))
-                    }),
-            )
-            .map_err(|e| anyhow!("{e}"))?;
-    }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
-        .label_font(("sans-serif", 14))
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()
-        .map_err(|e| anyhow!("{e}"))?;
-    root.present()
-        .with_context(|| format!("write {}", path.display()))?;
-    Ok(())
+/// One bar of the picture ([`ratios`]).
+pub struct RatioBar {
+    pub name: String,
+    pub median: f64,
+    pub min: f64,
+    pub max: f64,
 }
 
 /// `udprx bench`'s picture: each ratio's median as a bar, its spread over the rounds as a
 /// whisker, and the line at 1 (no difference); the first ratio on top.
-pub fn ratios(path: &Path, title: &str, bars: &[crate::bench::RatioBar]) -> Result<()> {
+pub fn ratios(path: &Path, title: &str, bars: &[RatioBar]) -> Result<()> {
     font()?;
     let n = bars.len().max(1);
     let xmax = bars
@@ -197,43 +92,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn draws_a_png() {
-        if !Path::new(FONT).exists() {
-            panic!("{FONT} missing: install fonts-dejavu-core (make setup does)");
-        }
-        let dir = std::env::temp_dir().join(format!("udprx-plot-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let p = dir.join("t.png");
-        let a = [(2304, false), (4608, false), (6912, false), (6912, true)];
-        let b = [(2304, false), (4608, false), (6912, false), (9216, false)];
-        draw(
-            &p,
-            "test",
-            8192,
-            &[
-                Line {
-                    name: "modern",
-                    points: &a,
-                },
-                Line {
-                    name: "classic",
-                    points: &b,
-                },
-            ],
-        )
-        .unwrap();
-        let bytes = std::fs::read(&p).unwrap();
-        assert_eq!(&bytes[1..4], b"PNG");
-        assert!(bytes.len() > 5000, "a picture, not an empty file");
-        std::fs::remove_dir_all(dir).unwrap();
-    }
-
-    #[test]
     fn draws_ratio_bars() {
         let dir = std::env::temp_dir().join(format!("udprx-bars-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let p = dir.join("b.png");
-        let bar = |name: &str, median| crate::bench::RatioBar {
+        let bar = |name: &str, median| RatioBar {
             name: name.into(),
             median,
             min: median * 0.9,

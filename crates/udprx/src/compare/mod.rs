@@ -55,6 +55,7 @@ pub struct Args {
 
 mod calibrate;
 mod model;
+mod plot;
 mod report;
 mod scenario;
 mod side;
@@ -102,16 +103,16 @@ fn run_link(
         for c in &done {
             std::fs::create_dir_all(dir).with_context(|| format!("mkdir {}", dir.display()))?;
             let path = dir.join(format!("{}-{}.png", c.name, link.name()));
-            let lines: Vec<crate::plot::Line<'_>> = c
+            let lines: Vec<plot::Line<'_>> = c
                 .sides
                 .all()
                 .into_iter()
-                .map(|(s, o)| crate::plot::Line {
+                .map(|(s, o)| plot::Line {
                     name: s.name(),
                     points: &o.series,
                 })
                 .collect();
-            crate::plot::draw(
+            plot::draw(
                 &path,
                 &format!("{} [{}]: {}", c.name, link.name(), c.about),
                 c.rcvbuf,
