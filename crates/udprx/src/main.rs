@@ -16,7 +16,6 @@ mod kernel;
 mod landlock;
 mod model;
 mod nfq;
-mod plot;
 mod recv;
 mod send;
 mod stat;

@@ -4,6 +4,7 @@ use anyhow::{anyhow, Context, Result};
 use plotters::prelude::*;
 use std::path::Path;
 
+use super::stats::Ratio;
 use crate::font::font;
 
 /// One bar of the picture ([`ratios`]).
@@ -12,6 +13,18 @@ pub struct RatioBar {
     pub median: f64,
     pub min: f64,
     pub max: f64,
+}
+
+impl From<&Ratio> for RatioBar {
+    fn from(r: &Ratio) -> Self {
+        let j = r.json();
+        RatioBar {
+            name: r.name.clone(),
+            median: j["median"].as_f64().unwrap_or(f64::NAN),
+            min: j["min"].as_f64().unwrap_or(f64::NAN),
+            max: j["max"].as_f64().unwrap_or(f64::NAN),
+        }
+    }
 }
 
 /// `udprx bench`'s picture: each ratio's median as a bar, its spread over the rounds as a

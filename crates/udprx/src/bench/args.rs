@@ -1,0 +1,87 @@
+//! The command line of `udprx bench`, and what a nanosecond of the guest's clock is.
+
+use serde_json::Value;
+use std::path::PathBuf;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// udprx.ko built for the running kernel (loaded and unloaded by the bench).
+    #[arg(long, required_unless_present = "report")]
+    pub(super) module: Option<PathBuf>,
+    /// udprx_twin.ko, the C twin of the hook; without it that variant is left out.
+    #[arg(long)]
+    pub(super) twin: Option<PathBuf>,
+    /// Rounds of every variant, interleaved (under `--clock icount` the rounds differ by
+    /// well under 1 %; on `wall` use 15 or more).
+    #[arg(long, default_value_t = 5)]
+    pub(super) rounds: u32,
+    /// Packets per run (`pass`, `saturation`, `two-cpus`).
+    #[arg(long, default_value_t = 100_000)]
+    pub(super) count: u64,
+    /// Datagrams queued, then read, per `enqueue`/`read` run (all must fit in memory).
+    #[arg(long, default_value_t = 30_000)]
+    pub(super) fill: u64,
+    /// pktgen's frame size (Ethernet header included, no FCS).
+    #[arg(long, default_value_t = 64)]
+    pub(super) pkt_size: u32,
+    /// Write bench.json and bench.png here.
+    #[arg(long)]
+    pub(super) out: Option<PathBuf>,
+    /// What the guest's clock counts, as the VM was started (scripts/bench.sh): `icount`
+    /// when qemu ran with `-icount shift=0`, `wall` otherwise. Recorded, and said in the
+    /// table; it does not change what is measured.
+    #[arg(long, value_enum, default_value_t = Clock::Wall)]
+    pub(super) clock: Clock,
+    /// One round of a few packets; checks conservation only and exits 1 on a mismatch.
+    #[arg(long)]
+    pub(super) smoke: bool,
+    /// Measure nothing: print the table of a saved bench.json (and with --out, draw its
+    /// picture again).
+    #[arg(long, value_name = "BENCH_JSON", conflicts_with = "smoke")]
+    pub(super) report: Option<PathBuf>,
+}
+
+/// What one nanosecond of the guest's clock is.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Clock {
+    /// qemu `-icount shift=0,sleep=off`: the guest's clock advances 1 ns per instruction
+    /// executed, so every time the guest measures is a count of instructions: the same on
+    /// every run and every host. What it leaves out is what instructions do not show:
+    /// cache misses, the price of atomics and of masking interrupts on real hardware.
+    Icount,
+    /// Host time through TCG: what emulating each instruction cost the host, which depends
+    /// on the instruction, the host and whatever else runs there.
+    Wall,
+}
+
+impl Clock {
+    /// Its name on the command line, which the report records.
+    pub(super) fn name(self) -> String {
+        clap::ValueEnum::to_possible_value(&self)
+            .map(|v| v.get_name().to_string())
+            .unwrap_or_default()
+    }
+
+    /// The saved run's clock (runs saved before the clock was recorded ran on `wall`).
+    pub(super) fn of(report: &Value) -> Self {
+        report["clock"]
+            .as_str()
+            .and_then(|s| <Self as clap::ValueEnum>::from_str(s, false).ok())
+            .unwrap_or(Clock::Wall)
+    }
+
+    /// The table's caveat.
+    pub(super) fn caveat(self) -> &'static str {
+        match self {
+            Clock::Icount => concat!(
+                "# clock: icount (qemu -icount shift=0): 1 ns of guest time = 1 instruction executed;\n",
+                "# the figures are instruction counts, not times: cache misses and the price of\n",
+                "# atomics and of masking interrupts on real hardware are not in them;\n",
+                "# saturation is not measured (the vCPUs run in turns): BENCH_CLOCK=wall measures it\n"
+            ),
+            Clock::Wall => {
+                "# clock: wall; absolute figures are TCG-emulated time: compare only the ratios\n"
+            }
+        }
+    }
+}

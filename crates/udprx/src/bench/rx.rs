@@ -1,0 +1,107 @@
+//! The receiving side of a run: stock or udprx under a policy, its socket, and the CPU the
+//! reader runs on and the time it takes.
+
+use crate::kernel::dev::Device;
+use anyhow::Result;
+use std::net::{Ipv4Addr, UdpSocket};
+use udprx_abi::{POLICY_CLASSIC, POLICY_MODERN};
+
+/// The port of the receiving socket.
+pub(super) const RX_PORT: u16 = 7000;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(super) enum Side {
+    Stock,
+    Modern,
+    Classic,
+}
+
+impl Side {
+    pub(super) fn name(self) -> &'static str {
+        match self {
+            Side::Stock => "stock",
+            Side::Modern => "modern",
+            Side::Classic => "classic",
+        }
+    }
+    /// The counter group of this side's socket.
+    pub(super) fn group(self) -> &'static str {
+        if self == Side::Stock {
+            "Udp"
+        } else {
+            "UdpRx"
+        }
+    }
+}
+
+pub(super) enum Rx {
+    Stock(UdpSocket),
+    Udprx(Device),
+}
+
+impl Rx {
+    /// A socket on `RX_PORT`; `rcvbuf` forced (SO_RCVBUFFORCE / RCVBUF_FORCE) when given.
+    pub(super) fn open(side: Side, rcvbuf: Option<i32>) -> Result<Self> {
+        Ok(match side {
+            Side::Stock => {
+                let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM, None)?;
+                s.set_nonblocking(true)?;
+                s.bind(&std::net::SocketAddr::from((Ipv4Addr::UNSPECIFIED, RX_PORT)).into())?;
+                let s: UdpSocket = s.into();
+                if let Some(b) = rcvbuf {
+                    crate::kernel::socket::set_stock_rcvbuf(&s, b, true)?;
+                }
+                Rx::Stock(s)
+            }
+            Side::Modern | Side::Classic => {
+                let d = Device::open(true)?;
+                d.set_policy(if side == Side::Modern {
+                    POLICY_MODERN
+                } else {
+                    POLICY_CLASSIC
+                })?;
+                if let Some(b) = rcvbuf {
+                    d.set_rcvbuf(b, true)?;
+                }
+                d.bind(RX_PORT)?;
+                Rx::Udprx(d)
+            }
+        })
+    }
+
+    /// Reads one datagram if one is queued.
+    pub(super) fn read(&self, buf: &mut [u8]) -> bool {
+        match self {
+            Rx::Stock(s) => s.recv(buf).is_ok(),
+            Rx::Udprx(d) => d.read_nonblocking(buf),
+        }
+    }
+
+    /// Reads until the queue is empty; the number read.
+    pub(super) fn drain(&self) -> u64 {
+        let mut buf = [0u8; 2048];
+        let mut n = 0;
+        while self.read(&mut buf) {
+            n += 1;
+        }
+        n
+    }
+}
+
+/// CPU time of the calling thread, in nanoseconds.
+pub(super) fn thread_cpu_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: a valid timespec to fill.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+pub(super) fn pin_to_cpu(cpu: usize) -> Result<()> {
+    let mut set = nix::sched::CpuSet::new();
+    set.set(cpu)?;
+    nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set)?;
+    Ok(())
+}
