@@ -2,7 +2,14 @@
 
 //! What each datagram shape is charged on a link, measured on the running kernel.
 
-use super::*;
+use super::{
+    outcome::{arrivals, await_arrival, counters},
+    rx::Rx,
+    scenario::{Guard, Kind, Link, Side, CHECKSUM_BREAK, PORT},
+    sender::fresh_side,
+};
+use anyhow::{bail, Context, Result};
+use std::collections::HashMap;
 
 /// What a datagram shape is charged: its truesize on arrival, and after `skb_condense()`
 /// (which 7.3 calls when the socket is more than half full; it shrinks a reassembled

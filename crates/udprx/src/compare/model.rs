@@ -2,7 +2,14 @@
 
 //! What the accounting model (`udprx-rxqueue`) predicts for a scenario under one policy.
 
-use super::*;
+use super::{
+    calibrate::Truesize,
+    outcome::{mib_of, Outcomes},
+    scenario::{Guard, Kind, Scenario, Step, CHECKSUM_BREAK},
+};
+use std::collections::{HashMap, VecDeque};
+use udprx_abi::mib::UdpMib;
+use udprx_rxqueue::{Memory, Outcome, Policy, Pool, Queue};
 
 /// What the model predicts for one policy.
 pub(super) fn model(

@@ -1,8 +1,56 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The scenarios: datagram kinds, steps, and the fixed traffic of each scenario.
+//! The scenarios and what they are made of: the sides and links each runs over, the port
+//! and protocol, datagram kinds, steps, what stands before the socket, and the fixed
+//! traffic of each scenario.
 
-use super::*;
+use anyhow::{Context, Result};
+
+/// The port every side's socket binds.
+pub(super) const PORT: u16 = 7000;
+/// A port that no side binds (`closed-port`).
+pub(super) const CLOSED: u16 = 7999;
+/// The IP protocol of udprx's protocol handler (the module's default `proto`).
+pub(super) const PROTO: u8 = 253;
+/// `CHECKSUM_BREAK`: datagrams up to this many bytes have their checksum verified on arrival.
+pub(super) const CHECKSUM_BREAK: usize = 76;
+
+/// The sides of a comparison.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Side {
+    Stock,
+    Modern,
+    Classic,
+}
+
+impl Side {
+    pub(super) fn name(self) -> &'static str {
+        match self {
+            Side::Stock => "stock",
+            Side::Modern => "modern",
+            Side::Classic => "classic",
+        }
+    }
+}
+
+/// The path datagrams take from sender to receiver.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
+pub(super) enum Link {
+    /// Sender and receiver in one netns, over `lo` (MTU 65536).
+    Lo,
+    /// Sender and receiver in two netns joined by a veth pair (MTU 1500: datagrams over
+    /// 1472 bytes arrive as fragments and are reassembled before `LOCAL_IN`).
+    Veth,
+}
+
+impl Link {
+    pub(super) fn name(self) -> &'static str {
+        match self {
+            Link::Lo => "lo",
+            Link::Veth => "veth",
+        }
+    }
+}
 
 /// What a datagram looks like.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
