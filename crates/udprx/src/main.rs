@@ -1,6 +1,10 @@
 //! `udprx`: the userspace side of udprx — send traffic, receive through `/dev/udprx`, read
 //! counters.
 //!
+//! [`kernel`] is the one place that talks to the module and the kernel, and [`datagram`]
+//! builds datagrams; the commands use them: the small ones are in [`cmd`], the experiments
+//! in [`compare`], [`bench`](mod@bench) and [`stress`].
+//!
 //! Counters are read from `/proc/net/udprx` (the module's groups) and `/proc/net/snmp`
 //! (the stock `Udp:` line) of the caller's network namespace.
 
@@ -8,18 +12,14 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 mod bench;
-mod check;
+mod cmd;
 mod compare;
 mod datagram;
 mod font;
 mod kernel;
-mod landlock;
-mod model;
-mod nfq;
-mod recv;
-mod send;
-mod stat;
 mod stress;
+
+use cmd::{check, landlock, model, nfq, recv, send, stat};
 
 #[derive(Parser)]
 #[command(

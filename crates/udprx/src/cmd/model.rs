@@ -6,7 +6,7 @@ use anyhow::Result;
 use serde_json::json;
 use udprx_rxqueue::{Counter, Outcome, Policy, Queue};
 
-use crate::recv::PolicyArg;
+use super::recv::PolicyArg;
 
 #[derive(clap::Args)]
 pub struct Args {
