@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # `make bench`: the per-packet price of udprx's hook and receive path, as ratios measured in
-# one boot of the bench kernel (crates/udprx/src/bench.rs says what is measured and how).
+# one boot of the bench kernel (crates/udprx/src/bench/mod.rs says what is measured and how).
 #
 #  1. builds the bench kernel on first use (scripts/build-kernel.sh bench: the test kernel's
 #     source and fragments without the debug set), next to the test kernel, which it does
