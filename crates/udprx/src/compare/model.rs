@@ -4,7 +4,7 @@
 
 use super::{
     calibrate::Truesize,
-    outcome::{mib_of, Outcomes},
+    outcome::{mib_of, Outcomes, Sample},
     scenario::{Guard, Kind, Scenario, Step, CHECKSUM_BREAK},
 };
 use std::collections::{HashMap, VecDeque};
@@ -64,22 +64,22 @@ fn model_with<M: Memory>(
                         }
                     }
                 }
-                o.series.push((q.info().rmem_alloc, dropped));
+                o.series.push(sample(&q, dropped));
             }
             Step::Send(_, _) if sc.guard == Guard::Firewall => {
                 // Dropped by the rule before `LOCAL_IN`'s last hook: nothing moves.
-                o.series.push((q.info().rmem_alloc, false));
+                o.series.push(sample(&q, false));
             }
             Step::Send(size, kind) => {
                 if kind == Kind::LongUlen {
                     bump(&mut o, UdpMib::InErrors);
-                    o.series.push((q.info().rmem_alloc, false));
+                    o.series.push(sample(&q, false));
                     continue;
                 }
                 if kind == Kind::BadCsum && size + 8 <= CHECKSUM_BREAK {
                     bump(&mut o, UdpMib::InCsumErrors);
                     bump(&mut o, UdpMib::InErrors);
-                    o.series.push((q.info().rmem_alloc, false));
+                    o.series.push(sample(&q, false));
                     continue;
                 }
                 if let Guard::Filter(max) = sc.guard {
@@ -93,7 +93,7 @@ fn model_with<M: Memory>(
                         }
                         bump(&mut o, UdpMib::InErrors);
                         q.count_drop();
-                        o.series.push((q.info().rmem_alloc, true));
+                        o.series.push(sample(&q, true));
                         continue;
                     }
                 }
@@ -108,7 +108,7 @@ fn model_with<M: Memory>(
                     Outcome::Dropped(d) => drop_counters(&mut o, d),
                 }
                 o.series
-                    .push((q.info().rmem_alloc, matches!(out, Outcome::Dropped(_))));
+                    .push(sample(&q, matches!(out, Outcome::Dropped(_))));
             }
             Step::Read => {
                 model_read(&mut q, &mut queue, &mut o);
@@ -141,6 +141,16 @@ fn model_with<M: Memory>(
         while model_read(&mut q, &mut queue, &mut o) {}
     }
     o
+}
+
+/// The model's socket after an arrival.
+fn sample<M: Memory>(q: &Queue<M>, dropped: bool) -> Sample {
+    let i = q.info();
+    Sample {
+        rmem: i.rmem_alloc,
+        backlog: i.backlog_len,
+        dropped,
+    }
 }
 
 /// One read in the model: skips (and counts) datagrams with a bad checksum, as

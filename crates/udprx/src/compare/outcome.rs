@@ -51,11 +51,23 @@ pub(super) struct Outcomes {
     /// `udp-mem`: protocol memory as this side found it, for the model.
     pub(super) pool: Option<Pool>,
     pub(super) rcvbuf: u32,
-    /// rmem after each arrival, and whether that arrival was dropped.
-    pub(super) series: Vec<(u32, bool)>,
+    /// The socket after each arrival.
+    pub(super) series: Vec<Sample>,
     /// The stock counters of the receiving netns over the run, by row ([`netns_deltas`]);
     /// empty for a model.
     pub(super) netns: Vec<(String, i64)>,
+}
+
+/// The socket as one arrival left it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct Sample {
+    /// `sk_rmem_alloc`.
+    pub(super) rmem: u32,
+    /// `sk_backlog.len`: bytes waiting on the backlog of a held socket, not in `rmem`
+    /// (classic while held; 7.3 UDP never backlogs).
+    pub(super) backlog: u32,
+    /// Whether this arrival was dropped.
+    pub(super) dropped: bool,
 }
 
 /// The row group of the receive counters of the stock `Udp:` line on a udprx side, which

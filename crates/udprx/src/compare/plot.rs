@@ -7,12 +7,13 @@ use anyhow::{anyhow, Context, Result};
 use plotters::prelude::*;
 use std::path::Path;
 
+use super::outcome::Sample;
 use crate::font::font;
 
-/// One line of the picture: a side's name and its (rmem, dropped) per arrival.
+/// One line of the picture: a side's name and its samples, one per arrival.
 pub struct Line<'a> {
     pub name: &'a str,
-    pub points: &'a [(u32, bool)],
+    pub points: &'a [Sample],
 }
 
 /// Draws `lines` and the `rcvbuf` line to `path`.
@@ -26,7 +27,7 @@ pub fn draw(path: &Path, title: &str, rcvbuf: u32, lines: &[Line<'_>]) -> Result
         .max(1) as u32;
     let ymax = lines
         .iter()
-        .flat_map(|l| l.points.iter().map(|p| p.0))
+        .flat_map(|l| l.points.iter().map(|p| p.rmem))
         .chain(std::iter::once(rcvbuf))
         .max()
         .unwrap_or(1)
@@ -69,9 +70,9 @@ pub fn draw(path: &Path, title: &str, rcvbuf: u32, lines: &[Line<'_>]) -> Result
             .points
             .iter()
             .enumerate()
-            .map(|(x, p)| (x as u32 + 1, p.0))
+            .map(|(x, p)| (x as u32 + 1, p.rmem))
             .collect();
-        let drops = l.points.iter().filter(|p| p.1).count();
+        let drops = l.points.iter().filter(|p| p.dropped).count();
         chart
             .draw_series(LineSeries::new(
                 pts.clone(),
@@ -85,9 +86,9 @@ pub fn draw(path: &Path, title: &str, rcvbuf: u32, lines: &[Line<'_>]) -> Result
                 l.points
                     .iter()
                     .enumerate()
-                    .filter(|(_, p)| p.1)
+                    .filter(|(_, p)| p.dropped)
                     .map(|(x, p)| {
-                        Cross::new((x as u32 + 1, p.0), 4 + 2 * i as i32, c.stroke_width(2))
+                        Cross::new((x as u32 + 1, p.rmem), 4 + 2 * i as i32, c.stroke_width(2))
                     }),
             )
             .map_err(|e| anyhow!("{e}"))?;
@@ -118,8 +119,23 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("udprx-plot-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let p = dir.join("t.png");
-        let a = [(2304, false), (4608, false), (6912, false), (6912, true)];
-        let b = [(2304, false), (4608, false), (6912, false), (9216, false)];
+        let s = |rmem, dropped| Sample {
+            rmem,
+            backlog: 0,
+            dropped,
+        };
+        let a = [
+            s(2304, false),
+            s(4608, false),
+            s(6912, false),
+            s(6912, true),
+        ];
+        let b = [
+            s(2304, false),
+            s(4608, false),
+            s(6912, false),
+            s(9216, false),
+        ];
         draw(
             &p,
             "test",

@@ -113,11 +113,15 @@ pub(super) fn to_json(c: &Compared) -> Value {
         m.insert("rcvbuf".into(), o.rcvbuf.into());
         m.insert(
             "rmem_series".into(),
-            o.series.iter().map(|(r, _)| *r).collect::<Vec<_>>().into(),
+            o.series.iter().map(|s| s.rmem).collect::<Vec<_>>().into(),
         );
         m.insert(
             "dropped_series".into(),
-            o.series.iter().map(|(_, d)| *d).collect::<Vec<_>>().into(),
+            o.series
+                .iter()
+                .map(|s| s.dropped)
+                .collect::<Vec<_>>()
+                .into(),
         );
         Value::Object(m)
     };

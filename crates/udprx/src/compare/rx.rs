@@ -17,6 +17,8 @@ pub(super) enum Rx {
 pub(super) struct Mem {
     pub(super) rmem: u32,
     pub(super) rcvbuf: u32,
+    /// `sk_backlog.len`: bytes waiting while the socket is held.
+    pub(super) backlog: u32,
     pub(super) drops: u64,
 }
 
@@ -65,6 +67,7 @@ impl Rx {
                 Ok(Mem {
                     rmem: m[0],
                     rcvbuf: m[1],
+                    backlog: m[7],
                     drops: u64::from(m[8]),
                 })
             }
@@ -73,6 +76,7 @@ impl Rx {
                 Ok(Mem {
                     rmem: i.rmem_alloc,
                     rcvbuf: i.rcvbuf,
+                    backlog: i.backlog_len,
                     drops: i.drops,
                 })
             }

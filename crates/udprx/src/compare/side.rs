@@ -5,7 +5,7 @@
 
 use super::{
     guard::{await_dropped, firewall_rule, udp_mem_start, UdpMemRestore},
-    outcome::{arrivals, await_arrival, counters, get, netns_deltas, settled, Outcomes},
+    outcome::{arrivals, await_arrival, counters, get, netns_deltas, settled, Outcomes, Sample},
     rx::Rx,
     scenario::{Guard, Kind, Link, Scenario, Side, Step, CLOSED, PORT, PROTO},
     sender::fresh_side,
@@ -72,7 +72,11 @@ pub(super) fn run_side(sc: &Scenario, side: Side, link: Link) -> Result<Outcomes
                 }
                 if let Some(r) = &rx {
                     let m = r.mem()?;
-                    o.series.push((m.rmem, m.drops > drops0));
+                    o.series.push(Sample {
+                        rmem: m.rmem,
+                        backlog: m.backlog,
+                        dropped: m.drops > drops0,
+                    });
                 }
             }
             Step::Read => {
