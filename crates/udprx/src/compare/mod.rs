@@ -15,9 +15,12 @@
 //! `LOCAL_IN` hook sees every UDP datagram; the protocol handler counts the others).
 
 mod calibrate;
+mod canvas;
 mod guard;
 mod model;
 mod outcome;
+#[cfg(test)]
+mod picture_tests;
 mod plot;
 mod print;
 mod report;
@@ -93,22 +96,7 @@ fn run_link(
     if let Some(dir) = plot {
         for c in &done {
             std::fs::create_dir_all(dir).with_context(|| format!("mkdir {}", dir.display()))?;
-            let path = dir.join(format!("{}-{}.png", c.name, link.name()));
-            let lines: Vec<plot::Line<'_>> = c
-                .sides
-                .all()
-                .into_iter()
-                .map(|(s, o)| plot::Line {
-                    name: s.name(),
-                    points: &o.series,
-                })
-                .collect();
-            plot::draw(
-                &path,
-                &format!("{} [{}]: {}", c.name, link.name(), c.about),
-                c.rcvbuf,
-                &lines,
-            )?;
+            plot::draw(&plot::path(dir, c.name, link.name()), &c.into())?;
         }
     }
     Ok(done)
@@ -194,8 +182,7 @@ pub fn run(a: &Args) -> Result<()> {
                 if let Some(dir) = &a.plot {
                     println!(
                         "  picture: {}",
-                        dir.join(format!("{}-{}.png", c.name, c.link.name()))
-                            .display()
+                        plot::path(dir, c.name, c.link.name()).display()
                     );
                 }
             }
