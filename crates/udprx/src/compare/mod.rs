@@ -19,6 +19,7 @@ mod canvas;
 mod guard;
 mod model;
 mod outcome;
+mod overview;
 #[cfg(test)]
 mod picture_tests;
 mod plot;
@@ -52,7 +53,8 @@ pub struct Args {
     #[arg(long)]
     list: bool,
     /// Write a PNG per scenario and link into DIR (NAME-LINK.png): sk_rmem_alloc over
-    /// arrivals for each side.
+    /// arrivals for each side; and DIR/overview.png: each scenario and link's verdict,
+    /// delivered and dropped per side.
     #[arg(long, value_name = "DIR")]
     plot: Option<std::path::PathBuf>,
     /// The paths to run each scenario over (default: both, lo first).
@@ -170,6 +172,7 @@ pub fn run(a: &Args) -> Result<()> {
     });
     let mut failed = 0;
     let mut out = Vec::new();
+    let mut all = Vec::new();
     for r in results {
         for c in r? {
             if !c.failures.is_empty() {
@@ -186,10 +189,26 @@ pub fn run(a: &Args) -> Result<()> {
                     );
                 }
             }
+            all.push(c);
         }
     }
     if a.json {
         println!("{}", Value::Array(out));
+    }
+    if let Some(dir) = &a.plot {
+        // One row per scenario and link: scenarios in their listed order, links in theirs.
+        let at = |n: &str| listed.iter().position(|s| s.name == n);
+        all.sort_by_key(|c| (at(c.name), c.link));
+        let rows: Vec<overview::Row<'_>> = all.iter().map(Into::into).collect();
+        let path = overview::path(dir);
+        std::fs::create_dir_all(dir).with_context(|| format!("mkdir {}", dir.display()))?;
+        overview::draw(&path, &rows)?;
+        // The JSON stays the only thing on stdout.
+        if a.json {
+            eprintln!("overview: {}", path.display());
+        } else {
+            println!("overview: {}", path.display());
+        }
     }
     if failed > 0 {
         bail!("{failed} scenario(s) differ");

@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The pictures drawn from made-up samples: a scenario's, and the titles fitted to a
-//! width. `UDPRX_TEST_PICTURES=DIR` keeps them in DIR to be looked at.
+//! The pictures drawn from made-up samples: a scenario's, the overview, and the titles
+//! fitted to a width. `UDPRX_TEST_PICTURES=DIR` keeps them in DIR to be looked at.
 
 use super::{
     canvas::{fit, style, width},
     outcome::Sample,
-    plot,
+    overview, plot,
     scenario::{scenarios, Side},
 };
 use crate::font::{font, FONT};
@@ -99,6 +99,31 @@ fn draws_a_scenario() {
     let q = plot::path(&dir, "closed-port", "lo");
     plot::draw(&q, &none).unwrap();
     assert_eq!(png_size(&q), plot::SIZE);
+    done(&dir);
+}
+
+/// Ten rows, one of them failed, one with nothing delivered or dropped.
+#[test]
+fn draws_the_overview() {
+    let dir = picture_dir("overview");
+    let names = ["overflow", "mixed-sizes", "held", "closed-port", "firewall"];
+    let mut rows = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        for link in ["lo", "veth"] {
+            let i = i as i64;
+            rows.push(overview::Row {
+                name,
+                link,
+                failures: usize::from(*name == "mixed-sizes" && link == "veth") * 3,
+                sides: [(3 * i, 17 - i), (3 * i, 17 - i), (4 * i, 16 - i)],
+            });
+        }
+    }
+    rows[6].sides = [(0, 0); 3];
+    let p = overview::path(&dir);
+    overview::draw(&p, &rows).unwrap();
+    assert_eq!(png_size(&p), overview::size(rows.len()));
+    assert!(overview::size(30).1 > overview::size(10).1);
     done(&dir);
 }
 
