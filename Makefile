@@ -17,7 +17,7 @@ CLIPPY ?= 1
 KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) LLVM=1 CLIPPY=$(CLIPPY)
 CARGO = cargo +$(RUST_TOOLCHAIN)
 
-.PHONY: all modules setup cli check vmtest stress bench fmt demo run shell clean rust-analyzer kdir
+.PHONY: all modules setup cli check vmtest stress bench fmt demo article run shell clean rust-analyzer kdir
 
 all: modules
 
@@ -75,6 +75,12 @@ demo: setup
 	rm -rf out/demo && mkdir -p out/demo
 	UDPRX_VM_APPEND="kmemleak=off $(UDPRX_VM_APPEND)" \
 		scripts/vm.sh --timeout 1200 --rwdir $(CURDIR)/out/demo -- scripts/demo.sh
+
+# The article's claims, each held against the running test kernel, stock and udprx side by
+# side (scripts/article.sh): boots once, writes docs/article.md.
+article: setup
+	$(MAKE) --no-print-directory modules cli
+	scripts/vm.sh --timeout 1200 --rwdir $(CURDIR)/docs -- scripts/article.sh $(KDIR)
 
 run: export CMD := $(CMD)
 run: setup

@@ -18,4 +18,5 @@ echo
 rc=0
 udprx compare --plot "$out" || rc=$?
 echo "pictures: out/demo/*.png in the repository; out/demo/overview.png shows every scenario at once"
+echo "next: 'make article' holds each claim of the article against this kernel (docs/article.md)"
 exit $rc

@@ -11,6 +11,7 @@
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
+mod article;
 mod bench;
 mod cmd;
 mod compare;
@@ -58,6 +59,9 @@ enum Cmd {
     /// Stress workloads for the selftests: fault injection, hostile ioctls, mutated
     /// datagrams, racing threads; each prints JSON.
     Stress(stress::Args),
+    /// The article's claims about the receive path, each held against the running kernel,
+    /// stock and udprx side by side (`make article`).
+    Article(article::Args),
     /// Run a command in a Landlock domain that may bind UDP sockets to the given ports only.
     Landlock(landlock::Args),
     /// Check /dev/udprx's answers to bad ioctls and reads (for the selftests).
@@ -84,6 +88,7 @@ fn main() {
         Cmd::Stress(a) => stress::run(&a),
         Cmd::Nfq(a) => nfq::run(&a),
         Cmd::Landlock(a) => landlock::run(&a),
+        Cmd::Article(a) => article::run(&a),
     };
     if let Err(e) = r {
         eprintln!("udprx: {e:#}");
