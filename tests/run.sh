@@ -89,15 +89,26 @@ start() {
 	) &
 }
 
-# report I: the KTAP lines of test I (which has finished).
+# report I: the KTAP lines of test I (which has finished). A test is judged by its exit
+# status, and by its own results too: the kernel's ktap_finished exits 0 when the results
+# that are ok (skipped ones included) make the plan, so a test that skipped every case, or
+# printed a "not ok" next to an extra "ok", would otherwise pass.
 report() {
 	local i=$1 n=$(($1 + 1)) name rc
 	name=$(basename "${order[$i]}" .sh)
 	rc=$(<"$logs/$i.rc")
+	if [ "$rc" = 0 ]; then
+		if grep -q '^not ok [0-9]' "$logs/$i.out"; then
+			rc=not-ok
+		elif grep -qE '^(ok [0-9]+ .*# SKIP|1\.\.0 # SKIP)' "$logs/$i.out"; then
+			rc=4
+		fi
+	fi
 	echo "# selftests: udprx: $name"
 	sed 's/^/# /' "$logs/$i.out"
 	case $rc in
 	0) echo "ok $n selftests: udprx: $name" ;;
+	not-ok) echo "not ok $n selftests: udprx: $name # a result was not ok, exit 0" ;;
 	4) echo "ok $n selftests: udprx: $name # SKIP" ;;
 	124|137) echo "not ok $n selftests: udprx: $name # TIMEOUT $timeout_s seconds" ;;
 	missing) echo "not ok $n selftests: udprx: $name # missing" ;;
