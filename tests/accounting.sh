@@ -23,13 +23,13 @@ CG=/sys/fs/cgroup
 
 ktap_print_header
 ktap_set_plan 10
-udprx_load || ktap_bail_out "insmod failed"
+udprx_load || ktap_exit_fail_msg "insmod failed"
 
 if ! mountpoint -q $CG; then
-	mount -t cgroup2 none $CG || ktap_bail_out "cannot mount cgroup2"
+	mount -t cgroup2 none $CG || ktap_exit_fail_msg "cannot mount cgroup2"
 	defer umount $CG
 fi
-echo +memory > $CG/cgroup.subtree_control || ktap_bail_out "no memory controller"
+echo +memory > $CG/cgroup.subtree_control || ktap_exit_fail_msg "no memory controller"
 
 # udp_mem_pages: UDP: mem of /proc/net/sockstat (pages, global).
 udp_mem_pages() { awk '$1 == "UDP:" { print $5 }' /proc/net/sockstat; }
@@ -63,16 +63,17 @@ __stolen_at_least() { [ "$(counter UdpRxHookStolen "$1")" -ge "$2" ]; }
 churn() {
 	local desc=$1
 	shift
-	setup_ns NS || ktap_bail_out "cannot create a netns"
-	new_cg G || ktap_bail_out "cannot create a cgroup"
+	setup_ns NS || ktap_exit_fail_msg "cannot create a netns"
+	defer cleanup_ns "$NS"
+	new_cg G || ktap_exit_fail_msg "cannot create a cgroup"
 	# The parked stock socket: 3000 x 1000 B queued (about 7 MB charged).
 	in_cg "$G" udprx -n "$NS" recv --stock --port $Q --rcvbuf 16000000 --force \
 		--no-read --timeout 600 >/dev/null 2>&1 &
 	local parked=$!
 	defer reader_stop $parked
-	slowwait 30 udp_bound "$NS" $Q || ktap_bail_out "churn: parked reader"
+	slowwait 30 udp_bound "$NS" $Q || ktap_exit_fail_msg "churn: parked reader"
 	udprx -n "$NS" send --to 127.0.0.1:$Q --count 3000 --size 1000 >/dev/null
-	slowwait 30 __accepted_at_least "$NS" 3000 || ktap_bail_out "churn: parked queue"
+	slowwait 30 __accepted_at_least "$NS" 3000 || ktap_exit_fail_msg "churn: parked queue"
 	local mem0 sock0 out mem1 sock1
 	mem0=$(udp_mem_pages) sock0=$(sock_bytes "$G")
 	out=$(in_cg "$G" udprx -n "$NS" stress churn --port $P --ports 4 --cycles 400 \
@@ -80,14 +81,14 @@ churn() {
 	mem1=$(udp_mem_pages) sock1=$(sock_bytes "$G")
 	ktap_print_msg "$desc: $out; UDP: mem $mem0 -> $mem1 pages (reserve $RSV_PAGES)," \
 		"cgroup sock $sock0 -> $sock1 B (slack $MEMCG_SLACK)"
-	ktap_test_result "$desc: UDP: mem back to the parked socket's charge" \
-		test "$(json_get "$out" cycles)" = 400 -a "$mem0" -gt "$RSV_PAGES" \
-		-a "$(within "$mem1" "$mem0" "$RSV_PAGES" && echo y)" = y
-	ktap_test_result "$desc: the cgroup's socket memory back to the parked socket's" \
-		within "$sock1" "$sock0" "$MEMCG_SLACK"
+	[ "$(json_get "$out" cycles)" = 400 ] && [ "$mem0" -gt "$RSV_PAGES" ] &&
+		within "$mem1" "$mem0" "$RSV_PAGES"
+	ktap_test_result "$desc: UDP: mem back to the parked socket's charge" [ $? -eq 0 ]
+	within "$sock1" "$sock0" "$MEMCG_SLACK"
+	ktap_test_result "$desc: the cgroup's socket memory back to the parked socket's" [ $? -eq 0 ]
 }
-in_scope churn "churn: 400 udprx sockets closed under a flood"
-in_scope churn "churn, closed while held" --hold
+in_defer_scope churn "churn: 400 udprx sockets closed under a flood"
+in_defer_scope churn "churn, closed while held" --hold
 
 # 2. A held classic socket's backlog. held_side KIND RECV-ARGS...: 400 x 4000 B to a
 # socket that does not read, everything on CPU 0 (one per-CPU reserve); sets
@@ -97,36 +98,37 @@ held_side() {
 	local kind=$1 port=$P
 	shift
 	[ "$kind" = stock ] && port=$Q
-	setup_ns NS || ktap_bail_out "cannot create a netns"
-	new_cg G || ktap_bail_out "cannot create a cgroup"
+	setup_ns NS || ktap_exit_fail_msg "cannot create a netns"
+	defer cleanup_ns "$NS"
+	new_cg G || ktap_exit_fail_msg "cannot create a cgroup"
 	local mem0 sock0
 	mem0=$(udp_mem_pages) sock0=$(sock_bytes "$G")
 	in_cg "$G" taskset -c 0 udprx -n "$NS" recv "$@" --port $port --rcvbuf 16000000 \
 		--force --no-read --timeout 600 >/dev/null 2>&1 &
 	local pid=$!
 	defer reader_stop $pid
-	slowwait 30 udp_bound "$NS" $port || ktap_bail_out "held: $kind reader"
+	slowwait 30 udp_bound "$NS" $port || ktap_exit_fail_msg "held: $kind reader"
 	taskset -c 0 udprx -n "$NS" send --to 127.0.0.1:$port --count 400 --size 4000 >/dev/null
 	if [ "$kind" = stock ]; then
 		slowwait 30 __accepted_at_least "$NS" 400
 	else
 		slowwait 30 __stolen_at_least "$NS" 400
-	fi || ktap_bail_out "held: $kind datagrams"
+	fi || ktap_exit_fail_msg "held: $kind datagrams"
 	HELD_MEM[$kind]=$(( $(udp_mem_pages) - mem0 ))
 	HELD_SOCK[$kind]=$(( $(sock_bytes "$G") - sock0 ))
 }
 held() {
-	in_scope held_side stock --stock
-	in_scope held_side classic --policy classic --hold
+	in_defer_scope held_side stock --stock
+	in_defer_scope held_side classic --policy classic --hold
 	ktap_print_msg "400 x 4000 B: UDP: mem +${HELD_MEM[stock]} pages (stock)," \
 		"+${HELD_MEM[classic]} (held classic); cgroup sock +${HELD_SOCK[stock]} B," \
 		"+${HELD_SOCK[classic]} B"
-	ktap_test_result "held classic backlog: UDP: mem charged as for a stock queue" \
-		test "${HELD_MEM[classic]}" -gt 0 -a "$(within "${HELD_MEM[classic]}" \
-		"${HELD_MEM[stock]}" "$RSV_PAGES" && echo y)" = y
-	ktap_test_result "held classic backlog: the cgroup charged as for a stock queue" \
-		test "${HELD_SOCK[classic]}" -gt 800000 -a "$(within "${HELD_SOCK[classic]}" \
-		"${HELD_SOCK[stock]}" "$MEMCG_SLACK" && echo y)" = y
+	[ "${HELD_MEM[classic]}" -gt 0 ] &&
+		within "${HELD_MEM[classic]}" "${HELD_MEM[stock]}" "$RSV_PAGES"
+	ktap_test_result "held classic backlog: UDP: mem charged as for a stock queue" [ $? -eq 0 ]
+	[ "${HELD_SOCK[classic]}" -gt 800000 ] &&
+		within "${HELD_SOCK[classic]}" "${HELD_SOCK[stock]}" "$MEMCG_SLACK"
+	ktap_test_result "held classic backlog: the cgroup charged as for a stock queue" [ $? -eq 0 ]
 }
 held
 
@@ -140,12 +142,13 @@ limit_side() {
 	local kind=$1 group=$2 port=$P
 	shift 2
 	[ "$kind" = stock ] && port=$Q
-	setup_ns NS || ktap_bail_out "cannot create a netns"
+	setup_ns NS || ktap_exit_fail_msg "cannot create a netns"
+	defer cleanup_ns "$NS"
 	taskset -c 0 udprx -n "$NS" recv "$@" --port $port --rcvbuf 64000000 --force \
 		--no-read --timeout 600 >/dev/null 2>&1 &
 	local pid=$!
 	defer reader_stop $pid
-	slowwait 30 udp_bound "$NS" $port || ktap_bail_out "limit: $kind reader"
+	slowwait 30 udp_bound "$NS" $port || ktap_exit_fail_msg "limit: $kind reader"
 	local -A B
 	snap B "$NS"
 	local held
@@ -155,7 +158,7 @@ limit_side() {
 	local seen=UdpRxHookStolen
 	[ "$kind" = stock ] && seen=UdpRxHookAccepted
 	slowwait 30 __counter_at_least "$NS" $seen $(( ${B[$seen]} + 300 )) ||
-		ktap_bail_out "limit: $kind datagrams"
+		ktap_exit_fail_msg "limit: $kind datagrams"
 	echo "$UDP_MEM" > /proc/sys/net/ipv4/udp_mem
 	KEPT[$kind]=$(( 300 - ($(counter "${group}InErrors" "$NS") - ${B[${group}InErrors]}) ))
 	KEPT[$kind-proto]=$(( $(counter UdpRxDropPROTO_MEM "$NS") - ${B[UdpRxDropPROTO_MEM]} ))
@@ -164,8 +167,8 @@ __counter_at_least() { [ "$(counter "$2" "$1")" -ge "$3" ]; }
 limit() {
 	UDP_MEM=$(cat /proc/sys/net/ipv4/udp_mem)
 	defer eval 'echo "$UDP_MEM" > /proc/sys/net/ipv4/udp_mem'
-	in_scope limit_side stock Udp --stock
-	in_scope limit_side classic UdpRx --policy classic --hold
+	in_defer_scope limit_side stock Udp --stock
+	in_defer_scope limit_side classic UdpRx --policy classic --hold
 	ktap_print_msg "udp_mem 100 pages above, 300 x 60000 B: stock kept ${KEPT[stock]}," \
 		"held classic kept ${KEPT[classic]} (PROTO_MEM drops ${KEPT[classic-proto]})"
 	ktap_test_result "tight udp_mem: the held classic socket refuses what it cannot charge (PROTO_MEM)" \
@@ -173,13 +176,14 @@ limit() {
 	ktap_test_result "tight udp_mem: holding pins no more than a stock socket keeps" \
 		test "${KEPT[classic]}" -le "$(( KEPT[stock] + 20 ))" -a "${KEPT[stock]}" -lt 300
 }
-in_scope limit
+in_defer_scope limit
 
 # 4. Ip: InDelivers, 200 datagrams to a udprx socket and 200 to a stock one.
 indelivers() {
-	setup_ns NS || ktap_bail_out "cannot create a netns"
-	recv_bg R "$NS" --port $P --count 200 --timeout 120 || ktap_bail_out "udprx reader"
-	recv_bg S "$NS" --stock --port $Q --count 200 --timeout 120 || ktap_bail_out "stock reader"
+	setup_ns NS || ktap_exit_fail_msg "cannot create a netns"
+	defer cleanup_ns "$NS"
+	recv_bg R "$NS" --port $P --count 200 --timeout 120 || ktap_exit_fail_msg "udprx reader"
+	recv_bg S "$NS" --stock --port $Q --count 200 --timeout 120 || ktap_exit_fail_msg "stock reader"
 	local d0 d1 d2
 	d0=$(ip_mib "$NS" InDelivers)
 	udprx -n "$NS" send --to 127.0.0.1:$Q --count 200 >/dev/null
@@ -192,7 +196,7 @@ indelivers() {
 	ktap_test_result "Ip: InDelivers counts the datagrams udprx delivers as for stock" \
 		test $((d1 - d0)) -eq 200 -a $((d2 - d1)) -eq 200
 }
-in_scope indelivers
+in_defer_scope indelivers
 
 # 5. /proc/net/udprx in namespaces that come and go, read as each is created, while
 # others are created and destroyed beside it.
@@ -207,6 +211,6 @@ proc_churn() {
 	ktap_test_result "/proc/net/udprx: whole in each of 40 new namespaces ($bad not)" \
 		test $bad -eq 0
 }
-in_scope proc_churn
+in_defer_scope proc_churn
 
 ktap_finished

@@ -15,11 +15,11 @@
 source "$(dirname "$0")/lib.sh"
 
 ktap_print_header
-udprx_load || ktap_bail_out "insmod failed"
-list=$(udprx compare --list) || ktap_bail_out "udprx compare --list exited $?"
+udprx_load || ktap_exit_fail_msg "insmod failed"
+list=$(udprx compare --list) || ktap_exit_fail_msg "udprx compare --list exited $?"
 mapfile -t scenarios < <(awk 'NF && $1 != "udp-mem" { print $1 }' <<<"$list" | sort -u)
 mapfile -t names < <(awk 'NF && $1 != "udp-mem" { print $1 "-" $2 }' <<<"$list")
-[ "${#names[@]}" -gt 0 ] || ktap_bail_out "udprx compare --list printed no scenarios"
+[ "${#names[@]}" -gt 0 ] || ktap_exit_fail_msg "udprx compare --list printed no scenarios"
 ktap_set_plan "$(( ${#names[@]} + 2 ))"
 out=$(mktemp)
 png=$(mktemp -d)
@@ -27,17 +27,17 @@ defer rm -rf "$out" "$png"
 udprx compare --plot "$png" "${scenarios[@]}" > "$out" 2>&1
 rc=$?
 name=""
-declare -A result
+declare -A verdict
+sed 's/^/# /' "$out"
 while IFS= read -r line; do
-	ktap_print_msg "$line"
 	if [[ $line =~ ^==\ ([a-z-]+)\ \[([a-z]+)\]: ]]; then
 		name=${BASH_REMATCH[1]}-${BASH_REMATCH[2]}
 	fi
-	if [[ $line == "  ok: "* && ${result[$name]:-} != fail ]]; then result[$name]=ok; fi
-	if [[ $line == "  FAIL "* ]]; then result[$name]=fail; fi
+	if [[ $line == "  ok: "* && ${verdict[$name]:-} != fail ]]; then verdict[$name]=ok; fi
+	if [[ $line == "  FAIL "* ]]; then verdict[$name]=fail; fi
 done < "$out"
 for n in "${names[@]}"; do
-	if [ "${result[$n]:-}" = ok ]; then
+	if [ "${verdict[$n]:-}" = ok ]; then
 		ktap_test_pass "compare ${n%-*} over ${n##*-}: modern = stock, each policy = its model"
 	else
 		ktap_test_fail "compare ${n%-*} over ${n##*-}: modern = stock, each policy = its model"

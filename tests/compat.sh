@@ -12,12 +12,13 @@ P=7330
 
 ktap_print_header
 ktap_set_plan 2
-udprx_load || ktap_bail_out "insmod failed"
+udprx_load || ktap_exit_fail_msg "insmod failed"
 tmp=$(mktemp -d)
 defer rm -rf "$tmp"
 gcc -m32 -static -O1 -Wall -Werror -I"$UDPRX_TOP/include/uapi" -o "$tmp/compat32" \
-	"$UDPRX_TOP/tests/compat32.c" || ktap_bail_out "cannot build the 32-bit caller (gcc-multilib)"
-setup_ns NS || ktap_bail_out "cannot create a netns"
+	"$UDPRX_TOP/tests/compat32.c" || ktap_exit_fail_msg "cannot build the 32-bit caller (gcc-multilib)"
+setup_ns NS || ktap_exit_fail_msg "cannot create a netns"
+defer cleanup_ns "$NS"
 
 ip netns exec "$NS" timeout 60 "$tmp/compat32" $P > "$tmp/out" 2>&1 &
 pid=$!
@@ -30,7 +31,7 @@ udprx -n "$NS" send --to 127.0.0.1:$P --count 3 --size 200 >/dev/null
 udprx -n "$NS" send --to 127.0.0.1:$P --count 3 --size 100 >/dev/null
 wait $pid
 rc=$?
-while IFS= read -r line; do ktap_print_msg "$line"; done < "$tmp/out"
+sed 's/^/# /' "$tmp/out"
 ktap_test_result "32-bit caller: every ioctl works, and it reads the 3 datagrams its filter keeps" \
 	test $rc -eq 0 -a "$(grep -c '^read 100$' "$tmp/out")" -eq 3
 expect_deltas "32-bit caller's filter: 3 kept, 3 dropped (SOCKET_FILTER, InErrors)" "$NS" B \

@@ -65,6 +65,7 @@ ct_entries() {
 # in TX, 192.0.2.2 in RX, both ends up.
 veth_pair() {
 	setup_ns "$1" "$2" || return 1
+	defer cleanup_ns "${!1}" "${!2}"
 	local -n tx=$1 rx=$2
 	ip link add gx netns "$tx" type veth peer name gr netns "$rx" || return 1
 	ip -n "$tx" addr add 192.0.2.1/24 dev gx && ip -n "$rx" addr add 192.0.2.2/24 dev gr &&
@@ -80,8 +81,8 @@ conntrack_case() {
 	local when=$1 tx=$2 rx=$3
 	# The entries must outlive a slow run (30 s unreplied by default).
 	ip netns exec "$rx" sysctl -qw net.netfilter.nf_conntrack_udp_timeout=600
-	recv_bg R "$rx" --port $P --timeout 600 || ktap_bail_out "conntrack: udprx reader"
-	recv_bg S "$rx" --stock --port $Q --timeout 600 || ktap_bail_out "conntrack: stock reader"
+	recv_bg R "$rx" --port $P --timeout 600 || ktap_exit_fail_msg "conntrack: udprx reader"
+	recv_bg S "$rx" --stock --port $Q --timeout 600 || ktap_exit_fail_msg "conntrack: stock reader"
 	snap B "$rx"
 	local n0 e0 n1 e1 n2 e2
 	n0=$(ct_counter "$rx" new) e0=$(ct_counter "$rx" est)
@@ -98,8 +99,10 @@ conntrack_case() {
 	eu=$(ct_entries "$rx" $P) es=$(ct_entries "$rx" $Q)
 	ktap_print_msg "udprx flow: ${eu:-no entry}"
 	ktap_print_msg "stock flow: ${es:-no entry}"
+	[ -n "$eu" ] && [ "$(grep -c . <<<"$eu")" -eq 1 ] && [ "$(grep -c . <<<"$es")" -eq 1 ] &&
+		[ "$eu" = "$es" ]
 	ktap_test_result "conntrack, rule created $when insmod: one entry for the udprx flow, in the stock flow's state" \
-		test -n "$eu" -a "$(grep -c . <<<"$eu")" -eq 1 -a "$(grep -c . <<<"$es")" -eq 1 -a "$eu" = "$es"
+		[ $? -eq 0 ]
 
 	local un=$((n1 - n0)) ue=$((e1 - e0)) sn=$((n2 - n1)) se=$((e2 - e1))
 	ktap_print_msg "ct state counters: udprx flow new +$un est +$ue; stock flow new +$sn est +$se"
@@ -109,18 +112,18 @@ conntrack_case() {
 
 # Rule first, then insmod: the ct hooks were registered before udprx's.
 setup_ns_before() {
-	veth_pair CT1TX CT1RX || ktap_bail_out "veth pair"
-	ct_rule "$CT1RX" || ktap_bail_out "nft failed"
+	veth_pair CT1TX CT1RX || ktap_exit_fail_msg "veth pair"
+	ct_rule "$CT1RX" || ktap_exit_fail_msg "nft failed"
 }
 setup_ns_before
-udprx_load || ktap_bail_out "insmod failed"
-in_scope conntrack_case before "$CT1TX" "$CT1RX"
+udprx_load || ktap_exit_fail_msg "insmod failed"
+in_defer_scope conntrack_case before "$CT1TX" "$CT1RX"
 conntrack_after() {
-	veth_pair CT2TX CT2RX || ktap_bail_out "veth pair"
-	ct_rule "$CT2RX" || ktap_bail_out "nft failed"
+	veth_pair CT2TX CT2RX || ktap_exit_fail_msg "veth pair"
+	ct_rule "$CT2RX" || ktap_exit_fail_msg "nft failed"
 	conntrack_case after "$CT2TX" "$CT2RX"
 }
-in_scope conntrack_after
+in_defer_scope conntrack_after
 
 # --- NFQUEUE --------------------------------------------------------------------------
 # nfq_bg NAME NETNS NFQ-ARGS...: `udprx nfq` in the background, once the queue is bound.
@@ -151,8 +154,9 @@ __udp_mem_near() {
 # queue and back with VERDICT.
 nfqueue() {
 	local v=$1
-	setup_ns NS || ktap_bail_out "cannot create a netns"
-	ip netns exec "$NS" nft -f - <<-EOF || ktap_bail_out "nft failed"
+	setup_ns NS || ktap_exit_fail_msg "cannot create a netns"
+	defer cleanup_ns "$NS"
+	ip netns exec "$NS" nft -f - <<-EOF || ktap_exit_fail_msg "nft failed"
 	table inet q {
 		chain input {
 			type filter hook input priority filter;
@@ -163,9 +167,9 @@ nfqueue() {
 	local rsv mem0
 	rsv=$(cat /proc/sys/net/core/mem_pcpu_rsv 2>/dev/null || echo 256)
 	mem0=$(udp_mem)
-	nfq_bg N "$NS" --queue 0 --verdict "$v" --count 20 --timeout 300 || ktap_bail_out "nfq"
-	recv_bg R "$NS" --port $P --count 10 --timeout 300 || ktap_bail_out "nfqueue: udprx reader"
-	recv_bg S "$NS" --stock --port $Q --count 10 --timeout 300 || ktap_bail_out "nfqueue: stock reader"
+	nfq_bg N "$NS" --queue 0 --verdict "$v" --count 20 --timeout 300 || ktap_exit_fail_msg "nfq"
+	recv_bg R "$NS" --port $P --count 10 --timeout 300 || ktap_exit_fail_msg "nfqueue: udprx reader"
+	recv_bg S "$NS" --stock --port $Q --count 10 --timeout 300 || ktap_exit_fail_msg "nfqueue: stock reader"
 	snap B "$NS"
 	udprx -n "$NS" send --to 127.0.0.1:$P --count 10 >/dev/null
 	udprx -n "$NS" send --to 127.0.0.1:$Q --count 10 >/dev/null
@@ -189,8 +193,8 @@ nfqueue() {
 		ktap_test_fail "nfqueue, verdict $v: UDP memory given back once the sockets are closed"
 	fi
 }
-in_scope nfqueue accept
-in_scope nfqueue stop
+in_defer_scope nfqueue accept
+in_defer_scope nfqueue stop
 
 # --- cgroup bind4 ---------------------------------------------------------------------
 CG=/sys/fs/cgroup
@@ -209,15 +213,16 @@ bind_eperm() { grep -qi "EPERM\|Operation not permitted" "$1"; }
 
 cgbind() {
 	if ! mountpoint -q $CG; then
-		mount -t cgroup2 none $CG || ktap_bail_out "cannot mount cgroup2"
+		mount -t cgroup2 none $CG || ktap_exit_fail_msg "cannot mount cgroup2"
 		defer umount $CG
 	fi
 	local g=$CG/udprx-bind4-$$
-	mkdir $g || ktap_bail_out "mkdir $g"
+	mkdir $g || ktap_exit_fail_msg "mkdir $g"
 	defer rmdir $g
 	udprx stress bind4 --cgroup $g --rewrite $R:$R2 --deny $D ||
-		ktap_bail_out "cannot attach a cgroup bind4 program"
-	setup_ns NS1 NS2 || ktap_bail_out "cannot create a netns"
+		ktap_exit_fail_msg "cannot attach a cgroup bind4 program"
+	setup_ns NS1 NS2 || ktap_exit_fail_msg "cannot create a netns"
+	defer cleanup_ns "$NS1" "$NS2"
 
 	# A refused bind: both fail, with EPERM.
 	local ru rs
@@ -227,8 +232,9 @@ cgbind() {
 	rs=$?
 	ktap_print_msg "bind to $D in the cgroup: udprx rc $ru: $(<"$tmp/deny.udprx")"
 	ktap_print_msg "bind to $D in the cgroup: stock rc $rs: $(<"$tmp/deny.stock")"
+	[ $ru -ne 0 ] && [ $rs -ne 0 ] && bind_eperm "$tmp/deny.udprx" && bind_eperm "$tmp/deny.stock"
 	ktap_test_result "cgroup bind4: a bind the program refuses fails with EPERM, udprx as stock" \
-		eval '[ $ru -ne 0 ] && [ $rs -ne 0 ] && bind_eperm "$tmp/deny.udprx" && bind_eperm "$tmp/deny.stock"'
+		[ $? -eq 0 ]
 
 	# A rewritten bind: the stock socket in NS2, the udprx socket in NS1.
 	in_cg $g udprx -n "$NS2" recv --stock --port $R --timeout 600 >/dev/null 2>&1 &
@@ -243,7 +249,7 @@ cgbind() {
 	in_cg $g udprx -n "$NS1" recv --port $R --timeout 600 >"$tmp/rw.out" 2>"$tmp/rw.err" &
 	local pid=$!
 	defer reader_stop $pid
-	slowwait 30 __settled $pid "$tmp/rw.err" "bound to port" || ktap_bail_out "cgroup bind4: udprx reader"
+	slowwait 30 __settled $pid "$tmp/rw.err" "bound to port" || ktap_exit_fail_msg "cgroup bind4: udprx reader"
 	if udp_bound "$NS1" $R2 && ! udp_bound "$NS1" $R; then
 		ktap_test_pass "cgroup bind4: a udprx bind to $R holds $R2 in the stock tables, $R stays free"
 	else
@@ -263,14 +269,15 @@ cgbind() {
 	expect_deltas "cgroup bind4: $R stays free: a stock socket binds it and gets what is sent to it" \
 		"$NS1" B UdpInDatagrams=2
 }
-in_scope cgbind
+in_defer_scope cgbind
 
 # --- Landlock -------------------------------------------------------------------------
 LL=7420         # the port the Landlock domain may bind
 LD=7421         # a port it may not
 
 landlock() {
-	setup_ns NS3 || ktap_bail_out "cannot create a netns"
+	setup_ns NS3 || ktap_exit_fail_msg "cannot create a netns"
+	defer cleanup_ns "$NS3"
 	local ru rs
 	udprx -n "$NS3" landlock --bind-udp $LL -- udprx recv --port $LD --timeout 1 \
 		>/dev/null 2>"$tmp/ll.udprx"
@@ -280,10 +287,10 @@ landlock() {
 	rs=$?
 	ktap_print_msg "bind to $LD in the domain: udprx rc $ru: $(<"$tmp/ll.udprx")"
 	ktap_print_msg "bind to $LD in the domain: stock rc $rs: $(<"$tmp/ll.stock")"
+	[ $ru -ne 0 ] && [ $rs -ne 0 ] && grep -q "Permission denied" "$tmp/ll.udprx" &&
+		grep -q "Permission denied" "$tmp/ll.stock"
 	ktap_test_result "Landlock: a bind to a port the domain refuses fails with EACCES, udprx as stock" \
-		eval '[ $ru -ne 0 ] && [ $rs -ne 0 ] &&
-			grep -q "Permission denied" "$tmp/ll.udprx" &&
-			grep -q "Permission denied" "$tmp/ll.stock"'
+		[ $? -eq 0 ]
 
 	udprx_bg L "$NS3" "bound to port" landlock --bind-udp $LL -- \
 		udprx recv --port $LL --timeout 600 || ktap_print_msg "udprx in the domain: $(<"$L_err")"
@@ -292,7 +299,7 @@ landlock() {
 	expect_deltas "Landlock: a udprx socket bound in the domain to a port it allows receives" \
 		"$NS3" B UdpRxInDatagrams=3
 }
-in_scope landlock
+in_defer_scope landlock
 
 udprx_unload
 ktap_test_result "rmmod after the gates" test ! -d /sys/module/udprx

@@ -51,8 +51,8 @@ __fw_dropped_is() { [ "$(fw_dropped "$1")" = "$2" ]; }
 # firewall WHEN NETNS: 5 datagrams to a udprx socket and 5 to a stock one behind the rule.
 firewall() {
 	local when=$1 ns=$2
-	recv_bg R "$ns" --port $P --timeout 600 || ktap_bail_out "firewall: udprx reader"
-	recv_bg S "$ns" --stock --port $Q --timeout 600 || ktap_bail_out "firewall: stock reader"
+	recv_bg R "$ns" --port $P --timeout 600 || ktap_exit_fail_msg "firewall: udprx reader"
+	recv_bg S "$ns" --stock --port $Q --timeout 600 || ktap_exit_fail_msg "firewall: stock reader"
 	snap B "$ns"
 	udprx -n "$ns" send --to 127.0.0.1:$P --count 5 >/dev/null
 	udprx -n "$ns" send --to 127.0.0.1:$Q --count 5 >/dev/null
@@ -67,13 +67,15 @@ firewall() {
 }
 
 # 1. Firewall order.
-setup_ns FW1 || ktap_bail_out "cannot create a netns"
-fw_rule "$FW1" || ktap_bail_out "nft failed"
-udprx_load || ktap_bail_out "insmod failed"
-in_scope firewall before "$FW1"
-setup_ns FW2 || ktap_bail_out "cannot create a netns"
-fw_rule "$FW2" || ktap_bail_out "nft failed"
-in_scope firewall after "$FW2"
+setup_ns FW1 || ktap_exit_fail_msg "cannot create a netns"
+defer cleanup_ns "$FW1"
+fw_rule "$FW1" || ktap_exit_fail_msg "nft failed"
+udprx_load || ktap_exit_fail_msg "insmod failed"
+in_defer_scope firewall before "$FW1"
+setup_ns FW2 || ktap_exit_fail_msg "cannot create a netns"
+defer cleanup_ns "$FW2"
+fw_rule "$FW2" || ktap_exit_fail_msg "nft failed"
+in_defer_scope firewall after "$FW2"
 
 # 2. Port ownership, both ways.
 # bind_fails NETNS RECV-ARGS...: `udprx recv` must fail to bind with EADDRINUSE.
@@ -84,27 +86,29 @@ bind_fails() {
 		grep -qi "in use\|EADDRINUSE" "$tmp/bind"
 }
 ownership() {
-	setup_ns NS || ktap_bail_out "cannot create a netns"
-	recv_bg S "$NS" --stock --port $P --timeout 600 || ktap_bail_out "stock reader"
+	setup_ns NS || ktap_exit_fail_msg "cannot create a netns"
+	defer cleanup_ns "$NS"
+	recv_bg S "$NS" --stock --port $P --timeout 600 || ktap_exit_fail_msg "stock reader"
 	ktap_test_result "a udprx bind of a port a stock socket holds: EADDRINUSE" \
 		bind_fails "$NS" --port $P
-	recv_bg R "$NS" --port $Q --timeout 600 || ktap_bail_out "udprx reader"
+	recv_bg R "$NS" --port $Q --timeout 600 || ktap_exit_fail_msg "udprx reader"
 	ktap_test_result "a stock bind of a port a udprx socket holds: EADDRINUSE" \
 		bind_fails "$NS" --stock --port $Q
 	reader_stop "$R_pid"
 	recv_bg R2 "$NS" --stock --port $Q --count 1 --timeout 600 ||
-		ktap_bail_out "stock reader after close"
+		ktap_exit_fail_msg "stock reader after close"
 	ktap_test_pass "the port is free for a stock socket once the udprx socket is closed"
 }
-in_scope ownership
+in_defer_scope ownership
 
 # 3. Socket filter: the same program on both sockets; 3 of 100 B pass, 3 of 200 B do not.
 filter() {
-	setup_ns NS || ktap_bail_out "cannot create a netns"
+	setup_ns NS || ktap_exit_fail_msg "cannot create a netns"
+	defer cleanup_ns "$NS"
 	recv_bg R "$NS" --port $P --filter-max-len 108 --count 3 --timeout 60 ||
-		ktap_bail_out "filter: udprx reader"
+		ktap_exit_fail_msg "filter: udprx reader"
 	recv_bg S "$NS" --stock --port $Q --filter-max-len 108 --count 3 --timeout 60 ||
-		ktap_bail_out "filter: stock reader"
+		ktap_exit_fail_msg "filter: stock reader"
 	snap B "$NS"
 	local port
 	for port in $P $Q; do
@@ -118,19 +122,21 @@ filter() {
 	wait "$R_pid" && wait "$S_pid"
 	ktap_test_result "filter: both readers got their 3 datagrams" test $? -eq 0
 }
-in_scope filter
+in_defer_scope filter
 
 # 4. GSO: one sendto() of 8 segments over veth arrives as one skb; both sockets get 8.
 veth_pair() {
 	setup_ns TX RX || return 1
+	defer cleanup_ns "$TX" "$RX"
+	defer cleanup_ns "$TX" "$RX"
 	ip link add gx netns "$TX" type veth peer name gr netns "$RX" || return 1
 	ip -n "$TX" addr add 192.0.2.1/24 dev gx && ip -n "$RX" addr add 192.0.2.2/24 dev gr &&
 		ip -n "$TX" link set gx up && ip -n "$RX" link set gr up
 }
 gso() {
-	veth_pair || ktap_bail_out "veth pair"
-	recv_bg R "$RX" --port $P --count 8 --timeout 60 || ktap_bail_out "gso: udprx reader"
-	recv_bg S "$RX" --stock --port $Q --count 8 --timeout 60 || ktap_bail_out "gso: stock reader"
+	veth_pair || ktap_exit_fail_msg "veth pair"
+	recv_bg R "$RX" --port $P --count 8 --timeout 60 || ktap_exit_fail_msg "gso: udprx reader"
+	recv_bg S "$RX" --stock --port $Q --count 8 --timeout 60 || ktap_exit_fail_msg "gso: stock reader"
 	snap B "$RX"
 	udprx -n "$TX" send --to 192.0.2.2:$P --count 8 --size 300 --segment --print >"$tmp/gso.sent"
 	udprx -n "$TX" send --to 192.0.2.2:$Q --count 8 --size 300 --segment >/dev/null
@@ -141,12 +147,12 @@ gso() {
 	ktap_test_result "GSO: the udprx reader got the 8 datagrams byte-exact, in order" \
 		cmp -s "$tmp/gso.sent" "$R_out"
 }
-in_scope gso
+in_defer_scope gso
 
 # 5. Broadcast, on the veth's subnet broadcast address.
 bcast() {
-	veth_pair || ktap_bail_out "veth pair"
-	recv_bg R "$RX" --port $P --count 3 --timeout 60 || ktap_bail_out "bcast: udprx reader"
+	veth_pair || ktap_exit_fail_msg "veth pair"
+	recv_bg R "$RX" --port $P --count 3 --timeout 60 || ktap_exit_fail_msg "bcast: udprx reader"
 	snap B "$RX"
 	udprx -n "$TX" send --to 192.0.2.255:$P --count 3 --broadcast >/dev/null
 	expect_deltas "broadcast to a udprx port: delivered to its socket" \
@@ -156,7 +162,7 @@ bcast() {
 	expect_deltas "broadcast to a port nobody bound: IgnoredMulti, as stock" \
 		"$RX" B UdpIgnoredMulti=2 UdpRxHookSeen=2 UdpRxHookAccepted=2
 }
-in_scope bcast
+in_defer_scope bcast
 
 # 6. Protocol memory: net.ipv4.udp_mem one page above what UDP holds. Pages reach the global counter in
 # per-CPU batches (net.core.mem_pcpu_rsv), so everything runs on CPU 0, and each side
@@ -167,14 +173,15 @@ mem_side() {
 	local kind=$1 port=$P pid
 	shift
 	[ "$kind" = stock ] && port=$Q
-	setup_ns NS || ktap_bail_out "cannot create a netns"
+	setup_ns NS || ktap_exit_fail_msg "cannot create a netns"
+	defer cleanup_ns "$NS"
 	taskset -c 0 udprx -n "$NS" recv --stock --port 7199 --rcvbuf 4194304 --force \
 		--no-read --timeout 600 >/dev/null 2>&1 &
 	pid=$!
 	defer reader_stop $pid
-	slowwait 15 udp_bound "$NS" 7199 || ktap_bail_out "udp-mem: scratch reader"
+	slowwait 15 udp_bound "$NS" 7199 || ktap_exit_fail_msg "udp-mem: scratch reader"
 	taskset -c 0 udprx -n "$NS" send --to 127.0.0.1:7199 --count 36 --size 60000 >/dev/null
-	slowwait 15 __rmem_at_least "$NS" 7199 2000000 || ktap_bail_out "udp-mem: scratch queue"
+	slowwait 15 __rmem_at_least "$NS" 7199 2000000 || ktap_exit_fail_msg "udp-mem: scratch queue"
 	kill -TERM "$pid"
 	wait "$pid"
 	# A limit one page above what the protocol holds now: the socket's pages stay in CPU
@@ -187,7 +194,7 @@ mem_side() {
 		--no-read --timeout 600 >/dev/null 2>&1 &
 	pid=$!
 	defer reader_stop $pid
-	slowwait 15 udp_bound "$NS" $port || ktap_bail_out "udp-mem: $kind reader"
+	slowwait 15 udp_bound "$NS" $port || ktap_exit_fail_msg "udp-mem: $kind reader"
 	snap B "$NS"
 	taskset -c 0 udprx -n "$NS" send --to 127.0.0.1:$port --count 40 --size 60000 >/dev/null
 	snap AFTER "$NS"
@@ -225,18 +232,18 @@ protomem() {
 		test "${MEM_CLASSIC[UdpRxMemErrors]}" -eq 0 -a "${MEM_CLASSIC[UdpRxInErrors]}" -eq "$sd" \
 		-a "${MEM_CLASSIC[UdpRxDropPROTO_MEM]}" -eq "$sd"
 }
-in_scope protomem
+in_defer_scope protomem
 
 # The same as a `udprx compare` scenario, over both links, with the model's prediction.
 compare_udp_mem() {
 	local out
 	out=$(udprx compare udp-mem 2>&1)
 	local rc=$?
-	while IFS= read -r line; do ktap_print_msg "$line"; done <<<"$out"
+	sed 's/^/# /' <<<"$out"
 	ktap_test_result "udprx compare udp-mem (lo, veth): modern = stock, each policy = its model" \
 		test "$rc" -eq 0 -a "$(grep -c '^  ok: ' <<<"$out")" -eq 2
 }
-in_scope compare_udp_mem
+in_defer_scope compare_udp_mem
 
 # 7. An unprivileged user with a user+net namespace of its own, in a memory cgroup: what
 # its udprx socket queues is charged to the cgroup ("sock" in memory.stat), as for a
@@ -244,12 +251,12 @@ in_scope compare_udp_mem
 CG=/sys/fs/cgroup
 memcg() {
 	if ! mountpoint -q $CG; then
-		mount -t cgroup2 none $CG || ktap_bail_out "cannot mount cgroup2"
+		mount -t cgroup2 none $CG || ktap_exit_fail_msg "cannot mount cgroup2"
 		defer umount $CG
 	fi
-	echo +memory > $CG/cgroup.subtree_control || ktap_bail_out "no memory controller"
+	echo +memory > $CG/cgroup.subtree_control || ktap_exit_fail_msg "no memory controller"
 	local g=$CG/udprx-memcg-$$
-	mkdir $g || ktap_bail_out "mkdir $g"
+	mkdir $g || ktap_exit_fail_msg "mkdir $g"
 	defer rmdir $g
 	local kind sock
 	for kind in stock udprx; do
@@ -281,20 +288,21 @@ memcg() {
 __sock_charged() { [ "$(awk '$1 == "sock" { print $2 }' "$1/memory.stat")" -ge "$2" ]; }
 __sock_charged_below() { [ "$(awk '$1 == "sock" { print $2 }' "$1/memory.stat")" -lt "$2" ]; }
 __cg_empty() { [ -z "$(cat "$1/cgroup.procs")" ]; }
-in_scope memcg
+in_defer_scope memcg
 
 # 8. A cgroup ingress program that drops everything (systemd's IPAddressDeny=any): sockets
 # created in that cgroup receive nothing, stock and udprx alike (sk_filter_trim_cap()).
 cgbpf() {
 	if ! mountpoint -q $CG; then
-		mount -t cgroup2 none $CG || ktap_bail_out "cannot mount cgroup2"
+		mount -t cgroup2 none $CG || ktap_exit_fail_msg "cannot mount cgroup2"
 		defer umount $CG
 	fi
 	local g=$CG/udprx-deny-$$
-	mkdir $g || ktap_bail_out "mkdir $g"
+	mkdir $g || ktap_exit_fail_msg "mkdir $g"
 	defer rmdir $g
-	udprx stress deny-ingress --cgroup $g || ktap_bail_out "cannot attach a cgroup ingress program"
-	setup_ns NS || ktap_bail_out "cannot create a netns"
+	udprx stress deny-ingress --cgroup $g || ktap_exit_fail_msg "cannot attach a cgroup ingress program"
+	setup_ns NS || ktap_exit_fail_msg "cannot create a netns"
+	defer cleanup_ns "$NS"
 	# Each reader's shell moves into the cgroup, then becomes the reader: its sockets are
 	# the cgroup's.
 	sh -c "echo \$\$ > $g/cgroup.procs && exec udprx -n $NS recv --port $P --no-read --timeout 600" \
@@ -303,7 +311,7 @@ cgbpf() {
 	sh -c "echo \$\$ > $g/cgroup.procs && exec udprx -n $NS recv --stock --port $Q --no-read --timeout 600" \
 		>/dev/null 2>&1 &
 	defer reader_stop $!
-	{ slowwait 15 udp_bound "$NS" $P && slowwait 15 udp_bound "$NS" $Q; } || ktap_bail_out "cgroup readers"
+	{ slowwait 15 udp_bound "$NS" $P && slowwait 15 udp_bound "$NS" $Q; } || ktap_exit_fail_msg "cgroup readers"
 	snap B "$NS"
 	udprx -n "$NS" send --to 127.0.0.1:$P --count 3 >/dev/null
 	udprx -n "$NS" send --to 127.0.0.1:$Q --count 3 >/dev/null
@@ -311,7 +319,7 @@ cgbpf() {
 		"$NS" B UdpRxInErrors=3 UdpRxDropSOCKET_FILTER=3 UdpInErrors=3 \
 		UdpRxHookSeen=6 UdpRxHookStolen=3 UdpRxHookAccepted=3
 }
-in_scope cgbpf
+in_defer_scope cgbpf
 
 udprx_unload
 ktap_test_result "rmmod after the guarantees" test ! -d /sys/module/udprx

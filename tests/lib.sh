@@ -1,129 +1,41 @@
 # SPDX-License-Identifier: GPL-2.0
 # shellcheck shell=bash
 #
-# Helpers for udprx selftests, in the style of tools/testing/selftests/net/lib.sh and
-# kselftest/ktap_helpers.sh: KTAP output, kselftest exit codes, netns setup and a
-# `defer` stack that undoes setup on exit.
+# Helpers for udprx selftests. The generic ones are the kernel's, copied unchanged into
+# tests/lib/ (the first lines there say from where):
+#  - kselftest/ktap_helpers.sh: KTAP output (ktap_print_header, ktap_set_plan,
+#    ktap_print_msg, ktap_test_pass/fail, ktap_test_result DESC CMD...), "Bail out!" on a
+#    failed setup step (ktap_exit_fail_msg REASON), and ktap_finished, which exits
+#    KSFT_PASS (0) when the results that are ok make the plan, KSFT_FAIL (1) otherwise;
+#  - net/lib/sh/defer.sh: `defer CMD ARG...` schedules CMD for the end of the scope, in
+#    reverse order; each test case runs in a scope of its own (in_defer_scope CMD..., or
+#    defer_scope_push ... defer_scope_pop), so its namespaces and readers do not outlive it;
+#  - net/lib.sh: setup_ns NAME... (one netns per NAME, its name in $NAME; a NAME already
+#    set is cleaned up and made again under that name), `defer cleanup_ns "$NAME"` to
+#    remove it with the scope, slowwait SECONDS CMD... (CMD every 0.1 s until it succeeds).
+# Their quirks the tests live with:
+#  - ktap_test_result expands CMD unquoted: its arguments are split on blanks, and an
+#    empty one vanishes. Give it words, e.g. [ "$rc" -eq 0 ], or run the command first;
+#  - descriptions and messages are echoed unquoted too: blanks are squeezed, so tables go
+#    out through sed 's/^/# /', and pathname expansion is off (set -f, below);
+#  - slowwait runs CMD in a subshell: CMD cannot set variables for the caller;
+#  - ktap_finished passes a test whose cases all skipped, or that printed one result too
+#    many next to a "not ok": tests never skip, and tests/run.sh fails a test whose
+#    output holds a "not ok" or a SKIP whatever its exit status.
+# What follows is udprx's own.
 
 UDPRX_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 UDPRX_KO=${UDPRX_KO:-$UDPRX_TOP/udprx.ko}
 export PATH="$UDPRX_TOP/target/release:$PATH"
 
-# kselftest exit codes
-ksft_pass=0
-ksft_fail=1
-ksft_skip=4
-
-KTAP_TESTNO=1
-KTAP_CNT_PASS=0
-KTAP_CNT_FAIL=0
-KTAP_CNT_SKIP=0
-
-ktap_print_header() { echo "TAP version 13"; }
-KTAP_PLAN=""
-ktap_set_plan() { KTAP_PLAN=$1; echo "1..$1"; }
-ktap_print_msg() { echo "# $*"; }
-ktap_test_pass() {
-	echo "ok $KTAP_TESTNO $*"
-	KTAP_TESTNO=$((KTAP_TESTNO + 1)); KTAP_CNT_PASS=$((KTAP_CNT_PASS + 1))
-}
-ktap_test_fail() {
-	echo "not ok $KTAP_TESTNO $*"
-	KTAP_TESTNO=$((KTAP_TESTNO + 1)); KTAP_CNT_FAIL=$((KTAP_CNT_FAIL + 1))
-}
-ktap_test_skip() {
-	echo "ok $KTAP_TESTNO $* # SKIP"
-	KTAP_TESTNO=$((KTAP_TESTNO + 1)); KTAP_CNT_SKIP=$((KTAP_CNT_SKIP + 1))
-}
-# ktap_test_result DESC CMD...: pass if CMD succeeds.
-ktap_test_result() {
-	local desc=$1; shift
-	if "$@"; then ktap_test_pass "$desc"; else ktap_test_fail "$desc"; fi
-}
-# ktap_bail_out REASON: a setup step failed, nothing after it can run (KTAP "Bail out!").
-ktap_bail_out() {
-	echo "Bail out! $*"
-	exit $ksft_fail
-}
-ktap_finished() {
-	local ran=$((KTAP_TESTNO - 1))
-	if [ -n "$KTAP_PLAN" ] && [ "$ran" -ne "$KTAP_PLAN" ]; then
-		echo "# planned $KTAP_PLAN tests, ran $ran"
-		KTAP_CNT_FAIL=$((KTAP_CNT_FAIL + 1))
-	fi
-	echo "# Totals: pass:$KTAP_CNT_PASS fail:$KTAP_CNT_FAIL xfail:0 xpass:0 skip:$KTAP_CNT_SKIP error:0"
-	if [ "$KTAP_CNT_FAIL" -gt 0 ]; then exit $ksft_fail; fi
-	if [ "$KTAP_CNT_SKIP" -gt 0 ] && [ "$KTAP_CNT_PASS" -eq 0 ]; then exit $ksft_skip; fi
-	exit $ksft_pass
-}
-
-# --- defer: cleanup actions in scopes, as lib/sh/defer.sh ------------------------------
-# `defer CMD ARG...` schedules CMD with its arguments quoted as given (${@@Q}); the
-# actions of a scope run in reverse order when it is popped, those of every scope still
-# open at exit. Each test case runs in a scope of its own (`in_scope`), so its namespaces
-# and readers do not outlive it.
-__DEFER_SCOPE=0
-declare -A __DEFER_JOBS=() __DEFER_N=([0]=0)
-defer() {
-	local n=${__DEFER_N[$__DEFER_SCOPE]}
-	__DEFER_JOBS[$__DEFER_SCOPE,$n]="${*@Q}"
-	__DEFER_N[$__DEFER_SCOPE]=$((n + 1))
-}
-defer_scope_push() {
-	__DEFER_SCOPE=$((__DEFER_SCOPE + 1))
-	__DEFER_N[$__DEFER_SCOPE]=0
-}
-defer_scope_pop() {
-	local i
-	for ((i = ${__DEFER_N[$__DEFER_SCOPE]} - 1; i >= 0; i--)); do
-		eval "${__DEFER_JOBS[$__DEFER_SCOPE,$i]}" || true
-		unset "__DEFER_JOBS[$__DEFER_SCOPE,$i]"
-	done
-	__DEFER_N[$__DEFER_SCOPE]=0
-	[ "$__DEFER_SCOPE" -gt 0 ] && __DEFER_SCOPE=$((__DEFER_SCOPE - 1))
-	return 0
-}
-defer_scopes_cleanup() {
-	while [ "$__DEFER_SCOPE" -gt 0 ]; do defer_scope_pop; done
-	defer_scope_pop
-}
+# shellcheck source=tests/lib/kselftest/ktap_helpers.sh
+source "$UDPRX_TOP/tests/lib/kselftest/ktap_helpers.sh"
+# shellcheck source=tests/lib/net/lib.sh
+source "$UDPRX_TOP/tests/lib/net/lib.sh"
+set -f
 trap defer_scopes_cleanup EXIT
-# in_scope CMD ARG...: run CMD in a cleanup scope of its own; its status is CMD's.
-in_scope() {
-	local rc
-	defer_scope_push
-	"$@"
-	rc=$?
-	defer_scope_pop
-	return $rc
-}
-
-# --- waiting ----------------------------------------------------------------------------
-# slowwait SECONDS CMD ARG...: run CMD every 0.1 s until it succeeds (0) or SECONDS have
-# passed (1), as selftests/net/lib.sh's slowwait. CMD runs in this shell, so it may set
-# variables the caller reads.
-slowwait() {
-	local deadline=$((SECONDS + $1))
-	shift
-	while :; do
-		"$@" && return 0
-		[ "$SECONDS" -lt "$deadline" ] || return 1
-		sleep 0.1
-	done
-}
-
-# --- network namespaces ------------------------------------------------------------
-# setup_ns NAME...: create one netns per NAME, with lo up, and set $NAME to its name.
-setup_ns() {
-	local var ns
-	for var in "$@"; do
-		ns="$var-$(mktemp -u XXXXXX)"
-		ip netns add "$ns" || return 1
-		defer ip netns del "$ns"
-		ip -n "$ns" link set lo up || return 1
-		printf -v "$var" '%s' "$ns"
-	done
-}
+# The test's stdout, for a KTAP line printed where the caller sent stdout elsewhere.
+exec {KTAP_OUT}>&1
 
 # --- the module ---------------------------------------------------------------------
 # udprx_load [PARAM=VALUE...]: load udprx (with these parameters) and unload it at exit.
@@ -161,7 +73,8 @@ counter() {
 }
 
 # snap ARRAY [NETNS]: every `udprx stat` counter of the netns into the associative array
-# ARRAY (declare -A it first). One exec of udprx; parsing stays in the shell.
+# ARRAY (declare -A it first). One exec of udprx; parsing stays in the shell. Fails when
+# udprx fails or prints no counter.
 snap() {
 	local -n __snap=$1
 	local ns=${2:-} out name value
@@ -175,6 +88,7 @@ snap() {
 		[ "${name:0:1}" = "#" ] && continue
 		__snap[$name]=$value
 	done <<<"$out"
+	[ ${#__snap[@]} -gt 0 ]
 }
 
 # The receive-side counters a delta check covers even when not named: they must not move.
@@ -203,18 +117,21 @@ deltas_match() {
 }
 
 # expect_deltas DESC NETNS BEFORE NAME=N...: one KTAP result. Counters of a reader are
-# bumped when it reads, so this polls (slowwait, 15 s) until the deltas match, then passes;
-# on timeout it fails and prints the difference. AFTER holds the last snapshot.
+# bumped when it reads, so this polls (slowwait, 15 s) until the deltas match, then checks
+# once more in this shell (slowwait's polls run in subshells), which sets AFTER to the
+# last snapshot; it passes if they match, else fails and prints the difference.
 declare -A AFTER
 __deltas_now() {
 	local ns=$1 before=$2
 	shift 2
-	snap AFTER "$ns" && deltas_match "$before" AFTER "$@"
+	snap AFTER "$ns" || { DELTA_DIFF=" udprx stat failed"; return 1; }
+	deltas_match "$before" AFTER "$@"
 }
 expect_deltas() {
 	local desc=$1 ns=$2 before=$3
 	shift 3
-	if slowwait 15 __deltas_now "$ns" "$before" "$@"; then
+	slowwait 15 __deltas_now "$ns" "$before" "$@"
+	if __deltas_now "$ns" "$before" "$@"; then
 		ktap_test_pass "$desc"
 		return 0
 	fi
@@ -249,6 +166,17 @@ ip_mib() {
 		/^Ip:/ && !c { for (i = 2; i <= NF; i++) if ($i == n) c = i; next }
 		/^Ip:/ && c { print $c; found = 1 }
 		END { exit !found }' /proc/net/snmp
+}
+
+# --- traffic ------------------------------------------------------------------------
+# udprx_send NETNS SEND-ARGS...: `udprx -n NETNS send SEND-ARGS...`. A send that fails
+# ends the test (Bail out!, on the test's stdout even when the caller's goes elsewhere):
+# the checks after it would test nothing.
+udprx_send() {
+	local ns=$1
+	shift
+	udprx -n "$ns" send "$@" ||
+		ktap_exit_fail_msg "udprx -n $ns send $*: exit $?" >&"$KTAP_OUT"
 }
 
 # --- readers --------------------------------------------------------------------------
@@ -290,9 +218,10 @@ reader_stop() {
 }
 
 # check_delta DESC EXPECTED BEFORE AFTER: one KTAP result, with the numbers on failure.
+# A counter that could not be read (empty) fails.
 check_delta() {
 	local desc=$1 want=$2 before=$3 after=$4
-	if [ "$((after - before))" -eq "$want" ]; then
+	if [[ $before =~ ^[0-9]+$ && $after =~ ^[0-9]+$ ]] && [ "$((after - before))" -eq "$want" ]; then
 		ktap_test_pass "$desc"
 	else
 		ktap_print_msg "$desc: expected +$want, got $before -> $after (+$((after - before)))"

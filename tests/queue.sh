@@ -19,7 +19,7 @@ source "$(dirname "$0")/lib.sh"
 ktap_print_header
 ktap_set_plan 24
 
-udprx_load || ktap_bail_out "insmod failed"
+udprx_load || ktap_exit_fail_msg "insmod failed"
 tmp=$(mktemp -d)
 defer rm -rf "$tmp"
 declare -A B
@@ -54,10 +54,11 @@ check_eq() {
 
 # --- fill without reading: stock, modern, classic -------------------------------------------
 defer_scope_push
-setup_ns NS || ktap_bail_out "cannot create a netns"
-keep ST "$NS" --port 7001 --stock --rcvbuf $RCVBUF || ktap_bail_out "stock reader"
-keep MO "$NS" --port 7002 --policy modern --rcvbuf $RCVBUF || ktap_bail_out "modern reader"
-keep CL "$NS" --port 7003 --policy classic --rcvbuf $RCVBUF || ktap_bail_out "classic reader"
+setup_ns NS || ktap_exit_fail_msg "cannot create a netns"
+defer cleanup_ns "$NS"
+keep ST "$NS" --port 7001 --stock --rcvbuf $RCVBUF || ktap_exit_fail_msg "stock reader"
+keep MO "$NS" --port 7002 --policy modern --rcvbuf $RCVBUF || ktap_exit_fail_msg "modern reader"
+keep CL "$NS" --port 7003 --policy classic --rcvbuf $RCVBUF || ktap_exit_fail_msg "classic reader"
 
 declare -A D_stock D_modern D_classic
 for side in stock modern classic; do
@@ -112,9 +113,10 @@ defer_scope_pop
 
 # --- hold, traffic, release -----------------------------------------------------------------
 defer_scope_push
-setup_ns NS || ktap_bail_out "cannot create a netns"
-recv_bg HC "$NS" --port 7003 --policy classic --rcvbuf $RCVBUF --hold --timeout 600 || ktap_bail_out "classic reader"
-recv_bg HM "$NS" --port 7002 --policy modern --rcvbuf $RCVBUF --hold --timeout 600 || ktap_bail_out "modern reader"
+setup_ns NS || ktap_exit_fail_msg "cannot create a netns"
+defer cleanup_ns "$NS"
+recv_bg HC "$NS" --port 7003 --policy classic --rcvbuf $RCVBUF --hold --timeout 600 || ktap_exit_fail_msg "classic reader"
+recv_bg HM "$NS" --port 7002 --policy modern --rcvbuf $RCVBUF --hold --timeout 600 || ktap_exit_fail_msg "modern reader"
 snap B "$NS"
 udprx -n "$NS" send --to 127.0.0.1:7003 --count $N --size $SIZE > /dev/null
 udprx -n "$NS" send --to 127.0.0.1:7002 --count $N --size $SIZE > /dev/null
@@ -138,7 +140,8 @@ defer_scope_pop
 
 # --- receive-buffer options, next to a stock socket; close; a reader racing a sender ---------
 defer_scope_push
-setup_ns NS || ktap_bail_out "cannot create a netns"
+setup_ns NS || ktap_exit_fail_msg "cannot create a netns"
+defer cleanup_ns "$NS"
 rmem_max=$(</proc/sys/net/core/rmem_max)
 rmem_default=$(</proc/sys/net/core/rmem_default)
 # rcvbuf_of SIDE-ARGS...: the sk_rcvbuf a fresh socket ends up with.
@@ -165,7 +168,7 @@ fi
 
 # --- close with data queued -------------------------------------------------------------------
 snap B "$NS"
-keep CQ "$NS" --port 7011 || ktap_bail_out "close: reader"
+keep CQ "$NS" --port 7011 || ktap_exit_fail_msg "close: reader"
 udprx -n "$NS" send --to 127.0.0.1:7011 --count 5 --size 300 > /dev/null
 wait_seen "$NS" 5 || ktap_print_msg "close: the hook did not see 5 datagrams"
 kill -KILL "$CQ_pid"; wait "$CQ_pid" 2>/dev/null
@@ -175,10 +178,11 @@ expect_deltas "close with 5 datagrams queued: all freed as SOCKET_CLOSE, none re
 # --- a reader racing a sender ------------------------------------------------------------------
 M=3000
 snap B "$NS"
-recv_bg RR "$NS" --port 7012 --quiet --timeout 600 || ktap_bail_out "race: reader"
+recv_bg RR "$NS" --port 7012 --quiet --timeout 600 || ktap_exit_fail_msg "race: reader"
 udprx -n "$NS" send --to 127.0.0.1:7012 --count $M --size 200 > /dev/null
 wait_seen "$NS" $M || ktap_print_msg "race: the hook did not see $M datagrams"
-# __all_accounted: every datagram read or dropped (sets read_n, drop_n).
+# __all_accounted: every datagram read or dropped (sets read_n, drop_n when run in this
+# shell: slowwait runs it in a subshell, so once more after it).
 __all_accounted() {
 	local -A R
 	snap R "$NS" || return 1
@@ -187,6 +191,7 @@ __all_accounted() {
 	[ $((read_n + drop_n)) -ge $M ]
 }
 slowwait 20 __all_accounted
+__all_accounted
 kill -TERM "$RR_pid"; wait "$RR_pid"
 ktap_print_msg "race: $M sent, $read_n read, $drop_n dropped (RcvbufErrors), reader printed $(<"$RR_out")"
 check_eq "race: every datagram read or dropped exactly once" "$((read_n + drop_n))" "$M"

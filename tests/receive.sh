@@ -22,7 +22,7 @@ defer rm -rf "$tmp"
 ktap_print_header
 ktap_set_plan 41
 
-udprx_load || ktap_bail_out "insmod failed"
+udprx_load || ktap_exit_fail_msg "insmod failed"
 ktap_test_result "insmod creates /dev/udprx" test -c /dev/udprx
 declare -A B M
 
@@ -31,8 +31,9 @@ valid() {
 	local entry=$1 extra
 	shift
 	extra=("$@")
-	setup_ns NS || ktap_bail_out "cannot create a netns"
-	recv_bg R "$NS" --port $P --count 5 --timeout 60 || ktap_bail_out "$entry: reader"
+	setup_ns NS || ktap_exit_fail_msg "cannot create a netns"
+	defer cleanup_ns "$NS"
+	recv_bg R "$NS" --port $P --count 5 --timeout 60 || ktap_exit_fail_msg "$entry: reader"
 	snap B "$NS"
 	udprx -n "$NS" send --to 127.0.0.1:$P --count 5 --size 100 --print \
 		"${extra[@]}" > "$tmp/sent.$entry"
@@ -57,7 +58,8 @@ valid() {
 closed() {
 	local entry=$1 proto=17 want
 	[ "$entry" = proto ] && proto=$PROTO
-	setup_ns NS || ktap_bail_out "cannot create a netns"
+	setup_ns NS || ktap_exit_fail_msg "cannot create a netns"
+	defer cleanup_ns "$NS"
 	snap B "$NS"
 	if udprx -n "$NS" send --to 127.0.0.1:$CLOSED --count 3 --proto $proto \
 		--expect-unreach > /dev/null 2> "$tmp/icmp"; then
@@ -76,18 +78,19 @@ closed() {
 	fi
 }
 
-in_scope valid hook
-in_scope valid proto --proto $PROTO
-in_scope closed hook
-in_scope closed proto
+in_defer_scope valid hook
+in_defer_scope valid proto --proto $PROTO
+in_defer_scope closed hook
+in_defer_scope closed proto
 
 # --- malformed datagrams, protocol 17: udprx (hook) next to a stock socket ---------------
 # Each case sends the datagram to the udprx port, checks udprx's deltas, then sends it to
 # the stock port and checks that the stock Udp: deltas are the same numbers.
 defer_scope_push
-setup_ns NS || ktap_bail_out "cannot create a netns"
-recv_bg U "$NS" --port $P --timeout 600 || ktap_bail_out "udprx reader"
-recv_bg S "$NS" --port $Q --stock --timeout 600 || ktap_bail_out "stock reader"
+setup_ns NS || ktap_exit_fail_msg "cannot create a netns"
+defer cleanup_ns "$NS"
+recv_bg U "$NS" --port $P --timeout 600 || ktap_exit_fail_msg "udprx reader"
+recv_bg S "$NS" --port $Q --stock --timeout 600 || ktap_exit_fail_msg "stock reader"
 : > "$tmp/want.udprx"; : > "$tmp/want.stock"
 
 # malformed17 NAME "SEND ARGS" UDPRX-DELTAS STOCK-DELTAS [deliver]
@@ -134,8 +137,9 @@ defer_scope_pop
 
 # --- malformed datagrams on protocol $PROTO -------------------------------------------------
 defer_scope_push
-setup_ns NS || ktap_bail_out "cannot create a netns"
-recv_bg U "$NS" --port $P --timeout 600 || ktap_bail_out "udprx reader"
+setup_ns NS || ktap_exit_fail_msg "cannot create a netns"
+defer cleanup_ns "$NS"
+recv_bg U "$NS" --port $P --timeout 600 || ktap_exit_fail_msg "udprx reader"
 : > "$tmp/want.proto"
 # malformedP NAME "SEND ARGS" DELTAS [deliver]
 malformedP() {
@@ -162,20 +166,23 @@ defer_scope_pop
 
 # --- two netns, one port ------------------------------------------------------------------
 defer_scope_push
-setup_ns NA NB || ktap_bail_out "cannot create two netns"
-recv_bg A "$NA" --port $P --count 2 --timeout 60 || ktap_bail_out "reader in $NA"
-recv_bg Bb "$NB" --port $P --count 3 --timeout 60 || ktap_bail_out "reader in $NB"
+setup_ns NA NB || ktap_exit_fail_msg "cannot create two netns"
+defer cleanup_ns "$NA" "$NB"
+recv_bg A "$NA" --port $P --count 2 --timeout 60 || ktap_exit_fail_msg "reader in $NA"
+recv_bg Bb "$NB" --port $P --count 3 --timeout 60 || ktap_exit_fail_msg "reader in $NB"
 udprx -n "$NA" send --to 127.0.0.1:$P --count 2 --size 10 --print > "$tmp/na"
 udprx -n "$NB" send --to 127.0.0.1:$P --count 3 --size 20 --print > "$tmp/nb"
 wait "$A_pid"; ra=$?
 wait "$Bb_pid"; rb=$?
+[ "$ra$rb" = 00 ] && cmp -s "$tmp/na" "$A_out" && cmp -s "$tmp/nb" "$Bb_out"
 ktap_test_result "two netns bind the same port; each reader gets its own netns's datagrams" \
-	test "$ra$rb" = 00 -a "$(<"$tmp/na")" = "$(<"$A_out")" -a "$(<"$tmp/nb")" = "$(<"$Bb_out")"
+	[ $? -eq 0 ]
 defer_scope_pop
 
 # --- privileges, bad ioctls, short reads, close with data queued ------------------------
 defer_scope_push
-setup_ns NS || ktap_bail_out "cannot create a netns"
+setup_ns NS || ktap_exit_fail_msg "cannot create a netns"
+defer cleanup_ns "$NS"
 if ip netns exec "$NS" setpriv --inh-caps=-net_admin --bounding-set=-net_admin \
 	udprx recv --port $P --timeout 1 > /dev/null 2> "$tmp/eperm"; then
 	ktap_test_fail "bind without CAP_NET_ADMIN fails with EPERM"
@@ -194,20 +201,21 @@ if udprx -n "$NS" ioctl-check --port $P > "$tmp/ioctl"; then
 else
 	ktap_test_fail "bad ioctls and reads: ENOTTY, EINVAL, EFAULT, EAGAIN, EADDRINUSE as specified"
 fi
-while read -r line; do ktap_print_msg "$line"; done < "$tmp/ioctl"
+sed 's/^/# /' "$tmp/ioctl"
 
 # --- a short read buffer truncates; the rest of that datagram is gone ------------------------
-recv_bg T "$NS" --port $P --count 2 --bufsize 10 --timeout 60 || ktap_bail_out "short-read reader"
+recv_bg T "$NS" --port $P --count 2 --bufsize 10 --timeout 60 || ktap_exit_fail_msg "short-read reader"
 udprx -n "$NS" send --to 127.0.0.1:$P --count 2 --size 40 --print > "$tmp/long"
 wait "$T_pid"
 want=""
 while read -r len hex; do want+="10 ${hex:0:20}"$'\n'; done < "$tmp/long"
+[ "$want" = "$(<"$T_out")"$'\n' ]
 ktap_test_result "a 10-byte read gets the first 10 bytes of each datagram, then the next one" \
-	test "$want" = "$(<"$T_out")"$'\n'
+	[ $? -eq 0 ]
 
 # --- close with data queued ---------------------------------------------------------------
 snap B "$NS"
-recv_bg H "$NS" --port $P --timeout 600 || ktap_bail_out "close: reader"
+recv_bg H "$NS" --port $P --timeout 600 || ktap_exit_fail_msg "close: reader"
 kill -STOP "$H_pid"          # bound, not reading
 udprx -n "$NS" send --to 127.0.0.1:$P --count 3 --size 100 > /dev/null
 kill -KILL "$H_pid"; wait "$H_pid" 2>/dev/null

@@ -18,10 +18,11 @@ CLOSED_PORT=9
 ktap_print_header
 ktap_set_plan 13
 
-udprx_load proto=$PROTO || ktap_bail_out "insmod failed"
+udprx_load proto=$PROTO || ktap_exit_fail_msg "insmod failed"
 ktap_test_result "insmod creates /proc/net/udprx" test -r /proc/net/udprx
 
-setup_ns NS1 NS2 || ktap_bail_out "cannot create two netns"
+setup_ns NS1 NS2 || ktap_exit_fail_msg "cannot create two netns"
+defer cleanup_ns "$NS1" "$NS2"
 ktap_test_result "a new netns gets its own /proc/net/udprx" \
 	ip netns exec "$NS2" test -r /proc/net/udprx
 
@@ -53,17 +54,17 @@ check_delta "second netns: UdpRxHookSeen +$K there" $K 0 "$(counter UdpRxHookSee
 check_delta "second netns: first netns unchanged" 0 "$seen_ns1" "$(counter UdpRxHookSeen "$NS1")"
 
 # An open /dev/udprx pins the module: rmmod is refused until the socket is closed.
-recv_bg H "$NS1" --port 7000 --timeout 600 || ktap_bail_out "reader"
+recv_bg H "$NS1" --port 7000 --timeout 600 || ktap_exit_fail_msg "reader"
 if rmmod udprx 2>/dev/null; then
 	ktap_test_fail "rmmod is refused while a udprx socket is open"
-	exit $ksft_fail
+	exit "$KSFT_FAIL"
 fi
 ktap_test_result "rmmod is refused while a udprx socket is open" test -d /sys/module/udprx
 kill "$H_pid"; wait "$H_pid" 2>/dev/null
 if rmmod udprx; then
 	ktap_test_pass "rmmod succeeds once the socket is closed"
-	ktap_test_result "rmmod removes /proc/net/udprx in every netns" \
-		bash -c "test ! -e /proc/net/udprx && ip netns exec $NS1 test ! -e /proc/net/udprx"
+	test ! -e /proc/net/udprx && ip netns exec "$NS1" test ! -e /proc/net/udprx
+	ktap_test_result "rmmod removes /proc/net/udprx in every netns" [ $? -eq 0 ]
 else
 	ktap_test_fail "rmmod succeeds once the socket is closed"
 	ktap_test_fail "rmmod removes /proc/net/udprx in every netns"

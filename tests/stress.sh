@@ -44,7 +44,8 @@ declare -A B
 
 # --- lifecycle ---------------------------------------------------------------------------
 lifecycle() {
-	setup_ns NS || ktap_bail_out "cannot create a netns"
+	setup_ns NS || ktap_exit_fail_msg "cannot create a netns"
+	defer cleanup_ns "$NS"
 	# Traffic that never stops: UDP to a bound and an unbound port, and protocol 253.
 	(while :; do
 		udprx -n "$NS" send --to 127.0.0.1:$P --count 20 --size 300
@@ -74,9 +75,9 @@ lifecycle() {
 		test "$ok" -eq "$CYCLES"
 	ktap_test_result "lifecycle: rmmod refused while a socket is open" test "$refused" -eq "$CYCLES"
 }
-in_scope lifecycle
+in_defer_scope lifecycle
 
-udprx_load || ktap_bail_out "insmod failed"
+udprx_load || ktap_exit_fail_msg "insmod failed"
 
 # --- namespaces ----------------------------------------------------------------------------
 namespaces() {
@@ -104,17 +105,18 @@ ktap_test_result "namespaces: $NETNS netns destroyed with filled and held socket
 # Every netns went (cleanup_net runs later, in a worker): then udprx unloads.
 ktap_test_result "namespaces: udprx unloads after them (nothing holds it)" \
 	slowwait 60 rmmod udprx
-udprx_load || ktap_bail_out "insmod failed"
+udprx_load || ktap_exit_fail_msg "insmod failed"
 
 # A socket opened in one netns and handed to a process in another lives where it was
 # opened (as a socket() does): it binds there and gets that netns's datagrams only.
 passed_fd() {
-	setup_ns NA NB || ktap_bail_out "cannot create two netns"
+	setup_ns NA NB || ktap_exit_fail_msg "cannot create two netns"
+	defer cleanup_ns "$NA" "$NB"
 	ip netns exec "$NA" bash -c "exec 5<>/dev/udprx; exec nsenter --net=/run/netns/$NB \
 		udprx recv --fd 5 --port $P --count 3 --timeout 60" >"$tmp/fd.out" 2>"$tmp/fd.err" &
 	local pid=$!
 	defer reader_stop $pid
-	slowwait 15 udp_bound "$NA" $P || ktap_bail_out "passed fd: $(<"$tmp/fd.err")"
+	slowwait 15 udp_bound "$NA" $P || ktap_exit_fail_msg "passed fd: $(<"$tmp/fd.err")"
 	snap B "$NB"
 	udprx -n "$NB" send --to 127.0.0.1:$P --count 2 >/dev/null
 	udprx -n "$NA" send --to 127.0.0.1:$P --count 3 >/dev/null
@@ -125,14 +127,15 @@ passed_fd() {
 	expect_deltas "namespaces: the other netns's datagrams to that port are its own (NoPorts)" \
 		"$NB" B UdpNoPorts=2 UdpRxHookSeen=2 UdpRxHookAccepted=2
 }
-in_scope passed_fd
+in_defer_scope passed_fd
 
 # --- concurrency -------------------------------------------------------------------------
 race() {
 	local files=$1 threads=$2 what
 	what="race: $threads threads on $files socket(s), 2 senders"
 	[ "$files" -gt 1 ] && what+=", sockets closed and reopened"
-	setup_ns NS || ktap_bail_out "cannot create a netns"
+	setup_ns NS || ktap_exit_fail_msg "cannot create a netns"
+	defer cleanup_ns "$NS"
 	snap B "$NS"
 	local drop0
 	drop0=$(__softnet_dropped)
@@ -161,13 +164,14 @@ __softnet_dropped() {
 	while read -r a b _; do n=$((n + 16#$b)); done < /proc/net/softnet_stat
 	echo $n
 }
-in_scope race 1 4
-in_scope race 8 6
+in_defer_scope race 1 4
+in_defer_scope race 8 6
 
 # --- hostile input -----------------------------------------------------------------------
 hostile() {
-	setup_ns NS || ktap_bail_out "cannot create a netns"
-	recv_bg R "$NS" --port $P --quiet --timeout 600 || ktap_bail_out "hostile: reader"
+	setup_ns NS || ktap_exit_fail_msg "cannot create a netns"
+	defer cleanup_ns "$NS"
+	recv_bg R "$NS" --port $P --quiet --timeout 600 || ktap_exit_fail_msg "hostile: reader"
 	snap B "$NS"
 	# One protocol at a time, so that the IP counters below belong to one run. Datagrams
 	# whose options ip_options_compile() refuses never reach LOCAL_IN: Ip: InHdrErrors
@@ -175,11 +179,11 @@ hostile() {
 	local proto seen name ih0 ok0 fail0 ih ok fail frag opts
 	local -A R0
 	for proto in 17 $PROTO; do
-		snap R0 "$NS" || ktap_bail_out "hostile: counters"
+		snap R0 "$NS" || ktap_exit_fail_msg "hostile: counters"
 		ih0=$(ip_mib "$NS" InHdrErrors) && ok0=$(ip_mib "$NS" ReasmOKs) &&
-			fail0=$(ip_mib "$NS" ReasmFails) || ktap_bail_out "hostile: Ip counters"
+			fail0=$(ip_mib "$NS" ReasmFails) || ktap_exit_fail_msg "hostile: Ip counters"
 		udprx -n "$NS" stress mutate --to 127.0.0.1 --ports $P,$U --proto $proto \
-			--count "$MUTATE" --seed $proto >"$tmp/m$proto" || ktap_bail_out "mutate $proto"
+			--count "$MUTATE" --seed $proto >"$tmp/m$proto" || ktap_exit_fail_msg "mutate $proto"
 		if [ $proto = 17 ]; then seen=UdpRxHookSeen; else seen=UdpRxProtoInPackets; fi
 		# Every datagram has arrived once the entry point has seen it or IP refused it.
 		slowwait 60 __arrived "$NS" $seen "$ih0" "$MUTATE"
@@ -221,19 +225,21 @@ __arrived() {
 	snap AFTER "$1" && ih=$(ip_mib "$1" InHdrErrors) &&
 		[ $((AFTER[$2] - ${R0[$2]:-0} + ih - $3)) -ge "$4" ]
 }
-in_scope hostile
+in_defer_scope hostile
 
 fuzz() {
 	local who=$1 out
 	shift
-	setup_ns NS || ktap_bail_out "cannot create a netns"
+	setup_ns NS || ktap_exit_fail_msg "cannot create a netns"
+	defer cleanup_ns "$NS"
 	out=$(ip netns exec "$NS" "$@" udprx stress ioctl-fuzz --count "$IOCTLS" --seed 7 --port $P 2>&1)
 	ktap_print_msg "ioctl-fuzz as $who: $out"
+	[[ $out == *'"calls":'* && $out == *'"binds_ok":0'* ]]
 	ktap_test_result "hostile: $IOCTLS random ioctls/reads/writes/polls as $who: clean errors, no bind" \
-		bash -c '[[ $1 == *"\"calls\":"* && $1 == *"\"binds_ok\":0"* ]]' _ "$out"
+		[ $? -eq 0 ]
 }
-in_scope fuzz nobody setpriv --reuid=65534 --regid=65534 --clear-groups
-in_scope fuzz "root without CAP_NET_ADMIN" setpriv --inh-caps=-net_admin --bounding-set=-net_admin
+in_defer_scope fuzz nobody setpriv --reuid=65534 --regid=65534 --clear-groups
+in_defer_scope fuzz "root without CAP_NET_ADMIN" setpriv --inh-caps=-net_admin --bounding-set=-net_admin
 
 # --- fault injection ---------------------------------------------------------------------
 DBG=/sys/kernel/debug
@@ -265,31 +271,34 @@ fault() {
 	shift
 	out=$(udprx stress fault --op "$op" "$@" 2>&1)
 	ktap_print_msg "fault $op: $out"
+	fault_ok "$out"
 	ktap_test_result "fault injection: each allocation of $op failed in turn: an errno or absorbed, then success" \
-		fault_ok "$out"
+		[ $? -eq 0 ]
 }
-faults_arm || ktap_bail_out "cannot arm failslab/fail_page_alloc in debugfs"
+faults_arm || ktap_exit_fail_msg "cannot arm failslab/fail_page_alloc in debugfs"
 # The console scan lets the stacks of injected allocation failures pass between these.
 echo "udprx-fault-injection: begin" > /dev/kmsg
 defer eval 'echo "udprx-fault-injection: end" > /dev/kmsg'
-setup_ns FNS || ktap_bail_out "cannot create a netns"
+setup_ns FNS || ktap_exit_fail_msg "cannot create a netns"
+defer cleanup_ns "$FNS"
 fault open
 ip netns exec "$FNS" udprx stress fault --op bind --port $P > "$tmp/fbind" 2>&1
 ktap_print_msg "fault bind: $(<"$tmp/fbind")"
+fault_ok "$(<"$tmp/fbind")"
 ktap_test_result "fault injection: each allocation of bind failed in turn: an errno or absorbed, then success" \
-	fault_ok "$(<"$tmp/fbind")"
+	[ $? -eq 0 ]
 fault filter
 # Setting the receive buffer allocates nothing: armed at the first allocation, it succeeds
 # and no fault fires.
 out=$(ip netns exec "$FNS" udprx stress fault --op rcvbuf --port $P 2>&1)
 ktap_print_msg "fault rcvbuf: $out"
-ktap_test_result "fault injection: set-rcvbuf allocates nothing (0 points, success)" \
-	fault_none "$out"
+fault_none "$out"
+ktap_test_result "fault injection: set-rcvbuf allocates nothing (0 points, success)" [ $? -eq 0 ]
 fault netns --max "$NETNS_FAULTS"
 udprx_unload
 fault insmod --module "$UDPRX_KO" --max "$INSMOD_FAULTS"
 echo "udprx-fault-injection: end" > /dev/kmsg
-udprx_load || ktap_bail_out "insmod after the faults failed"
+udprx_load || ktap_exit_fail_msg "insmod after the faults failed"
 
 udprx_unload
 ktap_test_result "rmmod after the stress" test ! -d /sys/module/udprx
