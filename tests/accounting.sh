@@ -72,7 +72,7 @@ churn() {
 	local parked=$!
 	defer reader_stop $parked
 	slowwait 30 udp_bound "$NS" $Q || ktap_exit_fail_msg "churn: parked reader"
-	udprx -n "$NS" send --to 127.0.0.1:$Q --count 3000 --size 1000 >/dev/null
+	udprx_send "$NS" --to 127.0.0.1:$Q --count 3000 --size 1000 >/dev/null
 	slowwait 30 __accepted_at_least "$NS" 3000 || ktap_exit_fail_msg "churn: parked queue"
 	local mem0 sock0 out mem1 sock1
 	mem0=$(udp_mem_pages) sock0=$(sock_bytes "$G")
@@ -108,7 +108,8 @@ held_side() {
 	local pid=$!
 	defer reader_stop $pid
 	slowwait 30 udp_bound "$NS" $port || ktap_exit_fail_msg "held: $kind reader"
-	taskset -c 0 udprx -n "$NS" send --to 127.0.0.1:$port --count 400 --size 4000 >/dev/null
+	taskset -c 0 udprx -n "$NS" send --to 127.0.0.1:$port --count 400 --size 4000 >/dev/null ||
+		ktap_exit_fail_msg "udprx send failed"
 	if [ "$kind" = stock ]; then
 		slowwait 30 __accepted_at_least "$NS" 400
 	else
@@ -150,11 +151,12 @@ limit_side() {
 	defer reader_stop $pid
 	slowwait 30 udp_bound "$NS" $port || ktap_exit_fail_msg "limit: $kind reader"
 	local -A B
-	snap B "$NS"
+	snap B "$NS" || ktap_exit_fail_msg "cannot read the counters (udprx stat)"
 	local held
 	held=$(udp_mem_pages)
 	echo "$((held + 100)) $((held + 100)) $((held + 100))" > /proc/sys/net/ipv4/udp_mem
-	taskset -c 0 udprx -n "$NS" send --to 127.0.0.1:$port --count 300 --size 60000 >/dev/null
+	taskset -c 0 udprx -n "$NS" send --to 127.0.0.1:$port --count 300 --size 60000 >/dev/null ||
+		ktap_exit_fail_msg "udprx send failed"
 	local seen=UdpRxHookStolen
 	[ "$kind" = stock ] && seen=UdpRxHookAccepted
 	slowwait 30 __counter_at_least "$NS" $seen $(( ${B[$seen]} + 300 )) ||
@@ -186,10 +188,10 @@ indelivers() {
 	recv_bg S "$NS" --stock --port $Q --count 200 --timeout 120 || ktap_exit_fail_msg "stock reader"
 	local d0 d1 d2
 	d0=$(ip_mib "$NS" InDelivers)
-	udprx -n "$NS" send --to 127.0.0.1:$Q --count 200 >/dev/null
+	udprx_send "$NS" --to 127.0.0.1:$Q --count 200 >/dev/null
 	wait "$S_pid"
 	d1=$(ip_mib "$NS" InDelivers)
-	udprx -n "$NS" send --to 127.0.0.1:$P --count 200 >/dev/null
+	udprx_send "$NS" --to 127.0.0.1:$P --count 200 >/dev/null
 	wait "$R_pid"
 	d2=$(ip_mib "$NS" InDelivers)
 	ktap_print_msg "Ip: InDelivers +$((d1 - d0)) for 200 to stock, +$((d2 - d1)) for 200 to udprx"

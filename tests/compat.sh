@@ -26,9 +26,9 @@ defer reader_stop $pid
 __bound() { grep -q '^bound$' "$tmp/out" || ! kill -0 $pid 2>/dev/null; }
 slowwait 30 __bound
 declare -A B
-snap B "$NS"
-udprx -n "$NS" send --to 127.0.0.1:$P --count 3 --size 200 >/dev/null
-udprx -n "$NS" send --to 127.0.0.1:$P --count 3 --size 100 >/dev/null
+snap B "$NS" || ktap_exit_fail_msg "cannot read the counters (udprx stat)"
+udprx_send "$NS" --to 127.0.0.1:$P --count 3 --size 200 >/dev/null
+udprx_send "$NS" --to 127.0.0.1:$P --count 3 --size 100 >/dev/null
 wait $pid
 rc=$?
 sed 's/^/# /' "$tmp/out"

@@ -83,13 +83,13 @@ conntrack_case() {
 	ip netns exec "$rx" sysctl -qw net.netfilter.nf_conntrack_udp_timeout=600
 	recv_bg R "$rx" --port $P --timeout 600 || ktap_exit_fail_msg "conntrack: udprx reader"
 	recv_bg S "$rx" --stock --port $Q --timeout 600 || ktap_exit_fail_msg "conntrack: stock reader"
-	snap B "$rx"
+	snap B "$rx" || ktap_exit_fail_msg "cannot read the counters (udprx stat)"
 	local n0 e0 n1 e1 n2 e2
 	n0=$(ct_counter "$rx" new) e0=$(ct_counter "$rx" est)
-	udprx -n "$tx" send --to 192.0.2.2:$P --count 3 >/dev/null
+	udprx_send "$tx" --to 192.0.2.2:$P --count 3 >/dev/null
 	slowwait 15 __lines_at_least "$R_out" 3
 	n1=$(ct_counter "$rx" new) e1=$(ct_counter "$rx" est)
-	udprx -n "$tx" send --to 192.0.2.2:$Q --count 3 >/dev/null
+	udprx_send "$tx" --to 192.0.2.2:$Q --count 3 >/dev/null
 	slowwait 15 __lines_at_least "$S_out" 3
 	n2=$(ct_counter "$rx" new) e2=$(ct_counter "$rx" est)
 	expect_deltas "conntrack, rule created $when insmod: each reader got its 3 datagrams" \
@@ -170,9 +170,9 @@ nfqueue() {
 	nfq_bg N "$NS" --queue 0 --verdict "$v" --count 20 --timeout 300 || ktap_exit_fail_msg "nfq"
 	recv_bg R "$NS" --port $P --count 10 --timeout 300 || ktap_exit_fail_msg "nfqueue: udprx reader"
 	recv_bg S "$NS" --stock --port $Q --count 10 --timeout 300 || ktap_exit_fail_msg "nfqueue: stock reader"
-	snap B "$NS"
-	udprx -n "$NS" send --to 127.0.0.1:$P --count 10 >/dev/null
-	udprx -n "$NS" send --to 127.0.0.1:$Q --count 10 >/dev/null
+	snap B "$NS" || ktap_exit_fail_msg "cannot read the counters (udprx stat)"
+	udprx_send "$NS" --to 127.0.0.1:$P --count 10 >/dev/null
+	udprx_send "$NS" --to 127.0.0.1:$Q --count 10 >/dev/null
 	expect_deltas "nfqueue, verdict $v: all 20 delivered (UdpRxInDatagrams +10, UdpInDatagrams +10), none dropped" \
 		"$NS" B UdpRxInDatagrams=10 UdpInDatagrams=10
 	# Each ends by itself once it has its count; one that does not is stopped.
@@ -257,15 +257,15 @@ cgbind() {
 		ktap_print_msg "NS1 UDP sockets: $(ip netns exec "$NS1" ss -Hunl | tr '\n' ' ')"
 		ktap_test_fail "cgroup bind4: a udprx bind to $R holds $R2 in the stock tables, $R stays free"
 	fi
-	snap B "$NS1"
-	udprx -n "$NS1" send --to 127.0.0.1:$R2 --count 3 >/dev/null
+	snap B "$NS1" || ktap_exit_fail_msg "cannot read the counters (udprx stat)"
+	udprx_send "$NS1" --to 127.0.0.1:$R2 --count 3 >/dev/null
 	expect_deltas "cgroup bind4: the udprx socket asked for $R receives what is sent to $R2" \
 		"$NS1" B UdpRxInDatagrams=3
 	# R is free: a stock socket outside the cgroup binds it and gets what is sent there.
 	recv_bg T "$NS1" --stock --port $R --timeout 600 ||
 		ktap_print_msg "a stock bind to $R in NS1 failed: $(<"$T_err")"
-	snap B "$NS1"
-	udprx -n "$NS1" send --to 127.0.0.1:$R --count 2 >/dev/null
+	snap B "$NS1" || ktap_exit_fail_msg "cannot read the counters (udprx stat)"
+	udprx_send "$NS1" --to 127.0.0.1:$R --count 2 >/dev/null
 	expect_deltas "cgroup bind4: $R stays free: a stock socket binds it and gets what is sent to it" \
 		"$NS1" B UdpInDatagrams=2
 }
@@ -294,8 +294,8 @@ landlock() {
 
 	udprx_bg L "$NS3" "bound to port" landlock --bind-udp $LL -- \
 		udprx recv --port $LL --timeout 600 || ktap_print_msg "udprx in the domain: $(<"$L_err")"
-	snap B "$NS3"
-	udprx -n "$NS3" send --to 127.0.0.1:$LL --count 3 >/dev/null
+	snap B "$NS3" || ktap_exit_fail_msg "cannot read the counters (udprx stat)"
+	udprx_send "$NS3" --to 127.0.0.1:$LL --count 3 >/dev/null
 	expect_deltas "Landlock: a udprx socket bound in the domain to a port it allows receives" \
 		"$NS3" B UdpRxInDatagrams=3
 }

@@ -53,9 +53,9 @@ firewall() {
 	local when=$1 ns=$2
 	recv_bg R "$ns" --port $P --timeout 600 || ktap_exit_fail_msg "firewall: udprx reader"
 	recv_bg S "$ns" --stock --port $Q --timeout 600 || ktap_exit_fail_msg "firewall: stock reader"
-	snap B "$ns"
-	udprx -n "$ns" send --to 127.0.0.1:$P --count 5 >/dev/null
-	udprx -n "$ns" send --to 127.0.0.1:$Q --count 5 >/dev/null
+	snap B "$ns" || ktap_exit_fail_msg "cannot read the counters (udprx stat)"
+	udprx_send "$ns" --to 127.0.0.1:$P --count 5 >/dev/null
+	udprx_send "$ns" --to 127.0.0.1:$Q --count 5 >/dev/null
 	if slowwait 15 __fw_dropped_is "$ns" 10; then
 		ktap_test_pass "firewall, rule created $when insmod: the rule dropped all 10"
 	else
@@ -109,11 +109,11 @@ filter() {
 		ktap_exit_fail_msg "filter: udprx reader"
 	recv_bg S "$NS" --stock --port $Q --filter-max-len 108 --count 3 --timeout 60 ||
 		ktap_exit_fail_msg "filter: stock reader"
-	snap B "$NS"
+	snap B "$NS" || ktap_exit_fail_msg "cannot read the counters (udprx stat)"
 	local port
 	for port in $P $Q; do
-		udprx -n "$NS" send --to 127.0.0.1:$port --count 3 --size 200 >/dev/null
-		udprx -n "$NS" send --to 127.0.0.1:$port --count 3 --size 100 >/dev/null
+		udprx_send "$NS" --to 127.0.0.1:$port --count 3 --size 200 >/dev/null
+		udprx_send "$NS" --to 127.0.0.1:$port --count 3 --size 100 >/dev/null
 	done
 	expect_deltas "filter: 3 kept, 3 dropped on each side: SOCKET_FILTER, InErrors, as stock" \
 		"$NS" B UdpRxInDatagrams=3 UdpRxInErrors=3 UdpRxDropSOCKET_FILTER=3 \
@@ -137,9 +137,9 @@ gso() {
 	veth_pair || ktap_exit_fail_msg "veth pair"
 	recv_bg R "$RX" --port $P --count 8 --timeout 60 || ktap_exit_fail_msg "gso: udprx reader"
 	recv_bg S "$RX" --stock --port $Q --count 8 --timeout 60 || ktap_exit_fail_msg "gso: stock reader"
-	snap B "$RX"
-	udprx -n "$TX" send --to 192.0.2.2:$P --count 8 --size 300 --segment --print >"$tmp/gso.sent"
-	udprx -n "$TX" send --to 192.0.2.2:$Q --count 8 --size 300 --segment >/dev/null
+	snap B "$RX" || ktap_exit_fail_msg "cannot read the counters (udprx stat)"
+	udprx_send "$TX" --to 192.0.2.2:$P --count 8 --size 300 --segment --print >"$tmp/gso.sent"
+	udprx_send "$TX" --to 192.0.2.2:$Q --count 8 --size 300 --segment >/dev/null
 	expect_deltas "GSO: one skb of 8 segments each side (the hook sees 2), split into 8 datagrams" \
 		"$RX" B UdpRxInDatagrams=8 UdpInDatagrams=8 \
 		UdpRxHookSeen=2 UdpRxHookStolen=1 UdpRxHookAccepted=1
@@ -153,12 +153,12 @@ in_defer_scope gso
 bcast() {
 	veth_pair || ktap_exit_fail_msg "veth pair"
 	recv_bg R "$RX" --port $P --count 3 --timeout 60 || ktap_exit_fail_msg "bcast: udprx reader"
-	snap B "$RX"
-	udprx -n "$TX" send --to 192.0.2.255:$P --count 3 --broadcast >/dev/null
+	snap B "$RX" || ktap_exit_fail_msg "cannot read the counters (udprx stat)"
+	udprx_send "$TX" --to 192.0.2.255:$P --count 3 --broadcast >/dev/null
 	expect_deltas "broadcast to a udprx port: delivered to its socket" \
 		"$RX" B UdpRxInDatagrams=3 UdpRxHookSeen=3 UdpRxHookStolen=3
-	snap B "$RX"
-	udprx -n "$TX" send --to 192.0.2.255:$((P + 50)) --count 2 --broadcast >/dev/null
+	snap B "$RX" || ktap_exit_fail_msg "cannot read the counters (udprx stat)"
+	udprx_send "$TX" --to 192.0.2.255:$((P + 50)) --count 2 --broadcast >/dev/null
 	expect_deltas "broadcast to a port nobody bound: IgnoredMulti, as stock" \
 		"$RX" B UdpIgnoredMulti=2 UdpRxHookSeen=2 UdpRxHookAccepted=2
 }
@@ -180,7 +180,8 @@ mem_side() {
 	pid=$!
 	defer reader_stop $pid
 	slowwait 15 udp_bound "$NS" 7199 || ktap_exit_fail_msg "udp-mem: scratch reader"
-	taskset -c 0 udprx -n "$NS" send --to 127.0.0.1:7199 --count 36 --size 60000 >/dev/null
+	taskset -c 0 udprx -n "$NS" send --to 127.0.0.1:7199 --count 36 --size 60000 >/dev/null ||
+		ktap_exit_fail_msg "udprx send failed"
 	slowwait 15 __rmem_at_least "$NS" 7199 2000000 || ktap_exit_fail_msg "udp-mem: scratch queue"
 	kill -TERM "$pid"
 	wait "$pid"
@@ -195,9 +196,10 @@ mem_side() {
 	pid=$!
 	defer reader_stop $pid
 	slowwait 15 udp_bound "$NS" $port || ktap_exit_fail_msg "udp-mem: $kind reader"
-	snap B "$NS"
-	taskset -c 0 udprx -n "$NS" send --to 127.0.0.1:$port --count 40 --size 60000 >/dev/null
-	snap AFTER "$NS"
+	snap B "$NS" || ktap_exit_fail_msg "cannot read the counters (udprx stat)"
+	taskset -c 0 udprx -n "$NS" send --to 127.0.0.1:$port --count 40 --size 60000 >/dev/null ||
+		ktap_exit_fail_msg "udprx send failed"
+	snap AFTER "$NS" || ktap_exit_fail_msg "cannot read the counters (udprx stat)"
 	kill -TERM "$pid"
 	wait "$pid"
 	echo "$UDP_MEM" > /proc/sys/net/ipv4/udp_mem
@@ -312,9 +314,9 @@ cgbpf() {
 		>/dev/null 2>&1 &
 	defer reader_stop $!
 	{ slowwait 15 udp_bound "$NS" $P && slowwait 15 udp_bound "$NS" $Q; } || ktap_exit_fail_msg "cgroup readers"
-	snap B "$NS"
-	udprx -n "$NS" send --to 127.0.0.1:$P --count 3 >/dev/null
-	udprx -n "$NS" send --to 127.0.0.1:$Q --count 3 >/dev/null
+	snap B "$NS" || ktap_exit_fail_msg "cannot read the counters (udprx stat)"
+	udprx_send "$NS" --to 127.0.0.1:$P --count 3 >/dev/null
+	udprx_send "$NS" --to 127.0.0.1:$Q --count 3 >/dev/null
 	expect_deltas "cgroup ingress program dropping all: udprx drops as stock (InErrors, SOCKET_FILTER)" \
 		"$NS" B UdpRxInErrors=3 UdpRxDropSOCKET_FILTER=3 UdpInErrors=3 \
 		UdpRxHookSeen=6 UdpRxHookStolen=3 UdpRxHookAccepted=3

@@ -63,11 +63,11 @@ keep CL "$NS" --port 7003 --policy classic --rcvbuf $RCVBUF || ktap_exit_fail_ms
 declare -A D_stock D_modern D_classic
 for side in stock modern classic; do
 	case $side in stock) port=7001 ;; modern) port=7002 ;; classic) port=7003 ;; esac
-	snap B "$NS"
-	udprx -n "$NS" send --to 127.0.0.1:$port --count $N --size $SIZE > /dev/null
+	snap B "$NS" || ktap_exit_fail_msg "cannot read the counters (udprx stat)"
+	udprx_send "$NS" --to 127.0.0.1:$port --count $N --size $SIZE > /dev/null
 	wait_seen "$NS" $N || ktap_print_msg "$side: the hook did not see $N datagrams"
 	declare -n D=D_$side
-	snap AFTER "$NS"
+	snap AFTER "$NS" || ktap_exit_fail_msg "cannot read the counters (udprx stat)"
 	for c in RcvbufErrors InErrors; do
 		D[Udp$c]=$(( ${AFTER[Udp$c]} - ${B[Udp$c]} ))
 		D[UdpRx$c]=$(( ${AFTER[UdpRx$c]} - ${B[UdpRx$c]} ))
@@ -117,9 +117,9 @@ setup_ns NS || ktap_exit_fail_msg "cannot create a netns"
 defer cleanup_ns "$NS"
 recv_bg HC "$NS" --port 7003 --policy classic --rcvbuf $RCVBUF --hold --timeout 600 || ktap_exit_fail_msg "classic reader"
 recv_bg HM "$NS" --port 7002 --policy modern --rcvbuf $RCVBUF --hold --timeout 600 || ktap_exit_fail_msg "modern reader"
-snap B "$NS"
-udprx -n "$NS" send --to 127.0.0.1:7003 --count $N --size $SIZE > /dev/null
-udprx -n "$NS" send --to 127.0.0.1:7002 --count $N --size $SIZE > /dev/null
+snap B "$NS" || ktap_exit_fail_msg "cannot read the counters (udprx stat)"
+udprx_send "$NS" --to 127.0.0.1:7003 --count $N --size $SIZE > /dev/null
+udprx_send "$NS" --to 127.0.0.1:7002 --count $N --size $SIZE > /dev/null
 wait_seen "$NS" $((2 * N)) || ktap_print_msg "hold: the hook did not see $((2 * N)) datagrams"
 finish HC; finish HM
 ktap_print_msg "classic held: $HC_json"
@@ -167,9 +167,9 @@ else
 fi
 
 # --- close with data queued -------------------------------------------------------------------
-snap B "$NS"
+snap B "$NS" || ktap_exit_fail_msg "cannot read the counters (udprx stat)"
 keep CQ "$NS" --port 7011 || ktap_exit_fail_msg "close: reader"
-udprx -n "$NS" send --to 127.0.0.1:7011 --count 5 --size 300 > /dev/null
+udprx_send "$NS" --to 127.0.0.1:7011 --count 5 --size 300 > /dev/null
 wait_seen "$NS" 5 || ktap_print_msg "close: the hook did not see 5 datagrams"
 kill -KILL "$CQ_pid"; wait "$CQ_pid" 2>/dev/null
 expect_deltas "close with 5 datagrams queued: all freed as SOCKET_CLOSE, none read" "$NS" B \
@@ -177,9 +177,9 @@ expect_deltas "close with 5 datagrams queued: all freed as SOCKET_CLOSE, none re
 
 # --- a reader racing a sender ------------------------------------------------------------------
 M=3000
-snap B "$NS"
+snap B "$NS" || ktap_exit_fail_msg "cannot read the counters (udprx stat)"
 recv_bg RR "$NS" --port 7012 --quiet --timeout 600 || ktap_exit_fail_msg "race: reader"
-udprx -n "$NS" send --to 127.0.0.1:7012 --count $M --size 200 > /dev/null
+udprx_send "$NS" --to 127.0.0.1:7012 --count $M --size 200 > /dev/null
 wait_seen "$NS" $M || ktap_print_msg "race: the hook did not see $M datagrams"
 # __all_accounted: every datagram read or dropped (sets read_n, drop_n when run in this
 # shell: slowwait runs it in a subshell, so once more after it).

@@ -34,8 +34,8 @@ valid() {
 	setup_ns NS || ktap_exit_fail_msg "cannot create a netns"
 	defer cleanup_ns "$NS"
 	recv_bg R "$NS" --port $P --count 5 --timeout 60 || ktap_exit_fail_msg "$entry: reader"
-	snap B "$NS"
-	udprx -n "$NS" send --to 127.0.0.1:$P --count 5 --size 100 --print \
+	snap B "$NS" || ktap_exit_fail_msg "cannot read the counters (udprx stat)"
+	udprx_send "$NS" --to 127.0.0.1:$P --count 5 --size 100 --print \
 		"${extra[@]}" > "$tmp/sent.$entry"
 	wait "$R_pid"
 	local rc=$?
@@ -60,7 +60,7 @@ closed() {
 	[ "$entry" = proto ] && proto=$PROTO
 	setup_ns NS || ktap_exit_fail_msg "cannot create a netns"
 	defer cleanup_ns "$NS"
-	snap B "$NS"
+	snap B "$NS" || ktap_exit_fail_msg "cannot read the counters (udprx stat)"
 	if udprx -n "$NS" send --to 127.0.0.1:$CLOSED --count 3 --proto $proto \
 		--expect-unreach > /dev/null 2> "$tmp/icmp"; then
 		ktap_test_pass "$entry: closed port: the sender sees 3 ICMP port unreachables"
@@ -97,16 +97,16 @@ recv_bg S "$NS" --port $Q --stock --timeout 600 || ktap_exit_fail_msg "stock rea
 malformed17() {
 	local name=$1 args=$2 ours=$3 stock=$4 deliver=${5:-}
 	local sink=/dev/null
-	snap B "$NS"
+	snap B "$NS" || ktap_exit_fail_msg "cannot read the counters (udprx stat)"
 	[ -n "$deliver" ] && sink="$tmp/want.udprx"
 	# shellcheck disable=SC2086
-	udprx -n "$NS" send --to 127.0.0.1:$P $args --print >> "$sink"
+	udprx_send "$NS" --to 127.0.0.1:$P $args --print >> "$sink"
 	# shellcheck disable=SC2086
 	expect_deltas "hook: $name: udprx $ours" "$NS" B $ours
-	snap M "$NS"
+	snap M "$NS" || ktap_exit_fail_msg "cannot read the counters (udprx stat)"
 	[ -n "$deliver" ] && sink="$tmp/want.stock" || sink=/dev/null
 	# shellcheck disable=SC2086
-	udprx -n "$NS" send --to 127.0.0.1:$Q $args --print >> "$sink"
+	udprx_send "$NS" --to 127.0.0.1:$Q $args --print >> "$sink"
 	# shellcheck disable=SC2086
 	expect_deltas "hook: $name: stock socket, same datagram: $stock" "$NS" M $stock
 }
@@ -145,9 +145,9 @@ recv_bg U "$NS" --port $P --timeout 600 || ktap_exit_fail_msg "udprx reader"
 malformedP() {
 	local name=$1 args=$2 want=$3 deliver=${4:-} sink=/dev/null
 	[ -n "$deliver" ] && sink="$tmp/want.proto"
-	snap B "$NS"
+	snap B "$NS" || ktap_exit_fail_msg "cannot read the counters (udprx stat)"
 	# shellcheck disable=SC2086
-	udprx -n "$NS" send --proto $PROTO --to 127.0.0.1:$P $args --print >> "$sink"
+	udprx_send "$NS" --proto $PROTO --to 127.0.0.1:$P $args --print >> "$sink"
 	# shellcheck disable=SC2086
 	expect_deltas "proto: $name: $want" "$NS" B UdpRxProtoInPackets=1 $want
 }
@@ -170,8 +170,8 @@ setup_ns NA NB || ktap_exit_fail_msg "cannot create two netns"
 defer cleanup_ns "$NA" "$NB"
 recv_bg A "$NA" --port $P --count 2 --timeout 60 || ktap_exit_fail_msg "reader in $NA"
 recv_bg Bb "$NB" --port $P --count 3 --timeout 60 || ktap_exit_fail_msg "reader in $NB"
-udprx -n "$NA" send --to 127.0.0.1:$P --count 2 --size 10 --print > "$tmp/na"
-udprx -n "$NB" send --to 127.0.0.1:$P --count 3 --size 20 --print > "$tmp/nb"
+udprx_send "$NA" --to 127.0.0.1:$P --count 2 --size 10 --print > "$tmp/na"
+udprx_send "$NB" --to 127.0.0.1:$P --count 3 --size 20 --print > "$tmp/nb"
 wait "$A_pid"; ra=$?
 wait "$Bb_pid"; rb=$?
 [ "$ra$rb" = 00 ] && cmp -s "$tmp/na" "$A_out" && cmp -s "$tmp/nb" "$Bb_out"
@@ -205,7 +205,7 @@ sed 's/^/# /' "$tmp/ioctl"
 
 # --- a short read buffer truncates; the rest of that datagram is gone ------------------------
 recv_bg T "$NS" --port $P --count 2 --bufsize 10 --timeout 60 || ktap_exit_fail_msg "short-read reader"
-udprx -n "$NS" send --to 127.0.0.1:$P --count 2 --size 40 --print > "$tmp/long"
+udprx_send "$NS" --to 127.0.0.1:$P --count 2 --size 40 --print > "$tmp/long"
 wait "$T_pid"
 want=""
 while read -r len hex; do want+="10 ${hex:0:20}"$'\n'; done < "$tmp/long"
@@ -214,10 +214,10 @@ ktap_test_result "a 10-byte read gets the first 10 bytes of each datagram, then 
 	[ $? -eq 0 ]
 
 # --- close with data queued ---------------------------------------------------------------
-snap B "$NS"
+snap B "$NS" || ktap_exit_fail_msg "cannot read the counters (udprx stat)"
 recv_bg H "$NS" --port $P --timeout 600 || ktap_exit_fail_msg "close: reader"
 kill -STOP "$H_pid"          # bound, not reading
-udprx -n "$NS" send --to 127.0.0.1:$P --count 3 --size 100 > /dev/null
+udprx_send "$NS" --to 127.0.0.1:$P --count 3 --size 100 > /dev/null
 kill -KILL "$H_pid"; wait "$H_pid" 2>/dev/null
 expect_deltas "close with 3 datagrams queued: freed as SOCKET_CLOSE, none read" "$NS" B \
 	UdpRxDropSOCKET_CLOSE=3 UdpRxHookStolen=3 UdpRxHookSeen=3

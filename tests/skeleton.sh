@@ -29,14 +29,14 @@ ktap_test_result "a new netns gets its own /proc/net/udprx" \
 seen0=$(counter UdpRxHookSeen "$NS1")
 acc0=$(counter UdpRxHookAccepted "$NS1")
 noports0=$(counter UdpNoPorts "$NS1")
-udprx -n "$NS1" send --to 127.0.0.1:$CLOSED_PORT --count $N >/dev/null
+udprx_send "$NS1" --to 127.0.0.1:$CLOSED_PORT --count $N >/dev/null
 check_delta "UDP to a closed port: UdpRxHookSeen +$N" $N "$seen0" "$(counter UdpRxHookSeen "$NS1")"
 check_delta "UDP to a closed port: UdpRxHookAccepted +$N" $N "$acc0" "$(counter UdpRxHookAccepted "$NS1")"
 check_delta "UDP to a closed port: stock UdpNoPorts +$N" $N "$noports0" "$(counter UdpNoPorts "$NS1")"
 
 inp0=$(counter UdpRxProtoInPackets "$NS1")
 seen1=$(counter UdpRxHookSeen "$NS1")
-udprx -n "$NS1" send --to 127.0.0.1 --proto $PROTO --count $M >/dev/null
+udprx_send "$NS1" --to 127.0.0.1 --proto $PROTO --count $M >/dev/null
 check_delta "raw protocol $PROTO: UdpRxProtoInPackets +$M" $M "$inp0" "$(counter UdpRxProtoInPackets "$NS1")"
 check_delta "raw protocol $PROTO: not seen as UDP by the hook" 0 "$seen1" "$(counter UdpRxHookSeen "$NS1")"
 
@@ -49,7 +49,7 @@ else
 	ktap_test_fail "second netns: all udprx counters start at zero"
 fi
 seen_ns1=$(counter UdpRxHookSeen "$NS1")
-udprx -n "$NS2" send --to 127.0.0.1:$CLOSED_PORT --count $K >/dev/null
+udprx_send "$NS2" --to 127.0.0.1:$CLOSED_PORT --count $K >/dev/null
 check_delta "second netns: UdpRxHookSeen +$K there" $K 0 "$(counter UdpRxHookSeen "$NS2")"
 check_delta "second netns: first netns unchanged" 0 "$seen_ns1" "$(counter UdpRxHookSeen "$NS1")"
 

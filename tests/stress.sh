@@ -117,9 +117,9 @@ passed_fd() {
 	local pid=$!
 	defer reader_stop $pid
 	slowwait 15 udp_bound "$NA" $P || ktap_exit_fail_msg "passed fd: $(<"$tmp/fd.err")"
-	snap B "$NB"
-	udprx -n "$NB" send --to 127.0.0.1:$P --count 2 >/dev/null
-	udprx -n "$NA" send --to 127.0.0.1:$P --count 3 >/dev/null
+	snap B "$NB" || ktap_exit_fail_msg "cannot read the counters (udprx stat)"
+	udprx_send "$NB" --to 127.0.0.1:$P --count 2 >/dev/null
+	udprx_send "$NA" --to 127.0.0.1:$P --count 3 >/dev/null
 	wait $pid
 	local rc=$?
 	ktap_test_result "namespaces: a socket opened in one netns and used from another binds and receives in the first" \
@@ -136,7 +136,7 @@ race() {
 	[ "$files" -gt 1 ] && what+=", sockets closed and reopened"
 	setup_ns NS || ktap_exit_fail_msg "cannot create a netns"
 	defer cleanup_ns "$NS"
-	snap B "$NS"
+	snap B "$NS" || ktap_exit_fail_msg "cannot read the counters (udprx stat)"
 	local drop0
 	drop0=$(__softnet_dropped)
 	udprx -n "$NS" stress race --port $P --files "$files" --threads "$threads" \
@@ -144,7 +144,7 @@ race() {
 	ktap_test_pass "$what ($(<"$tmp/race"))"
 	local sent read
 	sent=$(json_get "$(<"$tmp/race")" sent) read=$(json_get "$(<"$tmp/race")" read)
-	snap AFTER "$NS"
+	snap AFTER "$NS" || ktap_exit_fail_msg "cannot read the counters (udprx stat)"
 	local c
 	for c in UdpRxHookSeen UdpRxInDatagrams UdpRxInErrors UdpRxDropSOCKET_CLOSE UdpNoPorts \
 		UdpInErrors; do
@@ -172,7 +172,7 @@ hostile() {
 	setup_ns NS || ktap_exit_fail_msg "cannot create a netns"
 	defer cleanup_ns "$NS"
 	recv_bg R "$NS" --port $P --quiet --timeout 600 || ktap_exit_fail_msg "hostile: reader"
-	snap B "$NS"
+	snap B "$NS" || ktap_exit_fail_msg "cannot read the counters (udprx stat)"
 	# One protocol at a time, so that the IP counters below belong to one run. Datagrams
 	# whose options ip_options_compile() refuses never reach LOCAL_IN: Ip: InHdrErrors
 	# counts them. Fragments are reassembled before it: Ip: ReasmOKs counts the datagrams.
@@ -192,7 +192,7 @@ hostile() {
 		fail=$(($(ip_mib "$NS" ReasmFails) - fail0))
 		frag=$(json_get "$(<"$tmp/m$proto")" fragmented)
 		opts=$(json_get "$(<"$tmp/m$proto")" with_options)
-		snap AFTER "$NS"
+		snap AFTER "$NS" || ktap_exit_fail_msg "cannot read the counters (udprx stat)"
 		name=$((AFTER[$seen] - ${R0[$seen]:-0}))
 		ktap_print_msg "hostile $proto: sent $MUTATE ($opts with IP options, $frag fragmented): $seen $name, Ip InHdrErrors $ih, ReasmOKs $ok, ReasmFails $fail"
 		ktap_test_result "hostile: $MUTATE mutated datagrams on $proto: seen by udprx + refused by IP (InHdrErrors), every fragmented one reassembled" \
@@ -203,7 +203,7 @@ hostile() {
 	# what is still queued (SOCKET_CLOSE).
 	kill -KILL "$R_pid"
 	wait "$R_pid" 2>/dev/null
-	snap AFTER "$NS"
+	snap AFTER "$NS" || ktap_exit_fail_msg "cannot read the counters (udprx stat)"
 	local c d=()
 	for c in UdpRxHookSeen UdpRxHookStolen UdpRxHookAccepted UdpRxProtoInPackets \
 		UdpRxInDatagrams UdpRxInErrors UdpRxNoPorts UdpRxDropSOCKET_CLOSE UdpNoPorts \
