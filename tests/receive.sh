@@ -130,9 +130,12 @@ malformed17 "zero checksum (none): delivered" "--csum zero --size 48" \
 	"UdpRxInDatagrams=1" "UdpInDatagrams=1" deliver
 malformed17 "UDP length < datagram: trimmed and delivered" "--ulen 30 --size 64" \
 	"UdpRxInDatagrams=1" "UdpInDatagrams=1" deliver
+# (Two datagrams were delivered: nothing sent and nothing read would compare equal too.)
+[ -s "$tmp/want.udprx" ] && cmp -s "$tmp/want.udprx" "$U_out"
 ktap_test_result "hook: delivered malformed datagrams arrive byte-exact (trimmed to the length field)" \
-	cmp -s "$tmp/want.udprx" "$U_out"
-ktap_test_result "hook: the stock socket got the same bytes" cmp -s "$tmp/want.stock" "$S_out"
+	[ $? -eq 0 ]
+[ -s "$tmp/want.stock" ] && cmp -s "$tmp/want.stock" "$S_out"
+ktap_test_result "hook: the stock socket got the same bytes" [ $? -eq 0 ]
 defer_scope_pop
 
 # --- malformed datagrams on protocol $PROTO -------------------------------------------------
@@ -161,7 +164,8 @@ malformedP "bad checksum, long (checked on read)" "--csum bad --size 200" \
 malformedP "zero checksum: delivered" "--csum zero --size 48" "UdpRxInDatagrams=1" deliver
 malformedP "UDP length < datagram: trimmed and delivered" "--ulen 30 --size 64" \
 	"UdpRxInDatagrams=1" deliver
-ktap_test_result "proto: delivered datagrams arrive byte-exact" cmp -s "$tmp/want.proto" "$U_out"
+[ -s "$tmp/want.proto" ] && cmp -s "$tmp/want.proto" "$U_out"
+ktap_test_result "proto: delivered datagrams arrive byte-exact" [ $? -eq 0 ]
 defer_scope_pop
 
 # --- two netns, one port ------------------------------------------------------------------
@@ -207,9 +211,10 @@ sed 's/^/# /' "$tmp/ioctl"
 recv_bg T "$NS" --port $P --count 2 --bufsize 10 --timeout 60 || ktap_exit_fail_msg "short-read reader"
 udprx_send "$NS" --to 127.0.0.1:$P --count 2 --size 40 --print > "$tmp/long"
 wait "$T_pid"
+rc=$?
 want=""
 while read -r len hex; do want+="10 ${hex:0:20}"$'\n'; done < "$tmp/long"
-[ "$want" = "$(<"$T_out")"$'\n' ]
+[ $rc -eq 0 ] && [ -n "$want" ] && [ "$want" = "$(<"$T_out")"$'\n' ]
 ktap_test_result "a 10-byte read gets the first 10 bytes of each datagram, then the next one" \
 	[ $? -eq 0 ]
 
