@@ -30,12 +30,16 @@ N=20
 
 # keep NAME NETNS RECV-ARGS...: a reader that binds and keeps its socket (--no-read).
 keep() { recv_bg "$@" --no-read --timeout 600; }
-# finish NAME: SIGTERM the reader, wait, and put its JSON in $NAME_json.
+# finish NAME: SIGTERM the reader, wait, and put its JSON in $NAME_json. A reader that
+# fails or prints nothing ends the test: every check after it reads that JSON.
 finish() {
-	local name=$1 pid out
-	pid=${name}_pid out=${name}_out
+	local name=$1 pid out err rc
+	pid=${name}_pid out=${name}_out err=${name}_err
 	kill -TERM "${!pid}"
 	wait "${!pid}"
+	rc=$?
+	[ $rc -eq 0 ] && [ -s "${!out}" ] ||
+		ktap_exit_fail_msg "reader $name: exit $rc, printed '$(<"${!out}")': $(<"${!err}")"
 	printf -v "${name}_json" '%s' "$(<"${!out}")"
 }
 # wait_seen NETNS N: until the hook has seen N more UDP datagrams than in $B (10 s).
@@ -46,8 +50,17 @@ __seen_at_least() {
 wait_seen() {
 	slowwait 10 __seen_at_least "$1" $(( ${B[UdpRxHookSeen]} + $2 ))
 }
-# check_eq DESC A B
+# check_eq DESC A B: A = B, where A and B are values separated by single spaces. A value
+# that could not be read (empty) fails, even on both sides.
 check_eq() {
+	local v
+	for v in "$2" "$3"; do
+		if [ -z "$v" ] || [[ $v == " "* || $v == *" " || $v == *"  "* ]]; then
+			ktap_print_msg "$1: a value is missing: '$2', '$3'"
+			ktap_test_fail "$1"
+			return
+		fi
+	done
 	if [ "$2" = "$3" ]; then ktap_test_pass "$1"; else
 		ktap_print_msg "$1: $2 != $3"; ktap_test_fail "$1"; fi
 }
@@ -96,8 +109,8 @@ check_eq "fill: modern rmem_alloc = stock rmem_alloc (SO_MEMINFO)" \
 check_eq "fill: same sk_rcvbuf as stock" "$rcv" "$(json_get "$ST_json" before_read rcvbuf)"
 
 model() { udprx -n "$NS" model --sk-rcvbuf "$rcv" --truesize "$truesize" --count $N "$@"; }
-pm=$(model --policy modern)
-pc=$(model --policy classic)
+pm=$(model --policy modern) || ktap_exit_fail_msg "udprx model --policy modern failed"
+pc=$(model --policy classic) || ktap_exit_fail_msg "udprx model --policy classic failed"
 ktap_print_msg "model modern: $pm"
 ktap_print_msg "model classic: $pc"
 check_eq "fill: modern = model (delivered, RcvbufErrors, InErrors)" \
@@ -124,7 +137,7 @@ wait_seen "$NS" $((2 * N)) || ktap_print_msg "hold: the hook did not see $((2 * 
 finish HC; finish HM
 ktap_print_msg "classic held: $HC_json"
 ktap_print_msg "modern held: $HM_json"
-ph=$(model --policy classic --hold)
+ph=$(model --policy classic --hold) || ktap_exit_fail_msg "udprx model --policy classic --hold failed"
 ktap_print_msg "model classic held: $ph"
 check_eq "hold: classic arrivals go to the backlog, up to backlog.len + rmem > rcvbuf" \
 	"$(json_get "$HC_json" held backlog_count) $(json_get "$HC_json" held queued)" \
@@ -192,7 +205,7 @@ __all_accounted() {
 }
 slowwait 20 __all_accounted
 __all_accounted
-kill -TERM "$RR_pid"; wait "$RR_pid"
+kill -TERM "$RR_pid"; wait "$RR_pid" || ktap_exit_fail_msg "race: reader exit $?: $(<"$RR_err")"
 ktap_print_msg "race: $M sent, $read_n read, $drop_n dropped (RcvbufErrors), reader printed $(<"$RR_out")"
 check_eq "race: every datagram read or dropped exactly once" "$((read_n + drop_n))" "$M"
 check_eq "race: the reader's count is InDatagrams" "$(<"$RR_out")" "$read_n"
