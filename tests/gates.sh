@@ -51,9 +51,10 @@ ct_rule() {
 	}
 	EOF
 }
-# ct_counter NETNS NAME: packets the named counter counted.
+# ct_counter NETNS NAME: packets the named counter counted (fails if nft shows none).
 ct_counter() {
-	ip netns exec "$1" nft list counter inet gates_ct "$2" | awk '/packets/ { print $2 }'
+	ip netns exec "$1" nft list counter inet gates_ct "$2" |
+		awk '/packets/ { print $2; found = 1 } END { exit !found }'
 }
 # ct_entries NETNS PORT: the conntrack entries of UDP to PORT, one a line, with what
 # differs between two flows blanked: the timeout left (3rd field), ports and ids.
@@ -80,18 +81,22 @@ __lines_at_least() { [ "$(wc -l <"$1")" -ge "$2" ]; }
 conntrack_case() {
 	local when=$1 tx=$2 rx=$3
 	# The entries must outlive a slow run (30 s unreplied by default).
-	ip netns exec "$rx" sysctl -qw net.netfilter.nf_conntrack_udp_timeout=600
+	ip netns exec "$rx" sysctl -qw net.netfilter.nf_conntrack_udp_timeout=600 ||
+		ktap_exit_fail_msg "conntrack: cannot set nf_conntrack_udp_timeout"
 	recv_bg R "$rx" --port $P --timeout 600 || ktap_exit_fail_msg "conntrack: udprx reader"
 	recv_bg S "$rx" --stock --port $Q --timeout 600 || ktap_exit_fail_msg "conntrack: stock reader"
 	snap B "$rx" || ktap_exit_fail_msg "cannot read the counters (udprx stat)"
 	local n0 e0 n1 e1 n2 e2
-	n0=$(ct_counter "$rx" new) e0=$(ct_counter "$rx" est)
+	n0=$(ct_counter "$rx" new) && e0=$(ct_counter "$rx" est) ||
+		ktap_exit_fail_msg "conntrack: no ct state counters"
 	udprx_send "$tx" --to 192.0.2.2:$P --count 3 >/dev/null
 	slowwait 15 __lines_at_least "$R_out" 3
-	n1=$(ct_counter "$rx" new) e1=$(ct_counter "$rx" est)
+	n1=$(ct_counter "$rx" new) && e1=$(ct_counter "$rx" est) ||
+		ktap_exit_fail_msg "conntrack: no ct state counters"
 	udprx_send "$tx" --to 192.0.2.2:$Q --count 3 >/dev/null
 	slowwait 15 __lines_at_least "$S_out" 3
-	n2=$(ct_counter "$rx" new) e2=$(ct_counter "$rx" est)
+	n2=$(ct_counter "$rx" new) && e2=$(ct_counter "$rx" est) ||
+		ktap_exit_fail_msg "conntrack: no ct state counters"
 	expect_deltas "conntrack, rule created $when insmod: each reader got its 3 datagrams" \
 		"$rx" B UdpRxInDatagrams=3 UdpInDatagrams=3
 
