@@ -143,9 +143,8 @@ gso() {
 	expect_deltas "GSO: one skb of 8 segments each side (the hook sees 2), split into 8 datagrams" \
 		"$RX" B UdpRxInDatagrams=8 UdpInDatagrams=8 \
 		UdpRxHookSeen=2 UdpRxHookStolen=1 UdpRxHookAccepted=1
-	wait "$R_pid"
-	ktap_test_result "GSO: the udprx reader got the 8 datagrams byte-exact, in order" \
-		cmp -s "$tmp/gso.sent" "$R_out"
+	wait "$R_pid" && cmp -s "$tmp/gso.sent" "$R_out"
+	ktap_test_result "GSO: the udprx reader got the 8 datagrams byte-exact, in order" [ $? -eq 0 ]
 }
 in_defer_scope gso
 
@@ -184,7 +183,7 @@ mem_side() {
 		ktap_exit_fail_msg "udprx send failed"
 	slowwait 15 __rmem_at_least "$NS" 7199 2000000 || ktap_exit_fail_msg "udp-mem: scratch queue"
 	kill -TERM "$pid"
-	wait "$pid"
+	wait "$pid" || ktap_exit_fail_msg "udp-mem: scratch reader exited $?"
 	# A limit one page above what the protocol holds now: the socket's pages stay in CPU
 	# 0's batch until it reaches mem_pcpu_rsv, and the datagram that flushes it is the
 	# first one refused.
@@ -201,7 +200,7 @@ mem_side() {
 		ktap_exit_fail_msg "udprx send failed"
 	snap AFTER "$NS" || ktap_exit_fail_msg "cannot read the counters (udprx stat)"
 	kill -TERM "$pid"
-	wait "$pid"
+	wait "$pid" || ktap_exit_fail_msg "udp-mem: $kind reader exited $?"
 	echo "$UDP_MEM" > /proc/sys/net/ipv4/udp_mem
 	local -n out=MEM_${kind^^}
 	local c
