@@ -74,14 +74,15 @@ churn() {
 	slowwait 30 udp_bound "$NS" $Q || ktap_exit_fail_msg "churn: parked reader"
 	udprx_send "$NS" --to 127.0.0.1:$Q --count 3000 --size 1000 >/dev/null
 	slowwait 30 __accepted_at_least "$NS" 3000 || ktap_exit_fail_msg "churn: parked queue"
-	local mem0 sock0 out mem1 sock1
+	local mem0 sock0 out rc mem1 sock1
 	mem0=$(udp_mem_pages) sock0=$(sock_bytes "$G")
 	out=$(in_cg "$G" udprx -n "$NS" stress churn --port $P --ports 4 --cycles 400 \
-		--rcvbuf 4000000 "$@") || ktap_print_msg "churn: $out"
+		--rcvbuf 4000000 "$@")
+	rc=$?
 	mem1=$(udp_mem_pages) sock1=$(sock_bytes "$G")
-	ktap_print_msg "$desc: $out; UDP: mem $mem0 -> $mem1 pages (reserve $RSV_PAGES)," \
+	ktap_print_msg "$desc (exit $rc): $out; UDP: mem $mem0 -> $mem1 pages (reserve $RSV_PAGES)," \
 		"cgroup sock $sock0 -> $sock1 B (slack $MEMCG_SLACK)"
-	[ "$(json_get "$out" cycles)" = 400 ] && [ "$mem0" -gt "$RSV_PAGES" ] &&
+	[ $rc -eq 0 ] && [ "$(json_get "$out" cycles)" = 400 ] && [ "$mem0" -gt "$RSV_PAGES" ] &&
 		within "$mem1" "$mem0" "$RSV_PAGES"
 	ktap_test_result "$desc: UDP: mem back to the parked socket's charge" [ $? -eq 0 ]
 	within "$sock1" "$sock0" "$MEMCG_SLACK"
@@ -186,32 +187,40 @@ indelivers() {
 	defer cleanup_ns "$NS"
 	recv_bg R "$NS" --port $P --count 200 --timeout 120 || ktap_exit_fail_msg "udprx reader"
 	recv_bg S "$NS" --stock --port $Q --count 200 --timeout 120 || ktap_exit_fail_msg "stock reader"
-	local d0 d1 d2
-	d0=$(ip_mib "$NS" InDelivers)
+	local d0 d1 d2 rs rr
+	d0=$(ip_mib "$NS" InDelivers) || ktap_exit_fail_msg "no Ip: InDelivers"
 	udprx_send "$NS" --to 127.0.0.1:$Q --count 200 >/dev/null
 	wait "$S_pid"
-	d1=$(ip_mib "$NS" InDelivers)
+	rs=$?
+	d1=$(ip_mib "$NS" InDelivers) || ktap_exit_fail_msg "no Ip: InDelivers"
 	udprx_send "$NS" --to 127.0.0.1:$P --count 200 >/dev/null
 	wait "$R_pid"
-	d2=$(ip_mib "$NS" InDelivers)
-	ktap_print_msg "Ip: InDelivers +$((d1 - d0)) for 200 to stock, +$((d2 - d1)) for 200 to udprx"
+	rr=$?
+	d2=$(ip_mib "$NS" InDelivers) || ktap_exit_fail_msg "no Ip: InDelivers"
+	ktap_print_msg "Ip: InDelivers +$((d1 - d0)) for 200 to stock, +$((d2 - d1)) for 200 to udprx;" \
+		"the readers of 200 exited $rs (stock), $rr (udprx)"
 	ktap_test_result "Ip: InDelivers counts the datagrams udprx delivers as for stock" \
-		test $((d1 - d0)) -eq 200 -a $((d2 - d1)) -eq 200
+		test $((d1 - d0)) -eq 200 -a $((d2 - d1)) -eq 200 -a $rs -eq 0 -a $rr -eq 0
 }
 in_defer_scope indelivers
 
 # 5. /proc/net/udprx in namespaces that come and go, read as each is created, while
 # others are created and destroyed beside it.
 proc_churn() {
-	local i bad=0
-	(for i in $(seq 40); do ip netns add "udprx-pc-$$-$i"; ip netns del "udprx-pc-$$-$i"; done) &
+	local i bad=0 rc
+	# The churner stops at the first ip netns that fails, with its status.
+	(for i in $(seq 40); do
+		ip netns add "udprx-pc-$$-$i" && ip netns del "udprx-pc-$$-$i" || exit
+	done) &
 	local churner=$!
 	for i in $(seq 40); do
 		unshare -n cat /proc/net/udprx | grep -q '^UdpRx: InDatagrams' || bad=$((bad + 1))
 	done
 	wait $churner
+	rc=$?
+	[ $rc -eq 0 ] || ktap_print_msg "ip netns add/del beside the reads failed: exit $rc"
 	ktap_test_result "/proc/net/udprx: whole in each of 40 new namespaces ($bad not)" \
-		test $bad -eq 0
+		test $bad -eq 0 -a $rc -eq 0
 }
 in_defer_scope proc_churn
 
