@@ -46,14 +46,16 @@ declare -A B
 lifecycle() {
 	setup_ns NS || ktap_exit_fail_msg "cannot create a netns"
 	defer cleanup_ns "$NS"
-	# Traffic that never stops: UDP to a bound and an unbound port, and protocol 253.
-	(while :; do
-		udprx -n "$NS" send --to 127.0.0.1:$P --count 20 --size 300
-		udprx -n "$NS" send --to 127.0.0.1:$U --count 5
-		udprx -n "$NS" send --to 127.0.0.1:$H --count 10 --size 1000
-		udprx -n "$NS" send --to 127.0.0.1:$P --proto $PROTO --count 5
-	done >/dev/null 2>&1) &
-	defer reader_stop $!
+	# Traffic that never stops: UDP to a bound and an unbound port, and protocol 253. It
+	# ends at the first send that fails, so it must still run once the cycles are done.
+	while udprx -n "$NS" send --to 127.0.0.1:$P --count 20 --size 300 &&
+		udprx -n "$NS" send --to 127.0.0.1:$U --count 5 &&
+		udprx -n "$NS" send --to 127.0.0.1:$H --count 10 --size 1000 &&
+		udprx -n "$NS" send --to 127.0.0.1:$P --proto $PROTO --count 5; do
+		:
+	done >/dev/null 2>"$tmp/traffic.err" &
+	local traffic=$!
+	defer reader_stop $traffic
 	(while :; do cat /proc/net/udprx /proc/"$$"/net/udprx; done >/dev/null 2>&1) &
 	defer reader_stop $!
 	local i refused=0 ok=0 a h
@@ -71,8 +73,10 @@ lifecycle() {
 		wait $a $h 2>/dev/null
 		slowwait 10 rmmod udprx 2>/dev/null && ok=$((ok + 1))
 	done
+	kill -0 $traffic 2>/dev/null || ktap_print_msg "lifecycle: traffic stopped: $(<"$tmp/traffic.err")"
+	[ "$ok" -eq "$CYCLES" ] && kill -0 $traffic 2>/dev/null
 	ktap_test_result "lifecycle: $CYCLES insmod/rmmod cycles under traffic, a filled and a held socket each" \
-		test "$ok" -eq "$CYCLES"
+		[ $? -eq 0 ]
 	ktap_test_result "lifecycle: rmmod refused while a socket is open" test "$refused" -eq "$CYCLES"
 }
 in_defer_scope lifecycle
@@ -93,8 +97,8 @@ namespaces() {
 		fi
 		pid=$!
 		slowwait 10 udp_bound $ns $P || return 1
-		udprx -n $ns send --to 127.0.0.1:$P --count 20 --size 1000 >/dev/null
-		udprx -n $ns send --to 127.0.0.1 --proto $PROTO --count 3 >/dev/null
+		udprx -n $ns send --to 127.0.0.1:$P --count 20 --size 1000 >/dev/null || return 1
+		udprx -n $ns send --to 127.0.0.1 --proto $PROTO --count 3 >/dev/null || return 1
 		kill -KILL $pid
 		wait $pid 2>/dev/null
 		ip netns del $ns
@@ -131,8 +135,9 @@ in_defer_scope passed_fd
 
 # --- concurrency -------------------------------------------------------------------------
 race() {
-	local files=$1 threads=$2 what
+	local files=$1 threads=$2 what conservation
 	what="race: $threads threads on $files socket(s), 2 senders"
+	conservation="race on $files socket(s): sent = backlog drops + seen, seen = read + dropped + freed at close (+ stock NoPorts, InErrors)"
 	[ "$files" -gt 1 ] && what+=", sockets closed and reopened"
 	setup_ns NS || ktap_exit_fail_msg "cannot create a netns"
 	defer cleanup_ns "$NS"
@@ -140,7 +145,7 @@ race() {
 	local drop0
 	drop0=$(__softnet_dropped)
 	udprx -n "$NS" stress race --port $P --files "$files" --threads "$threads" \
-		--seconds "$RACE_S" >"$tmp/race" || { ktap_test_fail "$what"; return; }
+		--seconds "$RACE_S" >"$tmp/race" || { ktap_test_fail "$what"; ktap_test_fail "$conservation"; return; }
 	ktap_test_pass "$what ($(<"$tmp/race"))"
 	local sent read
 	sent=$(json_get "$(<"$tmp/race")" sent) read=$(json_get "$(<"$tmp/race")" read)
@@ -153,7 +158,7 @@ race() {
 	local d_backlog=$(($(__softnet_dropped) - drop0))
 	# A port whose socket is being replaced has none for a moment: stock NoPorts.
 	ktap_print_msg "race: sent $sent, dropped before IP (softnet backlog) $d_backlog, seen $D_UdpRxHookSeen, read $D_UdpRxInDatagrams ($read), errors $D_UdpRxInErrors, freed at close $D_UdpRxDropSOCKET_CLOSE, stock NoPorts $D_UdpNoPorts, stock InErrors $D_UdpInErrors"
-	ktap_test_result "race on $files socket(s): sent = backlog drops + seen, seen = read + dropped + freed at close (+ stock NoPorts, InErrors)" \
+	ktap_test_result "$conservation" \
 		test "$sent" -eq $((d_backlog + D_UdpRxHookSeen)) -a "$D_UdpRxHookSeen" -eq \
 		$((D_UdpRxInDatagrams + D_UdpRxInErrors + D_UdpRxDropSOCKET_CLOSE + D_UdpNoPorts + D_UdpInErrors)) \
 		-a "$read" -eq "$D_UdpRxInDatagrams"
@@ -228,13 +233,14 @@ __arrived() {
 in_defer_scope hostile
 
 fuzz() {
-	local who=$1 out
+	local who=$1 out rc
 	shift
 	setup_ns NS || ktap_exit_fail_msg "cannot create a netns"
 	defer cleanup_ns "$NS"
 	out=$(ip netns exec "$NS" "$@" udprx stress ioctl-fuzz --count "$IOCTLS" --seed 7 --port $P 2>&1)
-	ktap_print_msg "ioctl-fuzz as $who: $out"
-	[[ $out == *'"calls":'* && $out == *'"binds_ok":0'* ]]
+	rc=$?
+	ktap_print_msg "ioctl-fuzz as $who (exit $rc): $out"
+	[ $rc -eq 0 ] && [[ $out == *'"calls":'* && $out == *'"binds_ok":0'* ]]
 	ktap_test_result "hostile: $IOCTLS random ioctls/reads/writes/polls as $who: clean errors, no bind" \
 		[ $? -eq 0 ]
 }
@@ -267,11 +273,12 @@ fault_none() {
 	[[ $1 =~ \"points\":0[,}] ]] && [[ $1 == *'"complete":true'* ]]
 }
 fault() {
-	local op=$1 out
+	local op=$1 out rc
 	shift
 	out=$(udprx stress fault --op "$op" "$@" 2>&1)
-	ktap_print_msg "fault $op: $out"
-	fault_ok "$out"
+	rc=$?
+	ktap_print_msg "fault $op (exit $rc): $out"
+	[ $rc -eq 0 ] && fault_ok "$out"
 	ktap_test_result "fault injection: each allocation of $op failed in turn: an errno or absorbed, then success" \
 		[ $? -eq 0 ]
 }
@@ -283,16 +290,18 @@ setup_ns FNS || ktap_exit_fail_msg "cannot create a netns"
 defer cleanup_ns "$FNS"
 fault open
 ip netns exec "$FNS" udprx stress fault --op bind --port $P > "$tmp/fbind" 2>&1
-ktap_print_msg "fault bind: $(<"$tmp/fbind")"
-fault_ok "$(<"$tmp/fbind")"
+rc=$?
+ktap_print_msg "fault bind (exit $rc): $(<"$tmp/fbind")"
+[ $rc -eq 0 ] && fault_ok "$(<"$tmp/fbind")"
 ktap_test_result "fault injection: each allocation of bind failed in turn: an errno or absorbed, then success" \
 	[ $? -eq 0 ]
 fault filter
 # Setting the receive buffer allocates nothing: armed at the first allocation, it succeeds
 # and no fault fires.
 out=$(ip netns exec "$FNS" udprx stress fault --op rcvbuf --port $P 2>&1)
-ktap_print_msg "fault rcvbuf: $out"
-fault_none "$out"
+rc=$?
+ktap_print_msg "fault rcvbuf (exit $rc): $out"
+[ $rc -eq 0 ] && fault_none "$out"
 ktap_test_result "fault injection: set-rcvbuf allocates nothing (0 points, success)" [ $? -eq 0 ]
 fault netns --max "$NETNS_FAULTS"
 udprx_unload
