@@ -2,10 +2,11 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # `make check`: formatting and lints (rustfmt on the crates and, with the kernel's
-# .rustfmt.toml, on the module; clippy -D warnings on the crates), host tests (cargo test
-# over the workspace), then every selftest in one VM (tests/run.sh, KTAP), then the VM
-# console is scanned for kernel splats: a splat fails the run even when every script
-# passed. Ends with "N passed, N failed".
+# .rustfmt.toml, on the module; clippy -D warnings on the crates; tests/lib/ against the
+# kernel tree's selftest helpers), host tests (cargo test over the workspace), then every
+# selftest in one VM (tests/run.sh, KTAP), then the VM console is scanned for kernel
+# splats: a splat fails the run even when every script passed. Ends with "N passed, N
+# failed".
 #
 # usage: scripts/check.sh [--vm-only] [TEST...]   (names of scripts in tests/; default: all)
 #   --vm-only: skip the lints and the host tests (`make vmtest`)
@@ -40,12 +41,28 @@ lints() {
 	lint "clippy: crates (-D warnings)" cargo +"$RUST_TOOLCHAIN" clippy --workspace --all-targets \
 		--locked --release -- -D warnings
 	lint "rust-analyzer: the module crate is in rust-project.json" rust_analyzer_check
+	lint "tests/lib: the kernel's selftest helpers, copied unchanged" selftest_helpers_check "$kdir"
 }
 # `make rust-analyzer` (which rewrites ./rust-project.json) must list the module's crate
 # with its dependencies.
 rust_analyzer_check() {
 	make -s -C "$top" rust-analyzer &&
 		"$top/scripts/rust-analyzer-module.py" --check "$top/rust-project.json" "$top"
+}
+# tests/lib/ holds the kernel's selftest helpers at their paths below
+# tools/testing/selftests/, each with one line added after its SPDX tag that names the
+# version it comes from: they must be the files of the pinned kernel (KDIR), so that a
+# kernel update brings what changed in them to review.
+selftest_helpers_check() {
+	local kdir=$1 f rel rc=0 mark='# Copied unchanged (but for this line) from Linux '
+	local version=${KERNEL_DEB_VERSION%%-*}
+	while IFS= read -r f; do
+		rel=${f#"$top/tests/lib/"}
+		grep -qxF "$mark$version, tools/testing/selftests/$rel." "$f" ||
+			{ echo "$f: no line saying it is Linux $version's selftests/$rel"; rc=1; }
+		grep -vF "$mark" "$f" | diff -u "$kdir/tools/testing/selftests/$rel" - || rc=1
+	done < <(find "$top/tests/lib" -name '*.sh' | sort)
+	return $rc
 }
 [ "$host" = 0 ] || lints
 
