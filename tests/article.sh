@@ -13,7 +13,7 @@ tmp=$(mktemp -d)
 defer rm -rf "$tmp"
 
 ktap_print_header
-udprx_load || ktap_bail_out "cannot load udprx"
+udprx_load || ktap_exit_fail_msg "cannot load udprx"
 udprx article --src "${UDPRX_KDIR:-/var/cache/udprx/kernel}" >"$tmp/out" 2>&1
 rc=$?
 ran=$(grep -cE '^(PASS|FAIL) ' "$tmp/out")
@@ -26,10 +26,10 @@ while read -r verdict id rest; do
 done < <(grep -E '^(PASS|FAIL) ' "$tmp/out")
 summary=$(grep '^claims ' "$tmp/out")
 ktap_print_msg "$summary"
-[ $rc -eq 0 ] || ktap_print_msg "udprx article: $(tail -n 3 "$tmp/out")"
+[ $rc -eq 0 ] || tail -n 3 "$tmp/out" | sed 's/^/# /'
 total=$(sed -n 's/^claims \([0-9]*\):.*/\1/p' <<<"$summary")
 taken=$(sed -n 's/.*evidence taken for \([0-9]*\) .*/\1/p' <<<"$summary")
+[ $rc -eq 0 ] && [ "${total:-0}" -ge 45 ] && [ "${taken:-0}" -ge 30 ] && [ "$taken" -eq "$ran" ]
 ktap_test_result "article: the tool exits 0, lists ${total:-no} claims, evidence for ${taken:-none}" \
-	eval '[ $rc -eq 0 ] && [ "${total:-0}" -ge 45 ] && [ "${taken:-0}" -ge 30 ] &&
-		[ "$taken" -eq "$ran" ]'
+	[ $? -eq 0 ]
 ktap_finished
