@@ -18,6 +18,7 @@ mod compare;
 mod datagram;
 mod font;
 mod kernel;
+mod side;
 mod stress;
 
 use cmd::{check, landlock, model, nfq, recv, send, stat};

@@ -9,30 +9,7 @@ use udprx_abi::{POLICY_CLASSIC, POLICY_MODERN};
 /// The port of the receiving socket.
 pub(super) const RX_PORT: u16 = 7000;
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(super) enum Side {
-    Stock,
-    Modern,
-    Classic,
-}
-
-impl Side {
-    pub(super) fn name(self) -> &'static str {
-        match self {
-            Side::Stock => "stock",
-            Side::Modern => "modern",
-            Side::Classic => "classic",
-        }
-    }
-    /// The counter group of this side's socket.
-    pub(super) fn group(self) -> &'static str {
-        if self == Side::Stock {
-            "Udp"
-        } else {
-            "UdpRx"
-        }
-    }
-}
+pub(super) use crate::side::Side;
 
 pub(super) enum Rx {
     Stock(UdpSocket),

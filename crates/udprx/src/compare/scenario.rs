@@ -16,22 +16,7 @@ pub(super) const PROTO: u8 = 253;
 pub(super) const CHECKSUM_BREAK: usize = 76;
 
 /// The sides of a comparison.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Side {
-    Stock,
-    Modern,
-    Classic,
-}
-
-impl Side {
-    pub(super) fn name(self) -> &'static str {
-        match self {
-            Side::Stock => "stock",
-            Side::Modern => "modern",
-            Side::Classic => "classic",
-        }
-    }
-}
+pub(super) use crate::side::Side;
 
 /// The path datagrams take from sender to receiver.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
