@@ -11,7 +11,6 @@ use std::{
     collections::HashMap,
     fs::File,
     net::{Ipv4Addr, SocketAddrV4, UdpSocket},
-    os::fd::AsFd,
     path::PathBuf,
     time::{Duration, Instant},
 };
@@ -49,22 +48,7 @@ impl Net {
     pub fn veth() -> Result<Self> {
         const TX: (&str, Ipv4Addr) = ("art-tx", Ipv4Addr::new(192, 0, 2, 1));
         const RX: (&str, Ipv4Addr) = ("art-rx", Ipv4Addr::new(192, 0, 2, 2));
-        netns::unshare()?;
-        link::up("lo")?;
-        let rx = netns::this()?;
-        netns::unshare()?;
-        let tx = netns::this()?;
-        link::up("lo")?;
-        link::add_veth(TX.0, RX.0, rx.as_fd())?;
-        link::add_addr(TX.0, TX.1, 24)?;
-        link::up(TX.0)?;
-        netns::enter(&rx)?;
-        link::add_addr(RX.0, RX.1, 24)?;
-        link::up(RX.0)?;
-        link::wait_running(RX.0, Duration::from_secs(5))?;
-        netns::enter(&tx)?;
-        link::wait_running(TX.0, Duration::from_secs(5))?;
-        netns::enter(&rx)?;
+        let (rx, tx) = netns::veth_pair(TX, RX)?;
         let rx_if = nix::net::if_::if_nametoindex(RX.0).context("if_nametoindex")?;
         Ok(Self {
             rx,

@@ -10,11 +10,7 @@ use crate::{
 };
 use anyhow::{Context, Result};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
-use std::{
-    net::{Ipv4Addr, SocketAddrV4, UdpSocket},
-    os::fd::AsFd,
-    time::Duration,
-};
+use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
 
 /// The veth pair's addresses (TEST-NET-1) and names.
 pub(super) const VETH_TX: (&str, Ipv4Addr) = ("udprx-tx", Ipv4Addr::new(192, 0, 2, 1));
@@ -26,27 +22,16 @@ pub(super) const VETH_RX: (&str, Ipv4Addr) = ("udprx-rx", Ipv4Addr::new(192, 0, 
 /// pair for `veth`). A netns lives as long as a socket in it, so the sender keeps its own
 /// netns (and the veth pair) alive.
 pub(super) fn fresh_side(link: Link) -> Result<Sender> {
-    netns::unshare()?;
-    link::up("lo")?;
     if link == Link::Lo {
+        netns::unshare()?;
+        link::up("lo")?;
         return Sender::new(Ipv4Addr::LOCALHOST, Ipv4Addr::LOCALHOST);
     }
-    let rx_ns = netns::this()?;
-    netns::unshare()?;
-    let tx_ns = netns::this()?;
-    link::up("lo")?;
-    link::add_veth(VETH_TX.0, VETH_RX.0, rx_ns.as_fd())?;
-    link::add_addr(VETH_TX.0, VETH_TX.1, 24)?;
-    link::up(VETH_TX.0)?;
-    netns::enter(&rx_ns)?;
-    link::add_addr(VETH_RX.0, VETH_RX.1, 24)?;
-    link::up(VETH_RX.0)?;
-    link::wait_running(VETH_RX.0, Duration::from_secs(5))?;
+    let (rx_ns, tx_ns) = netns::veth_pair(VETH_TX, VETH_RX)?;
     netns::enter(&tx_ns)?;
-    link::wait_running(VETH_TX.0, Duration::from_secs(5))?;
-    let tx = Sender::new(VETH_TX.1, VETH_RX.1)?;
+    let tx = Sender::new(VETH_TX.1, VETH_RX.1);
     netns::enter(&rx_ns)?;
-    Ok(tx)
+    tx
 }
 
 /// Crafts a datagram from `src` to `dst` (the checksum's pseudo-header).
