@@ -106,36 +106,40 @@ impl Socket {
         if port.is_some() {
             return Err(EINVAL);
         }
-        let bound = state.ports.insert(this.into(), || {
+        let inserted = state.ports.insert(this.into(), || {
             // SAFETY: `release` detaches the socket and waits for a grace period before
-            // this socket (and so the module) can go, as does the error path below; no
-            // descriptor is made while the port is set (`socket_fd`).
+            // this socket (and so the module) can go, and so does a failed insert below;
+            // `socket_fd` makes no descriptor while we hold the `port` mutex, and none
+            // once the port is set.
             unsafe { this.sock.attach::<Self>() }?;
             let sk = this.sock.sk();
             let p = sk.port();
-            let r = if p == 0 || sk.has_encap() {
+            if p == 0 || sk.has_encap() || sk.recverr() {
                 // Not bound yet, or not a plain UDP socket.
-                Err(EINVAL)
-            } else if (args.port != 0 && args.port != p) || !sk.owns_port_alone() {
+                return Err(EINVAL);
+            }
+            if (args.port != 0 && args.port != p) || !sk.owns_port_alone() {
                 // Another port than the caller asked for (a cgroup `bind4` program may
-                // rewrite it), or one other sockets may share (a local address, or
+                // rewrite it), or one other sockets may share (a local address or device,
                 // `SO_REUSEADDR` / `SO_REUSEPORT`): the hook, which goes by port alone,
                 // would take their datagrams.
-                Err(EADDRNOTAVAIL)
-            } else {
-                Ok(p)
-            };
-            if r.is_err() {
-                this.sock.detach::<Self>();
-                rcu::synchronize_rcu();
-            } else {
-                // What `SO_RCVBUF` set through a descriptor before.
-                let rcvbuf = this.sock.rcvbuf();
-                this.rx.lock().acct.set_rcvbuf_to(rcvbuf);
-                this.rcvbuf_hint.store(rcvbuf, Relaxed);
+                return Err(EADDRNOTAVAIL);
             }
-            r
-        })?;
+            // What `SO_RCVBUF` set through a descriptor before.
+            let rcvbuf = this.sock.rcvbuf();
+            this.rx.lock().acct.set_rcvbuf_to(rcvbuf);
+            this.rcvbuf_hint.store(rcvbuf, Relaxed);
+            Ok(p)
+        });
+        let bound = match inserted {
+            Ok(p) => p,
+            Err(e) => {
+                if this.sock.detach::<Self>() {
+                    rcu::synchronize_rcu();
+                }
+                return Err(e);
+            }
+        };
         // INVARIANT: In the table under `bound` from now until `release`.
         *port = Some(bound);
         // What the stock path queued before the table had the port; from now on every

@@ -242,6 +242,31 @@ void udprx_sk_callback_unlock(struct sock *sk)
 	write_unlock_bh(&sk->sk_callback_lock);
 }
 
+int udprx_sk_bound_dev_if(const struct sock *sk)
+{
+	return READ_ONCE(sk->sk_bound_dev_if);
+}
+
+bool udprx_sk_recverr(const struct sock *sk)
+{
+	return inet_test_bit(RECVERR, sk);
+}
+
+bool udprx_sk_has_user_data(const struct sock *sk)
+{
+	return rcu_access_pointer(sk->sk_user_data);
+}
+
+void udprx_sk_set_user_data_nocopy(struct sock *sk, void *ptr)
+{
+	__rcu_assign_sk_user_data_with_flags(sk, ptr, SK_USER_DATA_NOCOPY);
+}
+
+void udprx_sk_clear_user_data(struct sock *sk)
+{
+	rcu_assign_sk_user_data(sk, NULL);
+}
+
 unsigned long udprx_file_count(struct file *file)
 {
 	return file_count(file);

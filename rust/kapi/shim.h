@@ -108,6 +108,17 @@ void udprx_sk_set_data_ready(struct sock *sk, udprx_data_ready_t data_ready);
 /* write_lock_bh() / write_unlock_bh() of sk->sk_callback_lock (macros). */
 void udprx_sk_callback_lock(struct sock *sk);
 void udprx_sk_callback_unlock(struct sock *sk);
+/* READ_ONCE(sk->sk_bound_dev_if): the device SO_BINDTODEVICE bound it to, 0 for none. */
+int udprx_sk_bound_dev_if(const struct sock *sk);
+/* inet_test_bit(RECVERR, sk) (a macro): IP_RECVERR is set. */
+bool udprx_sk_recverr(const struct sock *sk);
+/* rcu_access_pointer(sk->sk_user_data) != NULL (a macro). */
+bool udprx_sk_has_user_data(const struct sock *sk);
+/* __rcu_assign_sk_user_data_with_flags(sk, ptr, SK_USER_DATA_NOCOPY) (a macro); the
+ * caller holds sk_callback_lock. */
+void udprx_sk_set_user_data_nocopy(struct sock *sk, void *ptr);
+/* rcu_assign_sk_user_data(sk, NULL) (a macro); the caller holds sk_callback_lock. */
+void udprx_sk_clear_user_data(struct sock *sk);
 /* file_count() (a macro over the inline file_ref_read()). */
 unsigned long udprx_file_count(struct file *file);
 /* inet_sk(sk)->inet_num (inet_sk() is inline): the bound local port. */

@@ -147,14 +147,23 @@ impl Sock {
         unsafe { bindings::udprx_sk_num(self.as_ptr()) }
     }
 
-    /// Whether the socket is bound to the wildcard address without `SO_REUSEADDR` or
-    /// `SO_REUSEPORT`: then it alone has its port, whatever the local address.
+    /// Whether the socket is bound to the wildcard address and no device, without
+    /// `SO_REUSEADDR` or `SO_REUSEPORT`: then it alone has its port, whatever the local
+    /// address and device (`udp_lib_lport_inuse()`).
     pub(crate) fn owns_port_alone(&self) -> bool {
         // SAFETY: The sock is alive (type invariants).
         unsafe {
             bindings::udprx_sk_rcv_saddr(self.as_ptr()) == 0
+                && bindings::udprx_sk_bound_dev_if(self.as_ptr()) == 0
                 && !bindings::udprx_sk_reuse_any(self.as_ptr())
         }
+    }
+
+    /// Whether `IP_RECVERR` is set: ICMP errors for the port would be queued on the
+    /// socket's error queue and set `sk_err`.
+    pub(crate) fn recverr(&self) -> bool {
+        // SAFETY: The sock is alive (type invariants).
+        unsafe { bindings::udprx_sk_recverr(self.as_ptr()) }
     }
 
     /// Whether `UDP_ENCAP` is set: the stock path hands the socket's datagrams to an

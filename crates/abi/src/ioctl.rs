@@ -68,9 +68,9 @@ pub struct BindArgs {
 /// udprx_bind)`): bind the descriptor [`UDPRX_SOCKET`] gave with `bind(2)` to
 /// `0.0.0.0:port`, close it, then call this. Needs `CAP_NET_ADMIN` over the netns
 /// (`-EPERM`). `-EINVAL`: flags or reserved set, already bound, or the backing socket is
-/// not bound or has `UDP_ENCAP` set; `-EBUSY`: a descriptor of the backing socket is still open (or in flight);
-/// `-EADDRNOTAVAIL`: it is bound to another port than `port`, to a local address, or with
-/// `SO_REUSEADDR` / `SO_REUSEPORT`.
+/// not bound or has `UDP_ENCAP` or `IP_RECVERR` set; `-EBUSY`: a descriptor of the backing socket is still open (or in flight);
+/// `-EADDRNOTAVAIL`: it is bound to another port than `port`, to a local address or a
+/// device, or with `SO_REUSEADDR` / `SO_REUSEPORT`.
 pub const UDPRX_BIND: u32 = ioc(IOC_WRITE, 1, core::mem::size_of::<BindArgs>());
 
 impl BindArgs {

@@ -105,8 +105,10 @@ impl UdpSocket {
     /// announced to `T` ([`StrayRcv`]), and the socket does not busy-poll. Refused with
     /// `EBUSY` while anything else holds its file (a descriptor, one in flight in
     /// `SCM_RIGHTS`, an io_uring table): once none does, nothing else can reach the
-    /// socket but through `self`. Also `EBUSY` when its `sk_data_ready` is another's (a
-    /// BPF sockmap took it). Taking it over twice is taking it over once.
+    /// socket but through `self`. Also `EBUSY` when its `sk_data_ready` is another's or
+    /// its `sk_user_data` is set (a BPF sockmap took it). The socket is claimed as
+    /// in-kernel socket users claim one, with `sk_user_data` (no-copy), so that no sockmap
+    /// can take it afterwards. Taking it over twice is taking it over once.
     ///
     /// # Safety
     ///
@@ -126,7 +128,10 @@ impl UdpSocket {
         unsafe {
             bindings::udprx_sk_callback_lock(sk);
             let cur = bindings::udprx_sk_data_ready(sk).map(|f| f as usize);
-            let r = if cur == Some(self.default_data_ready as usize) {
+            let r = if cur == Some(self.default_data_ready as usize)
+                && !bindings::udprx_sk_has_user_data(sk)
+            {
+                bindings::udprx_sk_set_user_data_nocopy(sk, self.sock.as_ptr().cast());
                 bindings::udprx_sk_set_data_ready(sk, Some(ours));
                 // The callback takes strays off with `__skb_recv_udp()`, which would
                 // busy-poll a device queue (`net.core.busy_read`) from softirq.
@@ -142,19 +147,23 @@ impl UdpSocket {
         }
     }
 
-    /// Gives the socket's `sk_data_ready` back (the one it was created with), if
-    /// [`UdpSocket::attach`] took it. Calls of `T`'s callback that started before may still
-    /// run until a grace period has passed.
-    pub(crate) fn detach<T: StrayRcv>(&self) {
+    /// Gives the socket's `sk_data_ready` back (the one it was created with) and lets go
+    /// of its `sk_user_data`, if [`UdpSocket::attach`] took them; whether it had. Calls of
+    /// `T`'s callback that started before may still run until a grace period has passed.
+    pub(crate) fn detach<T: StrayRcv>(&self) -> bool {
         let sk = self.sk().as_ptr();
         let ours: DataReady = data_ready_callback::<T>;
-        // SAFETY: The socket is alive; the field is written under its lock (see `attach`).
+        // SAFETY: The socket is alive; the fields are written under their lock (see
+        // `attach`), which only `attach` made ours.
         unsafe {
             bindings::udprx_sk_callback_lock(sk);
-            if bindings::udprx_sk_data_ready(sk).map(|f| f as usize) == Some(ours as usize) {
+            let had = bindings::udprx_sk_data_ready(sk).map(|f| f as usize) == Some(ours as usize);
+            if had {
                 bindings::udprx_sk_set_data_ready(sk, Some(self.default_data_ready));
+                bindings::udprx_sk_clear_user_data(sk);
             }
             bindings::udprx_sk_callback_unlock(sk);
+            had
         }
     }
 
@@ -227,17 +236,26 @@ impl UdpSocket {
     /// (`__skb_recv_udp()` with `MSG_DONTWAIT`, which uncharges it from the stock books),
     /// ready for a udprx queue; `None` when nothing is queued. Any context but hard IRQ.
     pub(crate) fn recv_stray(&self) -> Option<QueuedSkb> {
+        // A pending socket error is reported (and cleared) before the queue is looked at:
+        // then look again.
+        for _ in 0..2 {
+            let mut err = 0;
+            if let Some(skb) = self.recv_one(&mut err) {
+                return Some(skb);
+            }
+            if err == EAGAIN.to_errno() || err == 0 {
+                break;
+            }
+        }
+        None
+    }
+
+    fn recv_one(&self, err: &mut i32) -> Option<QueuedSkb> {
         let mut off = 0;
-        let mut err = 0;
         // SAFETY: The socket is alive (we hold its file); `off` and `err` are valid for the call. The returned
         // skb, if any, has been unlinked from the queue and uncharged, and is ours.
         let skb = unsafe {
-            bindings::__skb_recv_udp(
-                self.sk().as_ptr(),
-                bindings::MSG_DONTWAIT,
-                &mut off,
-                &mut err,
-            )
+            bindings::__skb_recv_udp(self.sk().as_ptr(), bindings::MSG_DONTWAIT, &mut off, err)
         };
         // SAFETY: A non-NULL result is an skb we own (above), unlinked, with `skb->data` at
         // the payload, as `udp_queue_rcv_one_skb()` queues it.

@@ -41,13 +41,18 @@ pub fn run(a: &Args) -> Result<()> {
 
     let errno =
         |r: std::io::Result<()>| r.map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(0)));
-    // bind(2) of a descriptor of `d`'s backing socket to ADDR:port, with SO_REUSEADDR if
+    // bind(2) of a descriptor of `d`'s backing socket to ADDR:port, with an option set
+    // first (`Opt`); the descriptor is closed unless it is returned.
     // `reuse`; the descriptor is closed unless it is returned.
-    let sock_bind = |d: &Device, addr: [u8; 4], port: u16, reuse: bool| {
+    let sock_bind = |d: &Device, addr: [u8; 4], port: u16, opt: Opt| {
         let s = d.socket()?;
         let fd = std::os::fd::AsFd::as_fd(&s);
-        if reuse {
-            nix::sys::socket::setsockopt(&fd, nix::sys::socket::sockopt::ReuseAddr, &true)?;
+        use nix::sys::socket::{setsockopt, sockopt};
+        match opt {
+            Opt::None => {}
+            Opt::ReuseAddr => setsockopt(&fd, sockopt::ReuseAddr, &true)?,
+            Opt::BindToLo => setsockopt(&fd, sockopt::BindToDevice, &"lo".into())?,
+            Opt::RecvErr => setsockopt(&fd, sockopt::Ipv4RecvErr, &true)?,
         }
         let [a, b, c, e] = addr;
         nix::sys::socket::bind(
@@ -83,7 +88,7 @@ pub fn run(a: &Args) -> Result<()> {
     let mut buf = [0u8; 16];
     let r = errno(s.read(&mut buf).map(drop));
     expect("O_NONBLOCK read, unbound", r, Err(Errno::EAGAIN));
-    let fd = sock_bind(&s, [0; 4], a.port, false)?;
+    let fd = sock_bind(&s, [0; 4], a.port, Opt::None)?;
     expect(
         "bind, a descriptor of the backing socket still open",
         s.bind_args(&bind(0, 0, 0)),
@@ -136,7 +141,7 @@ pub fn run(a: &Args) -> Result<()> {
     // A port others may share: the hook, which goes by port, would take their datagrams.
     let other = a.port.wrapping_add(2);
     let v = Device::open(true)?;
-    drop(sock_bind(&v, [127, 0, 0, 1], other, false)?);
+    drop(sock_bind(&v, [127, 0, 0, 1], other, Opt::None)?);
     expect(
         "bind, backing socket bound to a local address",
         v.bind_args(&bind(other, 0, 0)),
@@ -144,11 +149,27 @@ pub fn run(a: &Args) -> Result<()> {
     );
     drop(v);
     let v = Device::open(true)?;
-    drop(sock_bind(&v, [0; 4], other, true)?);
+    drop(sock_bind(&v, [0; 4], other, Opt::ReuseAddr)?);
     expect(
         "bind, backing socket with SO_REUSEADDR",
         v.bind_args(&bind(other, 0, 0)),
         Err(Errno::EADDRNOTAVAIL),
+    );
+    drop(v);
+    let v = Device::open(true)?;
+    drop(sock_bind(&v, [0; 4], other, Opt::BindToLo)?);
+    expect(
+        "bind, backing socket bound to a device (SO_BINDTODEVICE)",
+        v.bind_args(&bind(other, 0, 0)),
+        Err(Errno::EADDRNOTAVAIL),
+    );
+    drop(v);
+    let v = Device::open(true)?;
+    drop(sock_bind(&v, [0; 4], other, Opt::RecvErr)?);
+    expect(
+        "bind, backing socket with IP_RECVERR",
+        v.bind_args(&bind(other, 0, 0)),
+        Err(Errno::EINVAL),
     );
     drop(v);
     let stock = std::net::UdpSocket::bind(("127.0.0.1", other))?;
@@ -189,4 +210,13 @@ pub fn run(a: &Args) -> Result<()> {
         bail!("{failed} wrong answer(s)");
     }
     Ok(())
+}
+
+/// An option set on a backing socket before its `bind(2)`.
+#[derive(Clone, Copy)]
+enum Opt {
+    None,
+    ReuseAddr,
+    BindToLo,
+    RecvErr,
 }
