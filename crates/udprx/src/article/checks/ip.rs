@@ -19,7 +19,7 @@ fn c01(cx: &mut Cx) -> Result<Obs> {
     net.send(&tx, 5, 32, PORT)?;
     let a = settle(&s, "IpInReceives", 5)?;
     let rx = cx.trace.count(&["netif_receive_skb", "dev=lo "])?;
-    ensure(s.delta(&a, "IpInReceives") == 5 && rx == 5, || {
+    ensure(s.delta(&a, "IpInReceives") == 5 && rx >= 5, || {
         format!(
             "InReceives {:+}, netif_receive_skb {rx}",
             s.delta(&a, "IpInReceives")
@@ -188,7 +188,7 @@ fn c12(cx: &mut Cx) -> Result<Obs> {
     };
     let (s, a, drops) = run(false)?;
     let names = ["IpInDelivers", "UdpInDatagrams", "UdpNoPorts"];
-    ensure(drops == 3 && s.delta(&a, "IpInDelivers") == 0, || {
+    ensure(drops >= 3 && s.delta(&a, "IpInDelivers") == 0, || {
         format!("{} NETFILTER_DROP {drops}", s.show(&a, &names))
     })?;
     let (t, b, udrops) = run(true)?;
@@ -201,7 +201,7 @@ fn c12(cx: &mut Cx) -> Result<Obs> {
             "lo, an nft input rule drops 3 datagrams: skb:kfree_skb NETFILTER_DROP {drops}, {}",
             s.show(&a, &names)
         ),
-        udprx: if udrops == 3 && t.delta(&b, "UdpRxHookSeen") == 0 {
+        udprx: if udrops >= 3 && t.delta(&b, "UdpRxHookSeen") == 0 {
             Side::equal(seen)
         } else {
             Side::differs(seen, "a datagram reached udprx's hook past the drop rule")
@@ -255,7 +255,7 @@ fn c14(cx: &mut Cx) -> Result<Obs> {
     let noproto = cx.trace.count(&["kfree_skb", "IP_NOPROTO"])?;
     let names = ["IpInUnknownProtos", "IpInDelivers", "IcmpMsgOutType3"];
     ensure(
-        s.delta(&a, "IpInUnknownProtos") == 1 && noproto == 1,
+        s.delta(&a, "IpInUnknownProtos") == 1 && noproto >= 1,
         || format!("{} IP_NOPROTO {noproto}", s.show(&a, &names)),
     )?;
     let lite = std::net::UdpSocket::bind("0.0.0.0:0").map(drop);

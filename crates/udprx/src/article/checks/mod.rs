@@ -1,6 +1,8 @@
 //! The evidence for each claim, taken on the running kernel: the stock path, and udprx
 //! beside it where udprx re-walks the step. A check fails (`Err`) when the kernel does not
-//! do what the claim's status says.
+//! do what the claim's status says. Counters are the netns's own and exact; tracepoints see
+//! the whole machine, so an event count is a lower bound (other tests' namespaces may still
+//! be going away beside it).
 
 mod demux;
 mod ip;

@@ -56,7 +56,8 @@ fn pair(cx: &Cx, craft: Craft, size: usize, bound: bool, reason: &str) -> Result
 }
 
 /// The udprx side of a [`Pair`]: equal when udprx's counters `names` moved as the stock
-/// ones did (same names with `UdpRx` for `Udp`) and the reason was counted as often.
+/// ones did (same names with `UdpRx` for `Udp`) and the drop reason showed on both sides
+/// (tracepoints see the whole machine: their counts are at least, not exactly, ours).
 fn udprx_side(p: &Pair, names: &[&str], reason: &str) -> Option<Side> {
     let (s, a, n) = &p.stock;
     let (t, b, m) = &p.udprx;
@@ -66,7 +67,7 @@ fn udprx_side(p: &Pair, names: &[&str], reason: &str) -> Option<Side> {
         .collect();
     let rx: Vec<&str> = rx.iter().map(String::as_str).collect();
     let seen = format!("{}, skb:kfree_skb {reason} {m}", t.show(b, &rx));
-    let equal = n == m
+    let equal = (*n >= 1) == (*m >= 1)
         && names
             .iter()
             .zip(&rx)
@@ -93,7 +94,7 @@ fn c25(cx: &mut Cx) -> Result<Obs> {
     let names = ["UdpInErrors", "UdpNoPorts"];
     let (s, a, n) = &p.stock;
     ensure(
-        s.delta(a, "UdpInErrors") == 1 && s.delta(a, "UdpNoPorts") == 0 && *n == 1,
+        s.delta(a, "UdpInErrors") == 1 && s.delta(a, "UdpNoPorts") == 0 && *n >= 1,
         || stock_seen(&p, &names, "NOT_SPECIFIED"),
     )?;
     Ok(Obs {
@@ -114,7 +115,7 @@ fn c26(cx: &mut Cx) -> Result<Obs> {
     let p = pair(cx, craft, 32, true, "PKT_TOO_SMALL")?;
     let names = ["UdpInErrors", "UdpInDatagrams"];
     let (s, a, n) = &p.stock;
-    ensure(s.delta(a, "UdpInErrors") == 1 && *n == 1, || {
+    ensure(s.delta(a, "UdpInErrors") == 1 && *n >= 1, || {
         stock_seen(&p, &names, "PKT_TOO_SMALL")
     })?;
     Ok(Obs {
@@ -131,7 +132,7 @@ fn c27(cx: &mut Cx) -> Result<Obs> {
     let p = pair(cx, Craft::bad_csum(17), 20, true, "UDP_CSUM")?;
     let names = ["UdpInCsumErrors", "UdpInErrors"];
     let (s, a, n) = &p.stock;
-    ensure(s.delta(a, "UdpInCsumErrors") == 1 && *n == 1, || {
+    ensure(s.delta(a, "UdpInCsumErrors") == 1 && *n >= 1, || {
         stock_seen(&p, &names, "UDP_CSUM")
     })?;
     Ok(Obs {
@@ -152,7 +153,7 @@ fn c33(cx: &mut Cx) -> Result<Obs> {
         s.delta(a, "UdpInCsumErrors") == 1
             && s.delta(a, "UdpNoPorts") == 0
             && s.delta(a, "IcmpOutDestUnreachs") == 0
-            && *n == 1,
+            && *n >= 1,
         || stock_seen(&p, &names, "UDP_CSUM"),
     )?;
     Ok(Obs {
@@ -175,7 +176,7 @@ fn noports(cx: &mut Cx) -> Result<Obs> {
         s.delta(a, "UdpNoPorts") == 1
             && s.delta(a, "UdpInErrors") == 0
             && s.delta(a, "IcmpOutDestUnreachs") == 1
-            && *n == 1,
+            && *n >= 1,
         || stock_seen(&p, &names, "NO_SOCKET"),
     )?;
     // Where the stock drop happened, from a fresh run.
