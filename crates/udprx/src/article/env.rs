@@ -49,6 +49,20 @@ impl Net {
         const TX: (&str, Ipv4Addr) = ("art-tx", Ipv4Addr::new(192, 0, 2, 1));
         const RX: (&str, Ipv4Addr) = ("art-rx", Ipv4Addr::new(192, 0, 2, 2));
         let (rx, tx) = netns::veth_pair(TX, RX)?;
+        // Neighbour entries that stay reachable for the run: no ARP probe arrives in the
+        // middle of a measurement (each one is an input route lookup too).
+        let hold = |dev: &str| {
+            std::fs::write(
+                format!("/proc/sys/net/ipv4/neigh/{dev}/base_reachable_time_ms"),
+                "3600000",
+            )
+            .context("hold neighbour entries")
+        };
+        hold(RX.0)?;
+        netns::enter(&tx)?;
+        let held = hold(TX.0);
+        netns::enter(&rx)?;
+        held?;
         let rx_if = nix::net::if_::if_nametoindex(RX.0).context("if_nametoindex")?;
         Ok(Self {
             rx,
