@@ -11,7 +11,7 @@ mod env;
 mod report;
 
 use anyhow::{bail, Result};
-use claims::Claim;
+use report::Walked;
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
@@ -25,15 +25,6 @@ pub struct Args {
     /// Only these claims (ids, comma-separated).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
-}
-
-/// The outcome of one claim.
-pub struct Walked {
-    pub claim: Claim,
-    /// `path:line` of each of the claim's symbols in the tree.
-    pub at: Vec<String>,
-    /// `None`: not observable; `Some(Err)`: the evidence contradicts the status.
-    pub result: Option<Result<checks::Obs>>,
 }
 
 pub fn run(a: &Args) -> Result<()> {

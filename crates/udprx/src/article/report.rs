@@ -1,7 +1,20 @@
 //! Source locations, counts and the Markdown of the walk.
 
-use super::{claims::Status, Walked};
+use super::{
+    checks::Obs,
+    claims::{Claim, Status},
+};
+use anyhow::Result;
 use std::path::Path;
+
+/// The outcome of one claim.
+pub struct Walked {
+    pub claim: Claim,
+    /// `path:line` of each of the claim's symbols in the tree.
+    pub at: Vec<String>,
+    /// `None`: not observable; `Some(Err)`: the evidence contradicts the status.
+    pub result: Option<Result<Obs>>,
+}
 
 /// `path:line` of `path:symbol` in the tree at `src`: the line that defines the symbol
 /// (a function, struct, macro or table), else the first that names it; `path` alone when
