@@ -6,6 +6,8 @@
 # stock path (and on udprx beside it), failing when the kernel no longer does what the
 # claim's status says; then one for the run: the tool exits 0, lists every claim, and takes
 # evidence for at least 30.
+# Exclusive (tests/settings): tracepoints see the whole machine, and a test running beside
+# it with a veth pair of its own makes route lookups on an interface of the same index.
 
 source "$(dirname "$0")/lib.sh"
 
