@@ -140,38 +140,35 @@ pub fn run(a: &Args) -> Result<()> {
     );
     // A port others may share: the hook, which goes by port, would take their datagrams.
     let other = a.port.wrapping_add(2);
-    let v = Device::open(true)?;
-    drop(sock_bind(&v, [127, 0, 0, 1], other, Opt::None)?);
-    expect(
-        "bind, backing socket bound to a local address",
-        v.bind_args(&bind(other, 0, 0)),
-        Err(Errno::EADDRNOTAVAIL),
-    );
-    drop(v);
-    let v = Device::open(true)?;
-    drop(sock_bind(&v, [0; 4], other, Opt::ReuseAddr)?);
-    expect(
-        "bind, backing socket with SO_REUSEADDR",
-        v.bind_args(&bind(other, 0, 0)),
-        Err(Errno::EADDRNOTAVAIL),
-    );
-    drop(v);
-    let v = Device::open(true)?;
-    drop(sock_bind(&v, [0; 4], other, Opt::BindToLo)?);
-    expect(
-        "bind, backing socket bound to a device (SO_BINDTODEVICE)",
-        v.bind_args(&bind(other, 0, 0)),
-        Err(Errno::EADDRNOTAVAIL),
-    );
-    drop(v);
-    let v = Device::open(true)?;
-    drop(sock_bind(&v, [0; 4], other, Opt::RecvErr)?);
-    expect(
-        "bind, backing socket with IP_RECVERR",
-        v.bind_args(&bind(other, 0, 0)),
-        Err(Errno::EINVAL),
-    );
-    drop(v);
+    for (what, addr, opt, want) in [
+        (
+            "bound to a local address",
+            [127, 0, 0, 1],
+            Opt::None,
+            Errno::EADDRNOTAVAIL,
+        ),
+        (
+            "with SO_REUSEADDR",
+            [0; 4],
+            Opt::ReuseAddr,
+            Errno::EADDRNOTAVAIL,
+        ),
+        (
+            "bound to a device (SO_BINDTODEVICE)",
+            [0; 4],
+            Opt::BindToLo,
+            Errno::EADDRNOTAVAIL,
+        ),
+        ("with IP_RECVERR", [0; 4], Opt::RecvErr, Errno::EINVAL),
+    ] {
+        let v = Device::open(true)?;
+        drop(sock_bind(&v, addr, other, opt)?);
+        expect(
+            &format!("bind, backing socket {what}"),
+            v.bind_args(&bind(other, 0, 0)),
+            Err(want),
+        );
+    }
     let stock = std::net::UdpSocket::bind(("127.0.0.1", other))?;
     let u = Device::open(true)?;
     expect(
