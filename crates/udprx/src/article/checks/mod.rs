@@ -52,6 +52,8 @@ impl Side {
 pub struct Cx {
     pub trace: Trace,
     demux: Option<demux::Demux>,
+    full: Option<queue::Full>,
+    full_modern: Option<(i64, u64, String)>,
 }
 
 impl Cx {
@@ -67,6 +69,8 @@ impl Cx {
                 "icmp/icmp_send",
             ])?,
             demux: None,
+            full: None,
+            full_modern: None,
         })
     }
 }
