@@ -53,7 +53,7 @@ stress: setup
 # next to the test kernel, and udprx.ko + the C twin for it; boots it once and prints the
 # ratios; out/bench/bench.json and bench.png. BENCH_ARGS go to `udprx bench`.
 bench:
-	scripts/setup-host.sh
+	scripts/setup-host.sh --bench
 	$(MAKE) --no-print-directory cli
 	scripts/bench.sh $(BENCH_ARGS)
 

@@ -5,13 +5,17 @@
 #   build-kernel.sh [debug|bench]
 #
 # debug (the default) is the test kernel of `make check`, `make demo` and CI: KASAN,
-# kmemleak, lockdep, UBSAN, DEBUG_NET, RUST. bench is the kernel of `make bench`: the same
-# source and fragments without the debug set.
+# kmemleak, lockdep, UBSAN, DEBUG_NET, RUST; built with LLVM_BIN. bench is the kernel of
+# `make bench`: the same source and fragments without the debug set, built with
+# BENCH_LLVM_BIN (rustc's LLVM) and CONFIG_RUST_INLINE_HELPERS.
 #
 # The config is `make allnoconfig` with the fragments forced in (KCONFIG_ALLCONFIG):
 # scripts/config/vm.config (what a virtme-ng guest needs), then scripts/config/debug.config
 # (the debug set) or scripts/config/bench.config, then tests/config (what the selftests
-# need). Nothing else is built.
+# need). Nothing else is built. A flavour's late fragment (scripts/config/<flavour>-late.config)
+# is applied after that with olddefconfig: options behind CONFIG_EXPERT go there, since
+# allnoconfig with EXPERT forced on would also turn off every option EXPERT hides and
+# defaults to y (futexes, multiuser, printk, ...).
 #
 # The tree lives in $UDPRX_CACHE/linux-<key>, where <key> hashes the kernel
 # package version, the config fragments and the toolchain versions; the
@@ -29,7 +33,13 @@ bench) link=kernel-bench ;;
 *) echo "build-kernel: unknown flavour '$flavour' (debug or bench)" >&2; exit 2 ;;
 esac
 fragments=("$top/scripts/config/vm.config" "$top/scripts/config/$flavour.config" "$top/tests/config")
-export PATH="$LLVM_BIN:$PATH" RUSTUP_TOOLCHAIN="$RUST_TOOLCHAIN"
+late=()
+[ ! -f "$top/scripts/config/$flavour-late.config" ] || late=("$top/scripts/config/$flavour-late.config")
+llvm=$LLVM_BIN
+[ "$flavour" = debug ] || llvm=$BENCH_LLVM_BIN
+[ -x "$llvm/clang" ] || { echo "build-kernel: no clang in $llvm: run scripts/setup-host.sh$([ "$flavour" = debug ] || echo ' --bench')" >&2; exit 1; }
+# bindgen loads the libclang of the same LLVM.
+export PATH="$llvm:$PATH" LIBCLANG_PATH="$llvm/../lib" RUSTUP_TOOLCHAIN="$RUST_TOOLCHAIN"
 jobs=$(( $(nproc) + 1 ))
 
 mkdir -p "$cache/debs"
@@ -47,7 +57,7 @@ debver=$(dpkg-deb -f "$deb" Version)
 
 key=$( {
 	echo "linux-source $debver"
-	cat "${fragments[@]}"
+	cat "${fragments[@]}" ${late[@]+"${late[@]}"}
 	rustc --version; bindgen --version; clang --version | head -n 1
 } | sha256sum | cut -c1-16)
 tree="$cache/linux-$key"
@@ -78,6 +88,10 @@ if [ ! -f .udprx-configured ]; then
 	cat "${fragments[@]}" | awk '!seen[$0]++' > udprx.config
 	make -s LLVM=1 KCONFIG_ALLCONFIG=udprx.config allnoconfig > config.log 2>&1 \
 		|| { cat config.log >&2; exit 1; }
+	if [ ${#late[@]} -gt 0 ]; then
+		cat "${late[@]}" >> .config
+		make -s LLVM=1 olddefconfig >> config.log 2>&1 || { cat config.log >&2; exit 1; }
+	fi
 	# Every line of the fragments must have survived (as selftests check).
 	bad=0
 	while IFS= read -r line; do
@@ -87,7 +101,7 @@ if [ ! -f .udprx-configured ]; then
 			sym=${line#\# }; sym=${sym%% *}
 			! grep -q "^$sym=" .config || { echo "build-kernel: still set: $sym" >&2; bad=1; } ;;
 		esac
-	done < <(cat "${fragments[@]}")
+	done < <(cat "${fragments[@]}" ${late[@]+"${late[@]}"})
 	[ "$bad" = 0 ] || { echo "build-kernel: the config fragments do not apply; see $tree/.config" >&2; exit 1; }
 	touch .udprx-configured
 fi

@@ -2,6 +2,10 @@
 # SPDX-License-Identifier: GPL-2.0
 # Install the host packages and tools udprx needs on Debian 12 (idempotent).
 #
+#   setup-host.sh [--bench]
+#
+# --bench also installs the bench kernel's LLVM (BENCH_LLVM_VERSION, scripts/versions).
+#
 # Extra suites (bookworm-backports, trixie, trixie-backports) are added with a
 # low pin priority, so only the packages named here ever come from them.
 set -euo pipefail
@@ -13,6 +17,10 @@ HOST_DEBS=(clang-19 lld-19 llvm-19 libclang-19-dev bc bison flex libelf-dev libs
 	nftables conntrack gcc-multilib)
 # From bookworm-backports, the same QEMU release as the image's qemu-utils.
 HOST_DEBS_BPO=(qemu-system-x86)
+if [ "${1:-}" = --bench ]; then
+	HOST_DEBS+=("clang-$BENCH_LLVM_VERSION" "lld-$BENCH_LLVM_VERSION" "llvm-$BENCH_LLVM_VERSION"
+		"libclang-$BENCH_LLVM_VERSION-dev")
+fi
 
 need_root() {
 	[ "$(id -u)" = 0 ] || { echo "setup: must run as root (apt-get)" >&2; exit 1; }
