@@ -23,7 +23,9 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/scripts/versions"
 cache=${UDPRX_CACHE:-/var/cache/udprx}
-export PATH="$LLVM_BIN:$HOME/.cargo/bin:$PATH" RUSTUP_TOOLCHAIN="$RUST_TOOLCHAIN"
+# The bench kernel and its modules are built with rustc's LLVM (scripts/versions).
+export PATH="$BENCH_LLVM_BIN:$HOME/.cargo/bin:$PATH" RUSTUP_TOOLCHAIN="$RUST_TOOLCHAIN"
+export LIBCLANG_PATH="$BENCH_LLVM_BIN/../lib"
 clock=${BENCH_CLOCK:-icount}
 case $clock in
 icount) export UDPRX_QEMU_OPTS="-icount shift=0,sleep=off" ;;

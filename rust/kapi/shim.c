@@ -6,69 +6,79 @@
  */
 #include "shim.h"
 
-void *udprx_net_generic(const struct net *net, unsigned int id)
+/*
+ * Like rust/helpers/, the shim can be inlined into Rust: with CONFIG_RUST_INLINE_HELPERS,
+ * Kbuild compiles it to LLVM bitcode and links it into the Rust object before code
+ * generation. __always_inline, as rust/helpers/helpers.c explains, gets past LLVM's
+ * inlining checks, which C's and Rust's differing function attributes would otherwise
+ * fail; the kernel's inline is gnu_inline, so an out-of-line definition is still emitted
+ * for callers that do not inline. bindgen reads only shim.h, which has no inline.
+ */
+#define __udprx_shim __always_inline
+
+__udprx_shim void *udprx_net_generic(const struct net *net, unsigned int id)
 {
 	return net_generic(net, id);
 }
 
-struct net *udprx_seq_file_single_net(struct seq_file *seq)
+__udprx_shim struct net *udprx_seq_file_single_net(struct seq_file *seq)
 {
 	return seq_file_single_net(seq);
 }
 
-struct net *udprx_skb_net(const struct sk_buff *skb)
+__udprx_shim struct net *udprx_skb_net(const struct sk_buff *skb)
 {
 	return dev_net(skb->dev);
 }
 
-struct net *udprx_get_net(struct net *net)
+__udprx_shim struct net *udprx_get_net(struct net *net)
 {
 	return get_net(net);
 }
 
-void udprx_put_net(struct net *net)
+__udprx_shim void udprx_put_net(struct net *net)
 {
 	put_net(net);
 }
 
-struct net *udprx_current_net(void)
+__udprx_shim struct net *udprx_current_net(void)
 {
 	return current->nsproxy->net_ns;
 }
 
-unsigned int udprx_skb_rt_flags(const struct sk_buff *skb)
+__udprx_shim unsigned int udprx_skb_rt_flags(const struct sk_buff *skb)
 {
 	const struct rtable *rt = skb_rtable(skb);
 
 	return rt ? rt->rt_flags : 0;
 }
 
-bool udprx_pskb_may_pull(struct sk_buff *skb, unsigned int len)
+__udprx_shim bool udprx_pskb_may_pull(struct sk_buff *skb, unsigned int len)
 {
 	return pskb_may_pull(skb, len);
 }
 
-int udprx_pskb_trim_rcsum(struct sk_buff *skb, unsigned int len)
+__udprx_shim int udprx_pskb_trim_rcsum(struct sk_buff *skb, unsigned int len)
 {
 	return pskb_trim_rcsum(skb, len);
 }
 
-void udprx___skb_pull(struct sk_buff *skb, unsigned int len)
+__udprx_shim void udprx___skb_pull(struct sk_buff *skb, unsigned int len)
 {
 	__skb_pull(skb, len);
 }
 
-void udprx_skb_clear_delivery_time(struct sk_buff *skb)
+__udprx_shim void udprx_skb_clear_delivery_time(struct sk_buff *skb)
 {
 	skb_clear_delivery_time(skb);
 }
 
-void udprx_skb_dst_drop(struct sk_buff *skb)
+__udprx_shim void udprx_skb_dst_drop(struct sk_buff *skb)
 {
 	skb_dst_drop(skb);
 }
 
-unsigned int udprx_nf_conntrack_confirm(struct sk_buff *skb)
+__udprx_shim unsigned int udprx_nf_conntrack_confirm(struct sk_buff *skb)
 {
 #if IS_ENABLED(CONFIG_NF_CONNTRACK)
 	return nf_conntrack_confirm(skb);
@@ -77,202 +87,202 @@ unsigned int udprx_nf_conntrack_confirm(struct sk_buff *skb)
 #endif
 }
 
-bool udprx_in_compat_syscall(void)
+__udprx_shim bool udprx_in_compat_syscall(void)
 {
 	return in_compat_syscall();
 }
 
-bool udprx_in_softirq(void)
+__udprx_shim bool udprx_in_softirq(void)
 {
 	return in_softirq();
 }
 
-void udprx_local_bh_disable(void)
+__udprx_shim void udprx_local_bh_disable(void)
 {
 	local_bh_disable();
 }
 
-void udprx_local_bh_enable(void)
+__udprx_shim void udprx_local_bh_enable(void)
 {
 	local_bh_enable();
 }
 
-void udprx_nf_reset_ct(struct sk_buff *skb)
+__udprx_shim void udprx_nf_reset_ct(struct sk_buff *skb)
 {
 	nf_reset_ct(skb);
 }
 
-bool udprx_xfrm4_policy_check_in(struct sk_buff *skb)
+__udprx_shim bool udprx_xfrm4_policy_check_in(struct sk_buff *skb)
 {
 	return xfrm4_policy_check(NULL, XFRM_POLICY_IN, skb);
 }
 
-void udprx_icmp_send(struct sk_buff *skb, int type, int code)
+__udprx_shim void udprx_icmp_send(struct sk_buff *skb, int type, int code)
 {
 	icmp_send(skb, type, code, 0);
 }
 
-int udprx_skb_checksum_init_zero_check(struct sk_buff *skb, u8 proto, __sum16 check)
+__udprx_shim int udprx_skb_checksum_init_zero_check(struct sk_buff *skb, u8 proto, __sum16 check)
 {
 	return (__force int)skb_checksum_init_zero_check(skb, proto, check, inet_compute_pseudo);
 }
 
-void udprx_skb_checksum_complete_unset(struct sk_buff *skb)
+__udprx_shim void udprx_skb_checksum_complete_unset(struct sk_buff *skb)
 {
 	skb_checksum_complete_unset(skb);
 }
 
-bool udprx_skb_csum_unnecessary(const struct sk_buff *skb)
+__udprx_shim bool udprx_skb_csum_unnecessary(const struct sk_buff *skb)
 {
 	return skb_csum_unnecessary(skb);
 }
 
-bool udprx_udp_lib_checksum_complete(struct sk_buff *skb)
+__udprx_shim bool udprx_udp_lib_checksum_complete(struct sk_buff *skb)
 {
 	return udp_lib_checksum_complete(skb);
 }
 
-void udprx_udp_csum_pull_header(struct sk_buff *skb)
+__udprx_shim void udprx_udp_csum_pull_header(struct sk_buff *skb)
 {
 	udp_csum_pull_header(skb);
 }
 
-int udprx_sk_rcvbuf(const struct sock *sk)
+__udprx_shim int udprx_sk_rcvbuf(const struct sock *sk)
 {
 	return READ_ONCE(sk->sk_rcvbuf);
 }
 
-void udprx_sock_hold(struct sock *sk)
+__udprx_shim void udprx_sock_hold(struct sock *sk)
 {
 	sock_hold(sk);
 }
 
-void udprx_sock_put(struct sock *sk)
+__udprx_shim void udprx_sock_put(struct sock *sk)
 {
 	sock_put(sk);
 }
 
-void udprx_sk_rmem_add(struct sock *sk, int delta)
+__udprx_shim void udprx_sk_rmem_add(struct sock *sk, int delta)
 {
 	atomic_add(delta, &sk->sk_rmem_alloc);
 }
 
-bool udprx_sk_has_filter(const struct sock *sk)
+__udprx_shim bool udprx_sk_has_filter(const struct sock *sk)
 {
 	return rcu_access_pointer(sk->sk_filter);
 }
 
-int udprx_sock_setsockopt_user(struct socket *sock, int optname, void __user *optval,
-			       unsigned int optlen)
+__udprx_shim int udprx_sock_setsockopt_user(struct socket *sock, int optname,
+					    void __user *optval, unsigned int optlen)
 {
 	return do_sock_setsockopt(sock, in_compat_syscall(), SOL_SOCKET, optname,
 				  USER_SOCKPTR(optval), optlen);
 }
 
-int udprx_sock_setsockopt_int(struct socket *sock, int optname, int val)
+__udprx_shim int udprx_sock_setsockopt_int(struct socket *sock, int optname, int val)
 {
 	return do_sock_setsockopt(sock, in_compat_syscall(), SOL_SOCKET, optname,
 				  KERNEL_SOCKPTR(&val), sizeof(val));
 }
 
-void udprx_spin_lock_bh(spinlock_t *lock)
+__udprx_shim void udprx_spin_lock_bh(spinlock_t *lock)
 {
 	spin_lock_bh(lock);
 }
 
-void udprx_spin_unlock_bh(spinlock_t *lock)
+__udprx_shim void udprx_spin_unlock_bh(spinlock_t *lock)
 {
 	spin_unlock_bh(lock);
 }
 
-bool udprx_spin_trylock_bh(spinlock_t *lock)
+__udprx_shim bool udprx_spin_trylock_bh(spinlock_t *lock)
 {
 	return spin_trylock_bh(lock);
 }
 
-void udprx_skb_orphan(struct sk_buff *skb)
+__udprx_shim void udprx_skb_orphan(struct sk_buff *skb)
 {
 	skb_orphan(skb);
 }
 
-void __percpu *udprx_alloc_percpu(size_t size, size_t align)
+__udprx_shim void __percpu *udprx_alloc_percpu(size_t size, size_t align)
 {
 	return __alloc_percpu(size, align);
 }
 
-void udprx_this_cpu_add_u64(u64 __percpu *counters, size_t i, u64 v)
+__udprx_shim void udprx_this_cpu_add_u64(u64 __percpu *counters, size_t i, u64 v)
 {
 	this_cpu_add(counters[i], v);
 }
 
-u64 udprx_per_cpu_u64(const u64 __percpu *counters, size_t i, unsigned int cpu)
+__udprx_shim u64 udprx_per_cpu_u64(const u64 __percpu *counters, size_t i, unsigned int cpu)
 {
 	if (!cpu_possible(cpu))
 		return 0;
 	return READ_ONCE(*per_cpu_ptr(&counters[i], cpu));
 }
 
-spinlock_t *udprx_sk_receive_queue_lock(struct sock *sk)
+__udprx_shim spinlock_t *udprx_sk_receive_queue_lock(struct sock *sk)
 {
 	return &sk->sk_receive_queue.lock;
 }
 
-void udprx_sk_forward_alloc_add(struct sock *sk, int val)
+__udprx_shim void udprx_sk_forward_alloc_add(struct sock *sk, int val)
 {
 	sk_forward_alloc_add(sk, val);
 }
 
-udprx_data_ready_t udprx_sk_data_ready(const struct sock *sk)
+__udprx_shim udprx_data_ready_t udprx_sk_data_ready(const struct sock *sk)
 {
 	return READ_ONCE(sk->sk_data_ready);
 }
 
-void udprx_sk_set_data_ready(struct sock *sk, udprx_data_ready_t data_ready)
+__udprx_shim void udprx_sk_set_data_ready(struct sock *sk, udprx_data_ready_t data_ready)
 {
 	WRITE_ONCE(sk->sk_data_ready, data_ready);
 }
 
-void udprx_sk_callback_lock(struct sock *sk)
+__udprx_shim void udprx_sk_callback_lock(struct sock *sk)
 {
 	write_lock_bh(&sk->sk_callback_lock);
 }
 
-void udprx_sk_callback_unlock(struct sock *sk)
+__udprx_shim void udprx_sk_callback_unlock(struct sock *sk)
 {
 	write_unlock_bh(&sk->sk_callback_lock);
 }
 
-int udprx_sk_bound_dev_if(const struct sock *sk)
+__udprx_shim int udprx_sk_bound_dev_if(const struct sock *sk)
 {
 	return READ_ONCE(sk->sk_bound_dev_if);
 }
 
-bool udprx_sk_recverr(const struct sock *sk)
+__udprx_shim bool udprx_sk_recverr(const struct sock *sk)
 {
 	return inet_test_bit(RECVERR, sk);
 }
 
-bool udprx_sk_has_user_data(const struct sock *sk)
+__udprx_shim bool udprx_sk_has_user_data(const struct sock *sk)
 {
 	return rcu_access_pointer(sk->sk_user_data);
 }
 
-void udprx_sk_set_user_data_nocopy(struct sock *sk, void *ptr)
+__udprx_shim void udprx_sk_set_user_data_nocopy(struct sock *sk, void *ptr)
 {
 	__rcu_assign_sk_user_data_with_flags(sk, ptr, SK_USER_DATA_NOCOPY);
 }
 
-void udprx_sk_clear_user_data(struct sock *sk)
+__udprx_shim void udprx_sk_clear_user_data(struct sock *sk)
 {
 	rcu_assign_sk_user_data(sk, NULL);
 }
 
-unsigned long udprx_file_count(struct file *file)
+__udprx_shim unsigned long udprx_file_count(struct file *file)
 {
 	return file_count(file);
 }
 
-u16 udprx_sk_num(const struct sock *sk)
+__udprx_shim u16 udprx_sk_num(const struct sock *sk)
 {
 	return READ_ONCE(inet_sk(sk)->inet_num);
 }
@@ -282,49 +292,49 @@ __be32 udprx_sk_rcv_saddr(const struct sock *sk)
 	return READ_ONCE(sk->sk_rcv_saddr);
 }
 
-bool udprx_sk_reuse_any(const struct sock *sk)
+__udprx_shim bool udprx_sk_reuse_any(const struct sock *sk)
 {
 	return sk->sk_reuse || sk->sk_reuseport;
 }
 
-void udprx_sk_busy_poll_off(struct sock *sk)
+__udprx_shim void udprx_sk_busy_poll_off(struct sock *sk)
 {
 #ifdef CONFIG_NET_RX_BUSY_POLL
 	WRITE_ONCE(sk->sk_ll_usec, 0);
 #endif
 }
 
-struct net *udprx_sock_net(const struct sock *sk)
+__udprx_shim struct net *udprx_sock_net(const struct sock *sk)
 {
 	return sock_net(sk);
 }
 
-void udprx_icmp_inc_inerrors(struct net *net)
+__udprx_shim void udprx_icmp_inc_inerrors(struct net *net)
 {
 	__ICMP_INC_STATS(net, ICMP_MIB_INERRORS);
 }
 
-void udprx_ip_inc_indelivers(struct net *net)
+__udprx_shim void udprx_ip_inc_indelivers(struct net *net)
 {
 	__IP_INC_STATS(net, IPSTATS_MIB_INDELIVERS);
 }
 
-void udprx_sk_unhash(struct sock *sk)
+__udprx_shim void udprx_sk_unhash(struct sock *sk)
 {
 	sk->sk_prot->unhash(sk);
 }
 
-void udprx_consume_skb(struct sk_buff *skb)
+__udprx_shim void udprx_consume_skb(struct sk_buff *skb)
 {
 	consume_skb(skb);
 }
 
-int udprx_sk_rmem_alloc_get(const struct sock *sk)
+__udprx_shim int udprx_sk_rmem_alloc_get(const struct sock *sk)
 {
 	return sk_rmem_alloc_get(sk);
 }
 
-u8 udprx_udp_encap_type(const struct sock *sk)
+__udprx_shim u8 udprx_udp_encap_type(const struct sock *sk)
 {
 	return READ_ONCE(udp_sk(sk)->encap_type);
 }
@@ -338,7 +348,7 @@ u8 udprx_udp_encap_type(const struct sock *sk)
  * the unexported udp_encap_needed_key and is false for a socket without encap_rcv, and a
  * backing socket has none (UDPRX_BIND refuses one with UDP_ENCAP set).
  */
-bool udprx_udp_unexpected_gso(struct sock *sk, struct sk_buff *skb)
+__udprx_shim bool udprx_udp_unexpected_gso(struct sock *sk, struct sk_buff *skb)
 {
 	if (!skb_is_gso(skb))
 		return false;
@@ -350,14 +360,14 @@ bool udprx_udp_unexpected_gso(struct sock *sk, struct sk_buff *skb)
 }
 
 /* net/ipv4/udp.c, udp_queue_rcv_skb(): the split of an unexpected GSO skb. */
-struct sk_buff *udprx_udp_rcv_segment(struct sock *sk, struct sk_buff *skb)
+__udprx_shim struct sk_buff *udprx_udp_rcv_segment(struct sock *sk, struct sk_buff *skb)
 {
 	__skb_push(skb, -skb_mac_offset(skb));
 	return udp_rcv_segment(sk, skb, true);
 }
 
 /* net/ipv4/udp.c, udp_queue_rcv_skb(): each segment, before it is queued. */
-void udprx_udp_segment_fixup(struct sk_buff *skb)
+__udprx_shim void udprx_udp_segment_fixup(struct sk_buff *skb)
 {
 	__skb_pull(skb, skb_transport_offset(skb));
 	udp_post_segment_fix_csum(skb);
