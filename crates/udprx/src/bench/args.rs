@@ -32,6 +32,13 @@ pub struct Args {
     /// table; it does not change what is measured.
     #[arg(long, value_enum, default_value_t = Clock::Wall)]
     pub(super) clock: Clock,
+    /// llvm-objdump to read `--module`'s object code with: the report then lists the calls
+    /// out of the module on the per-datagram path (see `calls.rs`).
+    #[arg(long)]
+    pub(super) objdump: Option<PathBuf>,
+    /// Measure nothing: only list those calls (needs `--objdump`; runs anywhere).
+    #[arg(long, requires = "objdump", conflicts_with_all = ["smoke", "report"])]
+    pub(super) calls_only: bool,
     /// One round of a few packets; checks conservation only and exits 1 on a mismatch.
     #[arg(long)]
     pub(super) smoke: bool,

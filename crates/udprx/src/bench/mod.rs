@@ -33,6 +33,7 @@
 //! round and checks only that.
 
 mod args;
+mod calls;
 mod host;
 mod pktgen;
 mod plot;
@@ -111,6 +112,8 @@ pub fn run(a: &Args) -> Result<()> {
             pkt_size: a.pkt_size,
             out: a.out.clone(),
             clock: a.clock,
+            objdump: a.objdump.clone(),
+            calls_only: false,
             smoke: true,
             report: None,
         };
@@ -118,6 +121,14 @@ pub fn run(a: &Args) -> Result<()> {
     } else {
         a
     };
+    let calls = match (&a.objdump, &a.module) {
+        (Some(objdump), Some(ko)) => Some(calls::calls(objdump, ko)?),
+        _ => None,
+    };
+    if a.calls_only {
+        print!("{}", calls::table(calls.as_ref().unwrap_or(&Value::Null)));
+        return Ok(());
+    }
     if !Path::new("/proc/net/pktgen/pgctrl").exists() {
         bail!("no /proc/net/pktgen: the kernel needs CONFIG_NET_PKTGEN");
     }
@@ -171,6 +182,7 @@ pub fn run(a: &Args) -> Result<()> {
             "median": median(v), "per_round": v }))).collect::<serde_json::Map<_, _>>(),
         "ratios": rs.iter().map(Ratio::json).collect::<Vec<_>>(),
         "conservation": b.checks,
+        "calls": calls,
     });
     let failed = b.checks.iter().filter(|c| c["ok"] != true).count();
     print!("{}", table(&report, &rs));

@@ -46,6 +46,7 @@ pub(super) fn table(report: &Value, rs: &[Ratio]) -> String {
     );
     let clock = Clock::of(report);
     s += clock.caveat();
+    s += &super::calls::table(&report["calls"]);
     s += &format!(
         "{:<58} {:>8} {:>8} {:>8}  {}\n",
         "ratio", "median", "min", "max", "goal"

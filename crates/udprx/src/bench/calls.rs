@@ -1,0 +1,293 @@
+//! The calls left on the per-datagram path, read from the module's object code.
+//!
+//! `llvm-objdump -dr` of `udprx.ko` gives every function and, under each `call` or tail
+//! `jmp`, the relocation naming its target. From the roots — the `LOCAL_IN` hook and the
+//! protocol handler (each arrival), the file's `read_iter` (each read) — every call to a
+//! function of the module is followed; what is left are the calls out of the module. Each
+//! is put in one of these kinds:
+//! - `shim` (`udprx_*`, rust/kapi/shim.c) and `rust helper` (`rust_helper_*`, the kernel
+//!   crate's rust/helpers/): an inline function or macro of C, called out of line. C would
+//!   inline each: the goal is none;
+//! - `kernel crate`: a Rust function of the kernel crate (`kernel::`) not inlined into the
+//!   module; C has no such layer, so each is a call C would not make either;
+//! - `kernel`: an exported function of the kernel (`kfree_skb_reason`, `_raw_spin_lock_bh`,
+//!   ...), which C calls out of line as well;
+//! - `indirect`: a call through a pointer (an skb destructor, a socket callback), as in C.
+//!
+//! The walk is static: it follows every path, the error paths included, so a call is on the
+//! list if any datagram may make it, not how often one does.
+
+use anyhow::{bail, Context, Result};
+use serde_json::{json, Value};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    path::Path,
+    process::Command,
+};
+
+/// The roots, by a part of their demangled names: what runs for every datagram delivered.
+const ROOTS: [(&str, &str); 3] = [
+    ("udprx_main::hook", "LOCAL_IN hook"),
+    ("udprx_main::handler", "protocol handler"),
+    ("read_iter", "read()"),
+];
+
+/// A function's body: which functions of the module and which outside symbols it calls.
+#[derive(Default)]
+struct Body {
+    local: BTreeSet<String>,
+    out: BTreeSet<String>,
+    indirect: bool,
+}
+
+/// The kind of a call out of the module (see the module's doc).
+pub(super) fn kind(sym: &str) -> &'static str {
+    if sym.starts_with("udprx_") && !sym.contains("::") {
+        "shim"
+    } else if sym.starts_with("rust_helper_") {
+        "rust helper"
+    } else if sym.starts_with("kernel::") || sym.starts_with("<kernel::") {
+        "kernel crate"
+    } else if sym == "indirect" {
+        "indirect"
+    } else {
+        "kernel"
+    }
+}
+
+/// Whether C would have inlined a call of this kind.
+pub(super) fn c_inlines(kind: &str) -> bool {
+    matches!(kind, "shim" | "rust helper")
+}
+
+/// The symbol a relocation names, without its addend.
+fn reloc_target(line: &str) -> Option<String> {
+    let mut it = line.split_whitespace();
+    let _off = it.next()?.strip_suffix(':')?;
+    let ty = it.next()?;
+    if !ty.starts_with("R_X86_64_") {
+        return None;
+    }
+    let rest: Vec<&str> = it.collect();
+    let sym = rest.join(" ");
+    // `name-0x4`, `name+0x10`: the addend follows the last sign.
+    let cut = sym
+        .rfind("-0x")
+        .or_else(|| sym.rfind("+0x"))
+        .unwrap_or(sym.len());
+    let sym = &sym[..cut];
+    Some(sym.strip_prefix(".text.").unwrap_or(sym).to_string())
+}
+
+/// The functions of `objdump`'s output, each with its calls.
+fn parse(dump: &str) -> BTreeMap<String, Body> {
+    let mut funcs: BTreeMap<String, Body> = BTreeMap::new();
+    let mut cur: Option<String> = None;
+    // Whether the last instruction was a call or jump whose relocation comes next.
+    let mut pending = false;
+    for line in dump.lines() {
+        if let Some(name) = line
+            .strip_suffix(">:")
+            .and_then(|l| l.split_once(" <"))
+            .map(|(_, n)| n.to_string())
+        {
+            funcs.entry(name.clone()).or_default();
+            cur = Some(name);
+            pending = false;
+            continue;
+        }
+        let Some((f, b)) = cur.as_ref().and_then(|f| funcs.get_mut(f).map(|b| (f, b))) else {
+            continue;
+        };
+        let t = line.trim_start();
+        if let Some(sym) = reloc_target(t) {
+            if pending {
+                b.out.insert(sym);
+            }
+            pending = false;
+            continue;
+        }
+        let mut words = t.split_whitespace().skip(1);
+        let op = words.next().unwrap_or("");
+        let arg = words.next().unwrap_or("");
+        pending = false;
+        if op.starts_with("call") || op.starts_with('j') {
+            if arg.starts_with('*') {
+                b.indirect = true;
+            } else if let Some(target) = line
+                .rsplit_once(" <")
+                .and_then(|(_, n)| n.strip_suffix('>'))
+            {
+                // A resolved target within the module (`<name+0x..>` is a jump within a
+                // function, `<name>` a call or tail call to another one); unresolved ones
+                // carry their relocation on the next line.
+                if !target.contains("+0x") && target != f {
+                    b.local.insert(target.to_string());
+                }
+                pending = true;
+            } else {
+                pending = true;
+            }
+        }
+    }
+    // A relocation to a function of the module is a local call.
+    let names: BTreeSet<String> = funcs.keys().cloned().collect();
+    for b in funcs.values_mut() {
+        let (local, out): (BTreeSet<_>, BTreeSet<_>) =
+            b.out.iter().cloned().partition(|s| names.contains(s));
+        b.local.extend(local);
+        b.out = out;
+    }
+    funcs
+}
+
+/// The calls out of the module reachable from the roots, as JSON: per kind the symbols,
+/// each with the module functions that call it, and the counts.
+pub(super) fn calls(objdump: &Path, ko: &Path) -> Result<Value> {
+    let o = Command::new(objdump)
+        .args(["-d", "-r", "-C", "--no-show-raw-insn"])
+        .arg(ko)
+        .output()
+        .with_context(|| format!("run {}", objdump.display()))?;
+    if !o.status.success() {
+        bail!(
+            "{} {}: {}",
+            objdump.display(),
+            ko.display(),
+            String::from_utf8_lossy(&o.stderr).trim()
+        );
+    }
+    let funcs = parse(&String::from_utf8_lossy(&o.stdout));
+    let mut roots = Vec::new();
+    let mut todo: Vec<String> = Vec::new();
+    for (part, what) in ROOTS {
+        let found: Vec<&String> = funcs.keys().filter(|n| n.contains(part)).collect();
+        if found.is_empty() {
+            bail!("{}: no function named like {part} ({what})", ko.display());
+        }
+        roots.push(json!({ "root": what, "functions": found }));
+        todo.extend(found.into_iter().cloned());
+    }
+    let mut seen = BTreeSet::new();
+    // symbol -> callers in the module
+    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    while let Some(f) = todo.pop() {
+        if !seen.insert(f.clone()) {
+            continue;
+        }
+        let Some(b) = funcs.get(&f) else { continue };
+        todo.extend(b.local.iter().cloned());
+        // The shim is linked into the module as a C object of its own, or, with inline
+        // helpers, into the Rust object: a call to it is a call out of Rust either way.
+        for s in b.local.iter().filter(|s| kind(s) == "shim") {
+            out.entry(s.clone()).or_default().insert(f.clone());
+        }
+        for s in &b.out {
+            out.entry(s.clone()).or_default().insert(f.clone());
+        }
+        if b.indirect {
+            out.entry("indirect".into()).or_default().insert(f.clone());
+        }
+    }
+    let list: Vec<Value> = out
+        .iter()
+        .map(|(s, by)| json!({ "symbol": s, "kind": kind(s), "callers": by.len() }))
+        .collect();
+    let inlinable = list
+        .iter()
+        .filter(|c| c["kind"].as_str().is_some_and(c_inlines))
+        .count();
+    Ok(json!({
+        "module": ko.display().to_string(),
+        "roots": roots,
+        "functions_walked": seen.len(),
+        "calls_out": list,
+        "c_would_inline": inlinable,
+    }))
+}
+
+/// The part of the table on the calls.
+pub(super) fn table(c: &Value) -> String {
+    let Some(list) = c["calls_out"].as_array() else {
+        return String::new();
+    };
+    let mut by_kind: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for x in list {
+        by_kind
+            .entry(x["kind"].as_str().unwrap_or("?"))
+            .or_default()
+            .push(x["symbol"].as_str().unwrap_or("?"));
+    }
+    let mut s = format!(
+        "# calls out of udprx.ko on the per-datagram path (object code, {} functions walked \
+         from the hook, the handler and read()): {} symbols, {} that C would inline\n",
+        c["functions_walked"],
+        list.len(),
+        c["c_would_inline"]
+    );
+    for (k, syms) in by_kind {
+        s += &format!("#   {k:<13} {:>3}: {}\n", syms.len(), syms.join(" "));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DUMP: &str = "
+0000000000000000 <udprx_main::hook::hook>:
+       0:      \tcall\t0x5 <udprx_main::hook::hook+0x5>
+\t\t0000000000000001:  R_X86_64_PLT32\tudprx_net_generic-0x4
+       5:      \tcall\t0xa <udprx_main::udp::rcv>
+       a:      \tjmp\t0xc <udprx_main::hook::hook+0xc>
+       c:      \tcall\t*%rax
+      10:      \tretq
+
+0000000000000020 <udprx_main::udp::rcv>:
+      20:      \tcall\t0x25 <udprx_main::udp::rcv+0x5>
+\t\t0000000000000021:  R_X86_64_PLT32\tkfree_skb_reason-0x4
+      25:      \tcall\t0x2a <udprx_main::udp::rcv+0xa>
+\t\t0000000000000026:  R_X86_64_PLT32\t.text.udprx_main::cold-0x4
+
+0000000000000040 <udprx_main::cold>:
+      40:      \tjmp\t0x45 <udprx_main::cold+0x5>
+\t\t0000000000000041:  R_X86_64_PLT32\trust_helper_skb_put-0x4
+      45:      \tmovq\t0x0(%rip), %rax
+\t\t0000000000000048:  R_X86_64_PC32\tsome_data-0x4
+
+0000000000000060 <unreached>:
+      60:      \tcall\t0x65 <unreached+0x5>
+\t\t0000000000000061:  R_X86_64_PLT32\tudprx_put_net-0x4
+";
+
+    #[test]
+    fn follows_local_calls_and_relocations() {
+        let f = parse(DUMP);
+        let hook = &f["udprx_main::hook::hook"];
+        assert!(hook.indirect);
+        assert_eq!(hook.out, BTreeSet::from(["udprx_net_generic".to_string()]));
+        assert!(hook.local.contains("udprx_main::udp::rcv"));
+        let rcv = &f["udprx_main::udp::rcv"];
+        assert!(rcv.local.contains("udprx_main::cold"));
+        assert_eq!(rcv.out, BTreeSet::from(["kfree_skb_reason".to_string()]));
+        // A data reference is not a call.
+        assert_eq!(
+            f["udprx_main::cold"].out,
+            BTreeSet::from(["rust_helper_skb_put".to_string()])
+        );
+    }
+
+    #[test]
+    fn kinds() {
+        assert_eq!(kind("udprx_net_generic"), "shim");
+        assert_eq!(kind("udprx_main::udp::rcv"), "kernel");
+        assert_eq!(kind("rust_helper_skb_put"), "rust helper");
+        assert_eq!(
+            kind("<kernel::sync::poll::PollCondVar>::notify"),
+            "kernel crate"
+        );
+        assert_eq!(kind("kfree_skb_reason"), "kernel");
+        assert!(c_inlines("shim") && c_inlines("rust helper") && !c_inlines("kernel"));
+    }
+}
