@@ -68,7 +68,7 @@ pub(crate) fn rcv(state: &NetState, mut skb: Skb, owner: Option<&Socket>) {
     if ulen > skb.len() || ulen < UDP_HLEN {
         return drop_in_error(state, skb, DropReason::PktTooSmall);
     }
-    if ulen < skb.len() && skb.trim_rcsum(ulen).is_err() {
+    if ulen < skb.len() && !skb.trim_rcsum(ulen) {
         return drop_in_error(state, skb, DropReason::PktTooSmall);
     }
     if !csum_init(&mut skb, proto, uh.check) {

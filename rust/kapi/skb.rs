@@ -7,7 +7,6 @@
 
 use super::bindings;
 use core::{mem::ManuallyDrop, ptr::NonNull};
-use kernel::prelude::*;
 
 mod queue;
 mod raw;
@@ -230,10 +229,11 @@ impl Skb {
     }
 
     /// `pskb_trim_rcsum()`: trims the packet to `len` bytes, fixing up `skb->csum`.
-    pub(crate) fn trim_rcsum(&mut self, len: u32) -> Result {
+    /// Returns whether it could (`udp_rcv()` only tests for an error, it never looks at
+    /// which, so none is converted: `to_result()` would be a call on this path).
+    pub(crate) fn trim_rcsum(&mut self, len: u32) -> bool {
         // SAFETY: The skb is valid and unshared (type invariants).
-        let r = unsafe { bindings::udprx_pskb_trim_rcsum(self.raw(), len) };
-        kernel::error::to_result(r)
+        unsafe { bindings::udprx_pskb_trim_rcsum(self.raw(), len) == 0 }
     }
 
     /// `skb->ip_summed`.

@@ -86,7 +86,14 @@ impl QueuedSkb {
         // SAFETY: The skb is valid (type invariants) with at least `len` bytes (callers pass
         // at most `len()`); `to` is a valid destination iterator.
         let r = unsafe { bindings::skb_copy_datagram_iter(self.raw(), 0, to.as_raw(), len) };
-        kernel::error::to_result(r)
+        // Its only error is `-EFAULT` (a fault copying to the user's buffer,
+        // `__skb_datagram_iter()`): named here rather than converted by `to_result()`, an
+        // out-of-line call of the kernel crate on the read path.
+        if r == 0 {
+            Ok(())
+        } else {
+            Err(EFAULT)
+        }
     }
 
     /// Frees the skb as consumed (`consume_skb`).
