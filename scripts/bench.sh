@@ -46,7 +46,8 @@ echo "bench: building udprx.ko and udprx_twin.ko for $(readlink -f "$kb")"
 make -s -C "$kb" M="$build/udprx" LLVM=1 CLIPPY=0 modules
 make -s -C "$kb" M="$build/twin" LLVM=1 modules
 # The calls out of the module on the per-datagram path, from its object code.
-udprx bench --module "$build/udprx/udprx.ko" --objdump "$BENCH_LLVM_BIN/llvm-objdump" --calls-only
+"$top/target/release/udprx" bench --module "$build/udprx/udprx.ko" --objdump "$BENCH_LLVM_BIN/llvm-objdump" \
+	--calls-only
 KDIR=$kb "$top/scripts/vm.sh" --timeout "${UDPRX_BENCH_TIMEOUT:-5400}" --rwdir "$out" -- \
 	udprx bench --module "$build/udprx/udprx.ko" --twin "$build/twin/udprx_twin.ko" \
 	--objdump "$BENCH_LLVM_BIN/llvm-objdump" --out "$out" --clock "$clock" "$@"
