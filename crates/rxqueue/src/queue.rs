@@ -11,6 +11,12 @@
 //! `__sk_mem_raise_allocated()`. Not modelled: socket filters (they run before the queue)
 //! and 7.3's per-NUMA-node producer queues (the model sees one producer at a time, as a
 //! single CPU receiving does).
+//!
+//! A socket's accounting is two parts, as 7.3 keeps it under two locks: [`Shared`], what
+//! arrivals change under `sk_receive_queue.lock`, and [`Reader`], what the reader changes
+//! under `up->reader_queue.lock` (the reader queue and `forward_deficit`); `reader.rs`
+//! says which steps of a read take which. [`Queue`] is both under one lock, one call per
+//! datagram read.
 #![forbid(unsafe_code)]
 
 // The parts are the files of `queue/`, each named with `#[path]`: the kernel module
@@ -28,6 +34,10 @@ mod enqueue;
 mod memory;
 #[path = "queue/policy.rs"]
 mod policy;
+#[path = "queue/reader.rs"]
+mod reader;
+#[path = "queue/single.rs"]
+mod single;
 #[path = "queue/state.rs"]
 mod state;
 
@@ -39,5 +49,7 @@ pub use self::{
     enqueue::wants_condense,
     memory::{Memory, Pool, Unlimited, PAGE_SIZE},
     policy::{Counter, DropCause, Outcome, Policy},
-    state::{Info, Limits, Queue},
+    reader::{Reader, Take},
+    single::Queue,
+    state::{Info, Limits, Shared},
 };

@@ -5,7 +5,11 @@
 //! actual lists of datagrams. After every step: `sk_rmem_alloc` equals the truesizes of
 //! what is queued (plus the 7.3 forward deficit) and never goes negative, the backlog is
 //! empty after a release, and every datagram is, exactly once, queued, backlogged, read or
-//! dropped — and after close, read or dropped or freed by the close.
+//! dropped — and after close, read or dropped or freed by the close. `props/split.rs`:
+//! the two parts of the accounting under two locks against the single-lock model.
+
+#[path = "props/split.rs"]
+mod split;
 
 use proptest::prelude::*;
 

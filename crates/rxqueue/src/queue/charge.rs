@@ -5,10 +5,10 @@
 
 use super::{
     memory::{mem_pages, Memory, PAGE_SIZE},
-    state::Queue,
+    state::Shared,
 };
 
-impl<M: Memory> Queue<M> {
+impl<M: Memory> Shared<M> {
     /// `sk_rmem_alloc` changed to `rmem_alloc`: tell `mem`.
     pub(super) fn set_rmem(&mut self, rmem_alloc: u32) {
         self.rmem_alloc = rmem_alloc;
@@ -38,13 +38,13 @@ impl<M: Memory> Queue<M> {
         }
     }
 
-    /// 7.3 `udp_rmem_release()`'s uncharge of `size` bytes (the deficit included):
+    /// 7.3 `udp_rmem_release()`'s uncharge of `size` bytes (the deficit included; the
+    /// reader part has already set its deficit to 0):
     /// `sk_forward_alloc_add(sk, size); amt = (sk->sk_forward_alloc - partial) &
     /// ~(PAGE_SIZE - 1); sk_forward_alloc_add(sk, -amt); if (amt)
     /// __sk_mem_reduce_allocated(sk, amt >> PAGE_SHIFT); atomic_sub(size,
     /// &sk->sk_rmem_alloc);`
     pub(super) fn uncharge_modern(&mut self, size: u32, partial: i64) {
-        self.forward_deficit = 0;
         let amt = (i64::from(size) + self.forward_alloc - partial) & !(i64::from(PAGE_SIZE) - 1);
         self.forward_alloc += i64::from(size) - amt;
         if amt > 0 {

@@ -6,11 +6,11 @@
 use super::{
     memory::{mem_pages, Memory, PAGE_SIZE},
     policy::{DropCause, Outcome, Policy},
-    state::{Queue, INT_MAX},
+    state::{Shared, INT_MAX},
 };
 
 /// Whether an arriving datagram of `truesize` would be condensed by a queue of `policy`
-/// holding `rmem_alloc` of `rcvbuf`: [`Queue::wants_condense`] for a caller that keeps
+/// holding `rmem_alloc` of `rcvbuf`: [`Shared::wants_condense`] for a caller that keeps
 /// those values where it can read them without the queue's lock, as 7.3 reads
 /// `sk_rmem_alloc` and `sk_rcvbuf` (`READ_ONCE`) before it locks the receive queue.
 pub const fn wants_condense(policy: Policy, rmem_alloc: u32, rcvbuf: u32, truesize: u32) -> bool {
@@ -31,7 +31,7 @@ const fn rcvbuf_full_modern(rmem: u32, rcvbuf: u32, truesize: u32) -> bool {
     rmem as u64 + truesize as u64 > rcvbuf as u64 && (rcvbuf > INT_MAX >> 1 || rmem != 0)
 }
 
-impl<M: Memory> Queue<M> {
+impl<M: Memory> Shared<M> {
     /// An arriving datagram of `truesize` bytes. `condense` is called when 7.3 would call
     /// `skb_condense()` (under memory pressure) and returns the truesize after it.
     pub fn enqueue(&mut self, truesize: u32, condense: impl FnOnce() -> u32) -> Outcome {
@@ -44,7 +44,7 @@ impl<M: Memory> Queue<M> {
     /// Whether an arriving datagram of `truesize` would be condensed now (7.3 only: it
     /// passes the first test and `rmem > rcvbuf >> 1`). The kernel reads `sk_rmem_alloc`
     /// without the queue's lock for this; a caller that condenses outside its lock asks
-    /// here first and then calls [`Queue::enqueue_condensed`].
+    /// here first and then calls [`Shared::enqueue_condensed`].
     pub fn wants_condense(&self, truesize: u32) -> bool {
         wants_condense(self.policy, self.rmem_alloc, self.rcvbuf, truesize)
     }
@@ -54,9 +54,9 @@ impl<M: Memory> Queue<M> {
     }
 
     /// An arriving datagram of `truesize` that the caller already condensed to
-    /// `condensed` (after [`Queue::wants_condense`]): tested with `truesize`, as 7.3 tests
+    /// `condensed` (after [`Shared::wants_condense`]): tested with `truesize`, as 7.3 tests
     /// before condensing, and charged `condensed`, what the skb now is. With `condensed ==
-    /// truesize` this is [`Queue::enqueue`] without a condense.
+    /// truesize` this is [`Shared::enqueue`] without a condense.
     pub fn enqueue_condensed(&mut self, truesize: u32, condensed: u32) -> Outcome {
         match self.policy {
             Policy::Classic => self.enqueue_classic(truesize),

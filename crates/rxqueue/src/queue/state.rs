@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The accounting state of one socket ([`Queue`]), what the info query reports of it
-//! ([`Info`]), and the socket options that set its buffer.
+//! The producers' part of a socket's accounting ([`Shared`]), what the info query reports
+//! of a whole socket ([`Info`]), and the socket options that set its buffer.
 
 use super::{
     memory::{Memory, Unlimited},
     policy::Policy,
+    reader::Reader,
 };
 
 /// `INT_MAX`.
@@ -21,7 +22,25 @@ pub struct Limits {
     pub min_rcvbuf: u32,
 }
 
-/// A snapshot of the accounting, as the info query reports it.
+impl Limits {
+    /// The `sk_rcvbuf` that `SO_RCVBUF` (`force == false`) or `SO_RCVBUFFORCE` with value
+    /// `val` sets, as 7.3's `sk_setsockopt()` does for both policies (the option is the
+    /// running kernel's): `SO_RCVBUF` clamps to `min_t(u32, val, rmem_max)` (a negative
+    /// `val` is a huge u32, so it gets `rmem_max`); `SO_RCVBUFFORCE` takes `max(val, 0)`;
+    /// then `__sock_set_rcvbuf()`: `val = min(val, INT_MAX / 2)`, `sk_rcvbuf = max(val *
+    /// 2, SOCK_MIN_RCVBUF)`. (Whether the caller may force is the caller's check.)
+    pub fn rcvbuf(&self, val: i32, force: bool) -> u32 {
+        let val: i64 = if force {
+            i64::from(val.max(0))
+        } else {
+            i64::from((val as u32).min(self.rmem_max))
+        };
+        let val = val.min(i64::from(INT_MAX / 2));
+        (val * 2).max(i64::from(self.min_rcvbuf)) as u32
+    }
+}
+
+/// A snapshot of the accounting of a whole socket, as the info query reports it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Info {
     /// `sk_rcvbuf`.
@@ -32,7 +51,7 @@ pub struct Info {
     pub backlog_len: u32,
     /// Datagrams on the backlog.
     pub backlog_count: u32,
-    /// Datagrams on the receive queue(s), readable.
+    /// Datagrams on the receive queue and the reader queue, readable.
     pub queued: u32,
     /// `sk_drops`.
     pub drops: u64,
@@ -47,18 +66,23 @@ pub struct Info {
     pub backlog_charged: u32,
 }
 
-/// The accounting state of one socket.
+/// The producers' part of a socket's accounting: what 7.3 changes under
+/// `sk_receive_queue.lock` (and 3.13 under the same lock, for everything: a classic socket
+/// has no reader part but its buffer's threshold). Its partner is a [`Reader`]; the two
+/// together are one socket, [`super::Queue`] when one lock guards both.
 ///
 /// # Invariants
 ///
-/// `rmem_alloc` is the sum of the truesizes of the queued datagrams plus
-/// `forward_deficit`, and at most `INT_MAX` (it is mirrored in an `int`); `backlog_len` is
-/// the sum of the truesizes on the backlog (classic) until the backlog is drained, and
-/// `backlog_charged` the sum of those not yet drained; `reader_len <= queued`;
-/// `forward_alloc + rmem_alloc + backlog_charged` is what `mem` has scheduled and not
-/// reclaimed (a multiple of `PAGE_SIZE`), and `mem` was last told `rmem_alloc`.
+/// With its [`Reader`]: `rmem_alloc` is the sum of the truesizes of the datagrams on both
+/// queues plus the reader's `forward_deficit`, and at most `INT_MAX` (it is mirrored in an
+/// `int`); `queued` counts the datagrams on the shared queue (`sk_receive_queue`), the
+/// reader's `len` those on the reader queue, which is empty for `classic`; `backlog_len`
+/// is the sum of the truesizes on the backlog (classic) until the backlog is drained, and
+/// `backlog_charged` the sum of those not yet drained; `forward_alloc + rmem_alloc +
+/// backlog_charged` is what `mem` has scheduled and not reclaimed (a multiple of
+/// `PAGE_SIZE`), and `mem` was last told `rmem_alloc`.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Queue<M: Memory = Unlimited> {
+pub struct Shared<M: Memory = Unlimited> {
     pub(super) mem: M,
     pub(super) policy: Policy,
     pub(super) rcvbuf: u32,
@@ -68,26 +92,21 @@ pub struct Queue<M: Memory = Unlimited> {
     pub(super) backlog_charged: u32,
     pub(super) owned: bool,
     pub(super) queued: u32,
-    /// 7.3: datagrams already moved to `up->reader_queue` (the rest are on
-    /// `sk_receive_queue`).
-    pub(super) reader_len: u32,
-    pub(super) forward_deficit: u32,
-    pub(super) forward_threshold: u32,
     pub(super) forward_alloc: i64,
     pub(super) drops: u64,
 }
 
-impl Queue {
-    /// A new socket with [`Unlimited`] memory: see [`Queue::with_memory`].
+impl Shared {
+    /// A new socket's producers' part with [`Unlimited`] memory: see
+    /// [`Shared::with_memory`].
     pub const fn new(policy: Policy, rmem_default: u32) -> Self {
         Self::with_memory(policy, rmem_default, Unlimited)
     }
 }
 
-impl<M: Memory> Queue<M> {
-    /// A new socket charging `mem`: `sock_init_data()` sets `sk_rcvbuf =
-    /// net.core.rmem_default`; 7.3 `udp_lib_init_sock()` sets `forward_threshold =
-    /// sk_rcvbuf >> 2`.
+impl<M: Memory> Shared<M> {
+    /// A new socket's producers' part, charging `mem`: `sock_init_data()` sets `sk_rcvbuf
+    /// = net.core.rmem_default`. Its reader part is `Reader::new(rmem_default)`.
     pub const fn with_memory(policy: Policy, rmem_default: u32, mem: M) -> Self {
         Self {
             mem,
@@ -99,9 +118,6 @@ impl<M: Memory> Queue<M> {
             backlog_charged: 0,
             owned: false,
             queued: 0,
-            reader_len: 0,
-            forward_deficit: 0,
-            forward_threshold: rmem_default >> 2,
             forward_alloc: 0,
             drops: 0,
         }
@@ -123,6 +139,9 @@ impl<M: Memory> Queue<M> {
     }
 
     /// Changes the policy; only while nothing is charged (`EBUSY` territory otherwise).
+    /// Nothing charged means both queues are empty and the reader part owes no deficit
+    /// (every datagram and the deficit are in `rmem_alloc`), so the reader part needs no
+    /// change.
     pub fn set_policy(&mut self, policy: Policy) -> bool {
         if self.rmem_alloc != 0 || self.backlog_count != 0 || self.owned {
             return false;
@@ -131,50 +150,37 @@ impl<M: Memory> Queue<M> {
         true
     }
 
-    /// The state, as the info query reports it.
-    pub const fn info(&self) -> Info {
+    /// Datagrams on the shared queue (`sk_receive_queue`).
+    pub const fn queued(&self) -> u32 {
+        self.queued
+    }
+
+    /// Whether a task owns the socket (`sock_owned_by_user()`).
+    pub const fn owned(&self) -> bool {
+        self.owned
+    }
+
+    /// The whole socket, this part with its `reader`, as the info query reports it.
+    pub const fn info(&self, reader: &Reader) -> Info {
         Info {
             rcvbuf: self.rcvbuf,
             rmem_alloc: self.rmem_alloc,
             backlog_len: self.backlog_len,
             backlog_count: self.backlog_count,
-            queued: self.queued,
+            queued: self.queued + reader.len,
             drops: self.drops,
             owned: self.owned,
-            forward_deficit: self.forward_deficit,
+            forward_deficit: reader.forward_deficit,
             forward_alloc: self.forward_alloc,
             backlog_charged: self.backlog_charged,
         }
     }
 
-    /// Whether a datagram can be read now.
-    pub const fn readable(&self) -> bool {
-        self.queued != 0
-    }
-
-    /// `SO_RCVBUF` (`force == false`) or `SO_RCVBUFFORCE` with value `val`, as 7.3's
-    /// `sk_setsockopt()` does for both policies (the option is the running kernel's):
-    /// `SO_RCVBUF` clamps to `min_t(u32, val, rmem_max)` (a negative `val` is a huge u32,
-    /// so it gets `rmem_max`); `SO_RCVBUFFORCE` takes `max(val, 0)`; then
-    /// `__sock_set_rcvbuf()`: `val = min(val, INT_MAX / 2)`, `sk_rcvbuf = max(val * 2,
-    /// SOCK_MIN_RCVBUF)`. `udp_lib_setsockopt()` then sets `forward_threshold = sk_rcvbuf
-    /// >> 2`. (Whether the caller may force is the caller's check.)
-    pub fn set_rcvbuf(&mut self, val: i32, force: bool, limits: Limits) {
-        let val: i64 = if force {
-            i64::from(val.max(0))
-        } else {
-            i64::from((val as u32).min(limits.rmem_max))
-        };
-        let val = val.min(i64::from(INT_MAX / 2));
-        let rcvbuf = (val * 2).max(i64::from(limits.min_rcvbuf));
-        self.set_rcvbuf_to(rcvbuf as u32);
-    }
-
-    /// `sk_rcvbuf` is now `rcvbuf` (as a socket option of the running kernel set it);
-    /// `udp_lib_setsockopt()` sets `forward_threshold = sk_rcvbuf >> 2`.
+    /// `sk_rcvbuf` is now `rcvbuf` (as a socket option of the running kernel set it, see
+    /// [`Limits::rcvbuf`]); the reader part's threshold follows it
+    /// ([`Reader::set_rcvbuf_to`]).
     pub fn set_rcvbuf_to(&mut self, rcvbuf: u32) {
         self.rcvbuf = rcvbuf;
-        self.forward_threshold = rcvbuf >> 2;
     }
 
     /// A datagram dropped at the socket for another reason (IPsec policy, a bad checksum

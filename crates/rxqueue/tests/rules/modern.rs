@@ -3,7 +3,7 @@
 //! The 7.3 rules (`modern`).
 
 use super::common::{charged, no_condense, pool};
-use udprx_rxqueue::{Counter, DropCause, Outcome, Policy, Queue};
+use udprx_rxqueue::{Counter, DropCause, Outcome, Policy, Queue, Reader, Shared, Take};
 
 #[test]
 fn modern_rmem_plus_size_gt_rcvbuf() {
@@ -220,4 +220,91 @@ fn condensing_before_the_lock_is_the_same_as_inside() {
         16384,
         1000
     ));
+}
+
+/// A modern socket's two parts, with `sizes` queued on the shared queue.
+fn split(rcvbuf: u32, sizes: &[u32]) -> (Shared, Reader) {
+    let mut s = Shared::new(Policy::Modern, rcvbuf);
+    for &ts in sizes {
+        assert_eq!(s.enqueue_condensed(ts, ts), Outcome::Queued);
+    }
+    (s, Reader::new(rcvbuf))
+}
+
+#[test]
+fn reader_takes_the_deficit_at_its_threshold() {
+    // rcvbuf 40_000: forward_threshold 10_000.
+    let (mut s, mut r) = split(40_000, &[4_000, 5_999, 1, 3_000]);
+    // An empty reader queue takes nothing: the reader splices first (`__skb_recv_udp()`).
+    assert_eq!(r.take(4_000), None);
+    assert_eq!(s.splice(), 4);
+    r.splice(4);
+    assert_eq!((s.queued(), r.len(), s.info(&r).queued), (0, 4, 4));
+    // deficit 4_000, 9_999 < 10_000 with more on the reader queue: kept, still charged.
+    assert_eq!(r.take(4_000), Some(Take::Kept));
+    assert_eq!(r.take(5_999), Some(Take::Kept));
+    assert_eq!(
+        (s.info(&r).rmem_alloc, s.info(&r).forward_deficit),
+        (13_000, 9_999)
+    );
+    // deficit == threshold: uncharge all of it, although one is still queued.
+    assert_eq!(r.take(1), Some(Take::Uncharge(10_000)));
+    assert_eq!(r.forward_deficit(), 0);
+    assert_eq!(s.uncharge(10_000), 0);
+    assert_eq!(s.info(&r).rmem_alloc, 3_000);
+    // The reader queue empties below the threshold: uncharged too.
+    assert_eq!(r.take(3_000), Some(Take::Uncharge(3_000)));
+    assert_eq!(s.uncharge(3_000), 0);
+    assert_eq!((s.info(&r).rmem_alloc, s.info(&r).queued), (0, 0));
+}
+
+#[test]
+fn reader_uncharge_splices_what_arrived() {
+    // `udp_rmem_release()` ends with `skb_queue_splice_tail_init(sk_queue,
+    // &up->reader_queue)`: what arrived since the last splice moves with the uncharge.
+    let (mut s, mut r) = split(40_000, &[12_000]);
+    r.splice(s.splice());
+    for ts in [1_000, 2_000] {
+        assert_eq!(s.enqueue_condensed(ts, ts), Outcome::Queued);
+    }
+    assert_eq!((s.queued(), r.len(), s.info(&r).queued), (2, 1, 3));
+    assert_eq!(r.take(12_000), Some(Take::Uncharge(12_000)));
+    let n = s.uncharge(12_000);
+    r.splice(n);
+    assert_eq!((n, s.queued(), r.len()), (2, 0, 2));
+    assert_eq!(s.info(&r).rmem_alloc, 3_000);
+}
+
+#[test]
+fn reader_deficit_keeps_the_policy() {
+    // The deficit is charged: no policy change until it is uncharged.
+    let (mut s, mut r) = split(40_000, &[1_000, 1_000]);
+    r.splice(s.splice());
+    assert_eq!(r.take(1_000), Some(Take::Kept));
+    assert!(!s.set_policy(Policy::Classic));
+    assert_eq!(r.take(1_000), Some(Take::Uncharge(2_000)));
+    // Taken off the reader queue but not yet uncharged: still busy.
+    assert!(!s.set_policy(Policy::Classic));
+    assert_eq!(s.uncharge(2_000), 0);
+    assert!(s.set_policy(Policy::Classic));
+    // A classic socket has no reader queue: nothing to splice, its reader dequeues.
+    assert_eq!(s.enqueue_condensed(500, 500), Outcome::Queued);
+    assert_eq!(s.splice(), 0);
+    assert!(s.dequeue(500));
+    assert_eq!(s.info(&r).rmem_alloc, 0);
+}
+
+#[test]
+fn close_purges_both_queues_and_the_deficit() {
+    // `udp_destruct_common()`: splice, purge, `udp_rmem_release(sk, total, 0, true)`
+    // with the deficit added.
+    let (mut s, mut r) = split(40_000, &[1_000, 2_000]);
+    r.splice(s.splice());
+    assert_eq!(r.take(1_000), Some(Take::Kept));
+    assert_eq!(s.enqueue_condensed(3_000, 3_000), Outcome::Queued);
+    assert_eq!(s.info(&r).rmem_alloc, 6_000);
+    assert_eq!(s.close(&mut r), 2);
+    let i = s.info(&r);
+    assert_eq!((i.rmem_alloc, i.queued, i.forward_deficit), (0, 0, 0));
+    assert_eq!((r.len(), s.queued()), (0, 0));
 }
