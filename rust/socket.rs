@@ -40,11 +40,33 @@ use kernel::{
     uaccess::{UserPtr, UserSlice},
 };
 
+mod read;
 mod rx;
 
-use rx::{Dropped, RxQueue, SockMemory};
+use read::ReaderQueue;
+use rx::{RxQueue, SockMemory};
 
 /// One udprx socket.
+///
+/// # Locks
+///
+/// `reader` (7.3's `up->reader_queue.lock`) comes before `rx` (`sk_receive_queue.lock`):
+/// `rx` is taken inside `reader`, never the other way round. Both are taken with bottom
+/// halves disabled. Each field is written under one lock only:
+///
+/// - `reader`: the reader queue and the reader part of the accounting (its length,
+///   `forward_deficit`, `forward_threshold`) and `reader_nonempty`; written by `read()`
+///   (take a datagram, splice), the buffer's size (the threshold), close.
+/// - `rx`: the shared queue, the backlog, the shared part of the accounting
+///   (`sk_rmem_alloc`, `sk_forward_alloc`, `sk_rcvbuf`, the policy, the backlog's counts,
+///   `sk_drops`, the shared queue's length), `sleepers`, `nonempty`, `rcvbuf_hint`,
+///   `policy_hint`; written by arrivals, a modern `read()` when it splices or uncharges,
+///   a classic `read()`, drops, hold/release, the policy, the buffer's size, close.
+///
+/// A `modern` reader holds `reader` for every datagram and takes `rx` inside it only to
+/// splice the shared queue onto an empty reader queue or to uncharge the deficit; a
+/// `classic` reader takes `rx` alone (see `socket/read.rs`). `port` (a mutex) is never
+/// taken under either.
 ///
 /// # Invariants
 ///
@@ -57,8 +79,12 @@ pub(crate) struct Socket {
     state: Arc<NetState>,
     /// The kernel UDP socket that owns the port in the stock tables.
     sock: UdpSocket,
-    /// Receive queue, backlog and accounting, taken with bottom halves disabled as the
-    /// kernel takes `sk_receive_queue.lock`; skbs are freed only after it is dropped.
+    /// The reader queue (`modern`) and its accounting; skbs are freed only after it is
+    /// dropped.
+    #[pin]
+    reader: SpinLockBh<ReaderQueue>,
+    /// The shared receive queue, backlog and accounting, which arrivals take in softirq;
+    /// skbs are freed only after it is dropped.
     #[pin]
     rx: SpinLockBh<RxQueue>,
     /// Readers and pollers wait here; arrivals wake them (`sk_data_ready()`).
@@ -68,10 +94,11 @@ pub(crate) struct Socket {
     /// only when a reader sleeps there (as `sock_def_readable()` tests
     /// `skwq_has_sleeper()`).
     polled: Atomic<bool>,
-    /// Whether the receive queue holds a datagram, as last published under `rx`: a
-    /// non-blocking read tests it first, as `__skb_recv_udp()` tests
-    /// `skb_queue_empty_lockless()`.
+    /// Whether the shared queue holds a datagram, as last published under `rx`, and
+    /// whether the reader queue does, as last published under `reader`: a non-blocking
+    /// read tests both first, as `__skb_recv_udp()` tests `skb_queue_empty_lockless()`.
     nonempty: Atomic<bool>,
+    reader_nonempty: Atomic<bool>,
     /// `sk_rcvbuf` and the policy as last set under `rx`, read without the lock by an
     /// arrival deciding whether to condense the skb (as 7.3 reads `sk_rcvbuf`).
     rcvbuf_hint: Atomic<u32>,
@@ -126,9 +153,7 @@ impl Socket {
                 return Err(EADDRNOTAVAIL);
             }
             // What `SO_RCVBUF` set through a descriptor before.
-            let rcvbuf = this.sock.rcvbuf();
-            this.rx.lock().acct.set_rcvbuf_to(rcvbuf);
-            this.rcvbuf_hint.store(rcvbuf, Relaxed);
+            this.set_rcvbuf_to(this.sock.rcvbuf());
             Ok(p)
         });
         let bound = match inserted {
@@ -162,32 +187,8 @@ impl Socket {
         // The backing socket's own option decides (the LSM, cgroup setsockopt programs,
         // `SO_RCVBUFFORCE`'s capability, the clamp and doubling); the queue takes its
         // `sk_rcvbuf`, so the stock path's test on that socket and udprx's agree.
-        let rcvbuf = self.sock.set_rcvbuf(args.val, force)?;
-        let mut q = self.rx.lock();
-        q.acct.set_rcvbuf_to(rcvbuf);
-        self.rcvbuf_hint.store(rcvbuf, Relaxed);
+        self.set_rcvbuf_to(self.sock.set_rcvbuf(args.val, force)?);
         Ok(0)
-    }
-
-    fn info(&self) -> abi::Info {
-        let (i, policy) = {
-            let q = self.rx.lock();
-            (q.acct.info(), q.acct.policy())
-        };
-        abi::Info {
-            rcvbuf: i.rcvbuf,
-            rmem_alloc: i.rmem_alloc,
-            backlog_len: i.backlog_len,
-            backlog_count: i.backlog_count,
-            queued: i.queued,
-            policy: policy.to_raw(),
-            held: u32::from(i.owned),
-            forward_deficit: i.forward_deficit,
-            drops: i.drops,
-            forward_alloc: i.forward_alloc,
-            port: self.port.lock().map_or(0, u32::from),
-            reserved: 0,
-        }
     }
 }
 
@@ -210,15 +211,20 @@ impl DeviceFile for Socket {
                 net,
                 state,
                 sock,
+                reader <- new_spinlock_bh!(ReaderQueue {
+                    skbs: SkbQueue::new(),
+                    acct: rxqueue::Reader::new(rcvbuf),
+                }, "udprx_socket_reader"),
                 rx <- new_spinlock_bh!(RxQueue {
                     skbs: SkbQueue::new(),
                     backlog: SkbQueue::new(),
-                    acct: rxqueue::Queue::with_memory(Policy::Modern, rcvbuf, mem),
+                    acct: rxqueue::Shared::with_memory(Policy::Modern, rcvbuf, mem),
                     sleepers: 0,
                 }, "udprx_socket_rx"),
                 wait <- new_poll_condvar!("udprx_socket_wait"),
                 polled: Atomic::new(false),
                 nonempty: Atomic::new(false),
+                reader_nonempty: Atomic::new(false),
                 rcvbuf_hint: Atomic::new(rcvbuf),
                 policy_hint: Atomic::new(Policy::Modern.to_raw()),
                 port <- new_mutex!(None, "udprx_socket_port"),
@@ -261,7 +267,7 @@ impl DeviceFile for Socket {
     fn poll(this: ArcBorrow<'_, Self>, file: &File, table: PollTable<'_>) -> u32 {
         this.polled.store(true, Relaxed);
         table.register_wait(file, &this.wait);
-        if this.rx.lock().acct.readable() {
+        if this.readable() {
             POLL_READABLE
         } else {
             0
@@ -303,7 +309,7 @@ impl DeviceFile for Socket {
             }
             abi::UDPRX_HOLD => {
                 let mut q = this.rx.lock();
-                if q.acct.info().owned {
+                if q.acct.owned() {
                     return Err(EBUSY);
                 }
                 q.acct.lock();
@@ -358,20 +364,7 @@ impl DeviceFile for Socket {
         }
         // A socket that never bound to udprx was never taken over: it is the stock
         // path's, and whoever still holds a descriptor of it keeps it.
-        let (dropped, mut queued) = {
-            let mut q = this.rx.lock();
-            let dropped = if q.acct.info().owned {
-                Self::release_locked(state, &mut q).0
-            } else {
-                Dropped::default()
-            };
-            q.acct.close();
-            (dropped, q.skbs.take())
-        };
-        dropped.free(state);
-        while let Some(skb) = queued.pop_front() {
-            state.mib.drop_queued(skb, DropReason::SocketClose);
-        }
+        this.purge();
     }
 }
 

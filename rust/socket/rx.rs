@@ -18,8 +18,9 @@ use kernel::{
     sync::{aref::ARef, atomic::Relaxed},
 };
 
-/// The receive side, under the socket's queue lock: the receive queue, the backlog and
-/// their accounting.
+/// The producers' side, under `Socket::rx`: the shared receive queue (7.3's
+/// `sk_receive_queue`, all of 3.13's), the backlog and their accounting, which also
+/// charges what the reader queue holds (see [`rxqueue::Shared`]).
 ///
 /// # Invariants
 ///
@@ -28,7 +29,7 @@ use kernel::{
 pub(super) struct RxQueue {
     pub(super) skbs: SkbQueue,
     pub(super) backlog: SkbQueue,
-    pub(super) acct: rxqueue::Queue<SockMemory>,
+    pub(super) acct: rxqueue::Shared<SockMemory>,
     /// Readers blocked in `read()`, waiting on `Socket::wait`.
     pub(super) sleepers: u32,
 }
@@ -200,40 +201,6 @@ impl Socket {
         self.rx.lock().acct.count_drop();
     }
 
-    /// Publishes whether `q` holds a datagram (see `nonempty`), after a change to it.
-    /// Written only when it changes: a reader spinning on an empty socket polls it, and an
-    /// arrival to a socket that already held a datagram leaves its cache line alone.
-    pub(super) fn publish(&self, q: &RxQueue) {
-        let v = q.acct.readable();
-        if self.nonempty.load(Relaxed) != v {
-            self.nonempty.store(v, Relaxed);
-        }
-    }
-
-    /// Takes the oldest datagram off the queue, uncharging it; waits unless `nonblock`.
-    pub(super) fn dequeue(&self, nonblock: bool) -> Result<QueuedSkb> {
-        if nonblock && !self.nonempty.load(Relaxed) {
-            return Err(EAGAIN);
-        }
-        let mut q = self.rx.lock();
-        loop {
-            if let Some(skb) = q.skbs.pop_front() {
-                q.acct.dequeue(skb.truesize());
-                self.publish(&q);
-                return Ok(skb);
-            }
-            if nonblock {
-                return Err(EAGAIN);
-            }
-            q.sleepers += 1;
-            let interrupted = self.wait.wait_interruptible(&mut q);
-            q.sleepers -= 1;
-            if interrupted {
-                return Err(ERESTARTSYS);
-            }
-        }
-    }
-
     /// `release_sock()`: drains the backlog through the queueing rules, then lets go.
     /// Returns what was dropped and whether anything was queued.
     pub(super) fn release_locked(state: &NetState, q: &mut RxQueue) -> (Dropped, bool) {
@@ -261,7 +228,7 @@ impl Socket {
             // Classic arrivals are charged here, in process context, under the lock: bottom
             // halves are disabled, so the memory cgroup is charged without sleeping.
             let mut q = self.rx.lock();
-            if !q.acct.info().owned {
+            if !q.acct.owned() {
                 return Err(EINVAL);
             }
             let r = Self::release_locked(state, &mut q);

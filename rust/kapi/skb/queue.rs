@@ -166,6 +166,23 @@ impl SkbQueue {
         self.tail = ptr;
     }
 
+    /// Appends all of `other`, in its order (`skb_queue_splice_tail_init()`).
+    pub(crate) fn append(&mut self, other: SkbQueue) {
+        let other = ManuallyDrop::new(other);
+        if other.head.is_null() {
+            return;
+        }
+        if self.tail.is_null() {
+            self.head = other.head;
+        } else {
+            // SAFETY: `tail` is a valid skb owned by the queue (type invariants).
+            unsafe { skb_set_next(self.tail, other.head) };
+        }
+        // INVARIANT: `other`'s chain, whose skbs this queue now owns (`other` is not
+        // dropped), ends in its `tail` with `next` null.
+        self.tail = other.tail;
+    }
+
     /// Removes and returns the oldest skb.
     pub(crate) fn pop_front(&mut self) -> Option<QueuedSkb> {
         let ptr = NonNull::new(self.head)?;
