@@ -8,15 +8,19 @@
 #    chain): every packet sent is a stock NoPorts (and, with udprx, seen and accepted by its
 #    hook);
 #  - a stock socket, udprx modern and udprx classic, filled and read back, at saturation
-#    with a reader on the other CPU, from two pktgen threads at once, and from a userspace
-#    sender over lo: sent = read +
-#    InErrors on the socket's counters, InDatagrams = read (and for udprx, stolen = sent).
+#    with a reader on the other CPU, from pktgen threads on both CPUs (into one socket with
+#    room for all, into two sockets, one each, and into one full socket), and from a
+#    userspace sender over lo: sent = read + InErrors on the socket's counters,
+#    InDatagrams = read (and for udprx, stolen = sent); with two sockets also, per socket,
+#    sent = read + the socket's own drops.
+# The smoke run takes the runs on both CPUs on any clock; `make bench` only with
+# BENCH_CLOCK=wall.
 # Exclusive (tests/settings): it loads and unloads udprx and the twin itself.
 
 source "$(dirname "$0")/lib.sh"
 
 TWIN_KO=${TWIN_KO:-$UDPRX_TOP/bench/twin/udprx_twin.ko}
-CHECKS=16
+CHECKS=22
 tmp=$(mktemp -d)
 defer rm -rf "$tmp"
 

@@ -15,10 +15,11 @@ pub struct Args {
     /// well under 1 %; on `wall` use 15 or more).
     #[arg(long, default_value_t = 5)]
     pub(super) rounds: u32,
-    /// Packets per run (`pass`, `saturation`, `two-cpus`).
+    /// Packets per run (`pass`, `saturation`, `two-cpus` into a full socket).
     #[arg(long, default_value_t = 100_000)]
     pub(super) count: u64,
-    /// Datagrams queued, then read, per `enqueue`/`read` run (all must fit in memory).
+    /// Datagrams queued, then read, per `enqueue`/`read` run and per `two-cpus` run into
+    /// room for all (half from each CPU); all must fit in memory.
     #[arg(long, default_value_t = 30_000)]
     pub(super) fill: u64,
     /// pktgen's frame size (Ethernet header included, no FCS).
@@ -84,7 +85,8 @@ impl Clock {
                 "# clock: icount (qemu -icount shift=0): 1 ns of guest time = 1 instruction executed;\n",
                 "# the figures are instruction counts, not times: cache misses and the price of\n",
                 "# atomics and of masking interrupts on real hardware are not in them;\n",
-                "# saturation is not measured (the vCPUs run in turns): BENCH_CLOCK=wall measures it\n"
+                "# saturation and two-cpus are not measured (the vCPUs run in turns): BENCH_CLOCK=wall\n",
+                "# measures them\n"
             ),
             Clock::Wall => {
                 "# clock: wall; absolute figures are TCG-emulated time: compare only the ratios\n"

@@ -1,5 +1,5 @@
 //! The runs of the bench, one variant each (`pass`, `enqueue`/`read`, `saturation`,
-//! `loopback`, `two-cpus`), with their conservation checks.
+//! `loopback`; `two-cpus` in twocpus.rs), with their conservation checks.
 
 use super::{
     args::Args,
@@ -26,14 +26,14 @@ use std::{
 const PASS_PORT: u16 = 9;
 
 /// The forced receive buffer of a socket that must hold every datagram of a run.
-const ROOM_FOR_ALL: i32 = 64 << 20;
+pub(super) const ROOM_FOR_ALL: i32 = 64 << 20;
 
 /// The stock `Udp:` counters and udprx's groups (when loaded), as `GroupName` → value.
-fn counters() -> Result<BTreeMap<String, u64>> {
+pub(super) fn counters() -> Result<BTreeMap<String, u64>> {
     Ok(counters::by_name(counters::groups_if_loaded()?).collect())
 }
 
-fn delta(a: &BTreeMap<String, u64>, b: &BTreeMap<String, u64>, k: &str) -> u64 {
+pub(super) fn delta(a: &BTreeMap<String, u64>, b: &BTreeMap<String, u64>, k: &str) -> u64 {
     b.get(k).copied().unwrap_or(0) - a.get(k).copied().unwrap_or(0)
 }
 
@@ -49,11 +49,11 @@ pub(super) struct Bench<'a> {
 }
 
 impl Bench<'_> {
-    fn record(&mut self, metric: &str, v: f64) {
+    pub(super) fn record(&mut self, metric: &str, v: f64) {
         self.values.entry(metric.into()).or_default().push(v);
     }
 
-    fn check(&mut self, what: String, ok: bool, detail: Value) {
+    pub(super) fn check(&mut self, what: String, ok: bool, detail: Value) {
         if self.a.smoke || !ok {
             println!(
                 "conservation {} {what}: {detail}",
@@ -101,7 +101,7 @@ impl Bench<'_> {
     pub(super) fn pass(&mut self, variant: &str) -> Result<()> {
         self.setup(variant)?;
         let before = counters()?;
-        let r = pktgen(&[0], PASS_PORT, self.a.count, self.a.pkt_size, &self.mac)?[0];
+        let r = pktgen(&[(0, PASS_PORT)], self.a.count, self.a.pkt_size, &self.mac)?[0];
         let after = counters()?;
         self.record(&format!("pass/{variant}"), r.ns_per_packet());
         let noports = delta(&before, &after, "UdpNoPorts");
@@ -123,15 +123,29 @@ impl Bench<'_> {
     /// What a `side` run needs: its modules, its socket on `RX_PORT` (`rcvbuf` forced when
     /// given), and the counters before the run.
     fn socket(&mut self, side: Side, rcvbuf: Option<i32>) -> Result<(Rx, BTreeMap<String, u64>)> {
+        let (mut rxs, before) = self.sockets(side, &[RX_PORT], rcvbuf)?;
+        Ok((rxs.remove(0), before))
+    }
+
+    /// [`Self::socket`], one socket per port of `ports`.
+    pub(super) fn sockets(
+        &mut self,
+        side: Side,
+        ports: &[u16],
+        rcvbuf: Option<i32>,
+    ) -> Result<(Vec<Rx>, BTreeMap<String, u64>)> {
         self.setup(side.name())?;
-        let rx = Rx::open(side, rcvbuf)?;
-        Ok((rx, counters()?))
+        let rxs = ports
+            .iter()
+            .map(|&p| Rx::open(side, p, rcvbuf))
+            .collect::<Result<_>>()?;
+        Ok((rxs, counters()?))
     }
 
     /// `count` datagrams into a socket with room for all, then read back.
     pub(super) fn enqueue_read(&mut self, side: Side) -> Result<()> {
         let (rx, before) = self.socket(side, Some(ROOM_FOR_ALL))?;
-        let r = pktgen(&[0], RX_PORT, self.a.fill, self.a.pkt_size, &self.mac)?[0];
+        let r = pktgen(&[(0, RX_PORT)], self.a.fill, self.a.pkt_size, &self.mac)?[0];
         // The reader runs on CPU 0, where pktgen allocated every skb: a stock `recv()` on
         // another CPU hands the skb back to its allocating CPU to be freed there later
         // (`skb_attempt_defer_free()`), out of both figures, while udprx frees it in
@@ -176,7 +190,7 @@ impl Bench<'_> {
                 }
             })
         };
-        let r = pktgen(&[0], RX_PORT, self.a.count, self.a.pkt_size, &self.mac);
+        let r = pktgen(&[(0, RX_PORT)], self.a.count, self.a.pkt_size, &self.mac);
         stop.store(true, Ordering::Release);
         reader.join().map_err(|_| anyhow!("reader panicked"))??;
         let r = r?[0];
@@ -216,22 +230,6 @@ impl Bench<'_> {
         self.conserve("loopback", side, sent, read, &before)
     }
 
-    /// Two pktgen threads (CPU 0 and CPU 1) into one socket with its default buffer.
-    pub(super) fn two_cpus(&mut self, side: Side) -> Result<()> {
-        let (rx, before) = self.socket(side, None)?;
-        let rs = pktgen(
-            &[0, 1],
-            RX_PORT,
-            self.a.count / 2,
-            self.a.pkt_size,
-            &self.mac,
-        )?;
-        let read = rx.drain();
-        let sent = rs.iter().map(|r| r.sent).sum();
-        self.conserve("two-cpus", side, sent, read, &before)
-    }
-
-    /// sent = read + dropped, on the side's counters.
     /// `kind` run of `side` (counters `before` it): sent = read + dropped, on the side's
     /// counters as they are now.
     fn conserve(
@@ -241,6 +239,20 @@ impl Bench<'_> {
         sent: u64,
         read: u64,
         before: &BTreeMap<String, u64>,
+    ) -> Result<()> {
+        self.conserve_also(kind, side, sent, read, before, (true, json!({})))
+    }
+
+    /// [`Self::conserve`], which also holds only if `also.0` does, with `also.1`'s fields in
+    /// its detail.
+    pub(super) fn conserve_also(
+        &mut self,
+        kind: &str,
+        side: Side,
+        sent: u64,
+        read: u64,
+        before: &BTreeMap<String, u64>,
+        (also, more): (bool, Value),
     ) -> Result<()> {
         let after = &counters()?;
         let what = &format!("{kind}/{}", side.name());
@@ -252,13 +264,16 @@ impl Bench<'_> {
             d("RcvbufErrors"),
             d("MemErrors"),
         );
-        let mut ok = sent == read + inerr && indg == read && rcvbuf + mem <= inerr;
+        let mut ok = also && sent == read + inerr && indg == read && rcvbuf + mem <= inerr;
         let mut detail = json!({ "sent": sent, "read": read, "InDatagrams": indg,
             "InErrors": inerr, "RcvbufErrors": rcvbuf, "MemErrors": mem });
         if side != Side::Stock {
             let stolen = delta(before, after, "UdpRxHookStolen");
             ok &= stolen == sent;
             detail["UdpRxHookStolen"] = stolen.into();
+        }
+        if let (Some(d), Value::Object(m)) = (detail.as_object_mut(), more) {
+            d.extend(m);
         }
         self.check(format!("{what}: sent = read + InErrors"), ok, detail);
         Ok(())

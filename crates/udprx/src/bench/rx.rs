@@ -6,7 +6,7 @@ use anyhow::Result;
 use std::net::{Ipv4Addr, UdpSocket};
 use udprx_abi::{POLICY_CLASSIC, POLICY_MODERN};
 
-/// The port of the receiving socket.
+/// The port of the receiving socket (a second one, when a run has two, is the next).
 pub(super) const RX_PORT: u16 = 7000;
 
 pub(super) use crate::side::Side;
@@ -17,13 +17,13 @@ pub(super) enum Rx {
 }
 
 impl Rx {
-    /// A socket on `RX_PORT`; `rcvbuf` forced (SO_RCVBUFFORCE / RCVBUF_FORCE) when given.
-    pub(super) fn open(side: Side, rcvbuf: Option<i32>) -> Result<Self> {
+    /// A socket on `port`; `rcvbuf` forced (SO_RCVBUFFORCE / RCVBUF_FORCE) when given.
+    pub(super) fn open(side: Side, port: u16, rcvbuf: Option<i32>) -> Result<Self> {
         Ok(match side {
             Side::Stock => {
                 let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM, None)?;
                 s.set_nonblocking(true)?;
-                s.bind(&std::net::SocketAddr::from((Ipv4Addr::UNSPECIFIED, RX_PORT)).into())?;
+                s.bind(&std::net::SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)).into())?;
                 let s: UdpSocket = s.into();
                 if let Some(b) = rcvbuf {
                     crate::kernel::socket::set_stock_rcvbuf(&s, b, true)?;
@@ -40,7 +40,7 @@ impl Rx {
                 if let Some(b) = rcvbuf {
                     d.set_rcvbuf(b, true)?;
                 }
-                d.bind(RX_PORT)?;
+                d.bind(port)?;
                 Rx::Udprx(d)
             }
         })
@@ -51,6 +51,15 @@ impl Rx {
         match self {
             Rx::Stock(s) => s.recv(buf).is_ok(),
             Rx::Udprx(d) => d.read_nonblocking(buf),
+        }
+    }
+
+    /// The socket's own drop count (`sk_drops`): the `drops` column of `/proc/net/udp`
+    /// for stock, `UDPRX_INFO` for udprx.
+    pub(super) fn drops(&self) -> Result<u64> {
+        match self {
+            Rx::Stock(s) => crate::kernel::socket::proc_net_udp_drops(s.local_addr()?.port()),
+            Rx::Udprx(d) => Ok(d.info()?.drops),
         }
     }
 

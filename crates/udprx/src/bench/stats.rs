@@ -104,5 +104,59 @@ pub(super) fn ratios(values: &BTreeMap<String, Vec<f64>>) -> Vec<Ratio> {
             &|v| v(&format!("loopback/{p}")) / v("loopback/stock"),
         );
     }
+    for p in ["modern", "classic"] {
+        add(
+            &format!("two CPUs, one socket, delivered per second: {p} / stock"),
+            &|v| v(&format!("two-cpus-one-socket/{p}")) / v("two-cpus-one-socket/stock"),
+        );
+    }
+    // Scaling: what a second socket, so no lock and queue shared by the two CPUs, buys.
+    for p in ["stock", "modern", "classic"] {
+        add(&format!("two CPUs, two sockets / one socket: {p}"), &|v| {
+            v(&format!("two-cpus-two-sockets/{p}")) / v(&format!("two-cpus-one-socket/{p}"))
+        });
+    }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn two_cpu_ratios() {
+        let values: BTreeMap<String, Vec<f64>> = [
+            ("two-cpus-one-socket/stock", 100.0),
+            ("two-cpus-one-socket/modern", 110.0),
+            ("two-cpus-one-socket/classic", 90.0),
+            ("two-cpus-two-sockets/stock", 150.0),
+            ("two-cpus-two-sockets/modern", 220.0),
+            ("two-cpus-two-sockets/classic", 180.0),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), vec![v]))
+        .collect();
+        let got: Vec<(String, f64)> = ratios(&values)
+            .into_iter()
+            .map(|r| (r.name, r.per_round[0]))
+            .collect();
+        let want = [
+            (
+                "two CPUs, one socket, delivered per second: modern / stock",
+                1.1,
+            ),
+            (
+                "two CPUs, one socket, delivered per second: classic / stock",
+                0.9,
+            ),
+            ("two CPUs, two sockets / one socket: stock", 1.5),
+            ("two CPUs, two sockets / one socket: modern", 2.0),
+            ("two CPUs, two sockets / one socket: classic", 2.0),
+        ];
+        assert_eq!(got.len(), want.len(), "{got:?}");
+        for ((n, v), (wn, wv)) in got.iter().zip(want) {
+            assert_eq!(n, wn);
+            assert!((v - wv).abs() < 1e-9, "{n}: {v}");
+        }
+    }
 }

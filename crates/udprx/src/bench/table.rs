@@ -33,6 +33,17 @@ const GOALS: [(&str, f64, bool); 7] = [
     ("enqueue: classic / stock", 1.10, true),
 ];
 
+/// Whether a metric is a rate (datagrams delivered per second), not a time per packet.
+fn per_second(metric: &str) -> bool {
+    [
+        "saturation/",
+        "two-cpus-one-socket/",
+        "two-cpus-two-sockets/",
+    ]
+    .iter()
+    .any(|p| metric.starts_with(p))
+}
+
 pub(super) fn table(report: &Value, rs: &[Ratio]) -> String {
     let mut s = String::new();
     s += &format!(
@@ -48,7 +59,7 @@ pub(super) fn table(report: &Value, rs: &[Ratio]) -> String {
     s += clock.caveat();
     s += &super::calls::table(&report["calls"]);
     s += &format!(
-        "{:<58} {:>8} {:>8} {:>8}  {}\n",
+        "{:<60} {:>8} {:>8} {:>8}  {}\n",
         "ratio", "median", "min", "max", "goal"
     );
     for r in rs {
@@ -67,7 +78,7 @@ pub(super) fn table(report: &Value, rs: &[Ratio]) -> String {
             })
             .unwrap_or_default();
         s += &format!(
-            "{:<58} {:>8.3} {:>8.3} {:>8.3}  {}\n",
+            "{:<60} {:>8.3} {:>8.3} {:>8.3}  {}\n",
             r.name,
             j["median"].as_f64().unwrap_or(f64::NAN),
             j["min"].as_f64().unwrap_or(f64::NAN),
@@ -75,16 +86,16 @@ pub(super) fn table(report: &Value, rs: &[Ratio]) -> String {
             goal
         );
     }
-    s += &format!("{:<58} {:>12}\n", "metric (median)", "value");
+    s += &format!("{:<60} {:>12}\n", "metric (median)", "value");
     if let Some(v) = report["values"].as_object() {
         for (k, x) in v {
-            let unit = match (k.starts_with("saturation"), clock) {
+            let unit = match (per_second(k), clock) {
                 (true, _) => "datagrams/s",
                 (false, Clock::Icount) => "ns/packet (= instructions)",
                 (false, Clock::Wall) => "ns/packet",
             };
             s += &format!(
-                "{:<58} {:>12.0} {unit}\n",
+                "{:<60} {:>12.0} {unit}\n",
                 k,
                 x["median"].as_f64().unwrap_or(f64::NAN)
             );
