@@ -40,6 +40,9 @@ pub struct Args {
     /// Measure nothing: only list those calls (needs `--objdump`; runs anywhere).
     #[arg(long, requires = "objdump", conflicts_with_all = ["smoke", "report"])]
     pub(super) calls_only: bool,
+    /// Only these runs (comma-separated, or the flag repeated); all by default.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub(super) only: Vec<Run>,
     /// One round of a few packets; checks conservation only and exits 1 on a mismatch.
     #[arg(long)]
     pub(super) smoke: bool,
@@ -47,6 +50,29 @@ pub struct Args {
     /// picture again).
     #[arg(long, value_name = "BENCH_JSON", conflicts_with = "smoke")]
     pub(super) report: Option<PathBuf>,
+}
+
+impl Args {
+    /// Whether `run` is to be run (`--only`).
+    pub(super) fn runs(&self, run: Run) -> bool {
+        self.only.is_empty() || self.only.contains(&run)
+    }
+}
+
+/// The runs of the bench, as `--only` names them.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Run {
+    /// Traffic udprx lets through, against no module, the C twin, an empty nft chain.
+    Pass,
+    /// A socket with room for all, filled then read back (`enqueue` and `read`).
+    Enqueue,
+    /// A reader on CPU 1 against pktgen on CPU 0 (only on `--clock wall`).
+    Saturation,
+    /// pktgen on both CPUs, into one socket and into two (the figures only on `--clock
+    /// wall`), and into one full socket.
+    TwoCpus,
+    /// A userspace sender over `lo`.
+    Loopback,
 }
 
 /// What one nanosecond of the guest's clock is.

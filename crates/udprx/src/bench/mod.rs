@@ -47,7 +47,7 @@ mod table;
 mod twocpus;
 
 pub use args::Args;
-use args::Clock;
+use args::{Clock, Run};
 use plot::RatioBar;
 use runs::Bench;
 use rx::Side;
@@ -119,6 +119,7 @@ pub fn run(a: &Args) -> Result<()> {
             clock: a.clock,
             objdump: a.objdump.clone(),
             calls_only: false,
+            only: a.only.clone(),
             smoke: true,
             report: None,
         };
@@ -158,27 +159,37 @@ pub fn run(a: &Args) -> Result<()> {
     let started = Instant::now();
     for round in 0..a.rounds {
         eprintln!("bench: round {} of {}", round + 1, a.rounds);
-        for v in &pass {
-            b.pass(v)?;
+        if a.runs(Run::Pass) {
+            for v in &pass {
+                b.pass(v)?;
+            }
         }
-        for s in sides {
-            b.enqueue_read(s)?;
+        if a.runs(Run::Enqueue) {
+            for s in sides {
+                b.enqueue_read(s)?;
+            }
         }
-        if both_cpus {
+        if a.runs(Run::Saturation) && both_cpus {
             for s in sides {
                 b.saturation(s)?;
             }
-            for n in [Sockets::One, Sockets::Two] {
-                for s in sides {
-                    b.two_cpus(s, n)?;
+        }
+        if a.runs(Run::TwoCpus) {
+            if both_cpus {
+                for n in [Sockets::One, Sockets::Two] {
+                    for s in sides {
+                        b.two_cpus(s, n)?;
+                    }
                 }
             }
+            for s in sides {
+                b.two_cpus_full(s)?;
+            }
         }
-        for s in sides {
-            b.two_cpus_full(s)?;
-        }
-        for s in sides {
-            b.loopback(s)?;
+        if a.runs(Run::Loopback) {
+            for s in sides {
+                b.loopback(s)?;
+            }
         }
     }
     b.setup("none")?;
