@@ -28,8 +28,9 @@
 //!   whole receive path).
 //!
 //! What a nanosecond is depends on how qemu runs the guest (`--clock`, recorded in the
-//! report): with `-icount shift=0` (what `make bench` uses) one instruction executed, so
-//! the figures are deterministic instruction counts; otherwise host time through TCG.
+//! report, and with each figure, beside the kernel that measured it): with `-icount
+//! shift=0` (what `make bench` uses) one instruction executed, so the figures are
+//! deterministic instruction counts; otherwise host time through TCG.
 //!
 //! Every run ends with its conservation check: sent = read + dropped, on the socket's
 //! counters (`Udp:` for stock, `UdpRx:` for udprx) and pktgen's. `--smoke` runs one small
@@ -52,7 +53,7 @@ use plot::RatioBar;
 use runs::Bench;
 use rx::Side;
 use stats::{median, ratios, Ratio};
-use table::table;
+use table::{kernel_name, table};
 use twocpus::Sockets;
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -195,18 +196,47 @@ pub fn run(a: &Args) -> Result<()> {
     b.setup("none")?;
     let _ = host::run_cmd("ip", &["link", "del", host::DEV], None);
     let rs = ratios(&b.values);
-    let release = fs::read_to_string("/proc/sys/kernel/osrelease")?;
-    let report = json!({
-        "kernel": release.trim(),
+    let read = |f: &str| -> Result<String> {
+        Ok(fs::read_to_string(format!("/proc/sys/kernel/{f}"))?
+            .trim()
+            .to_string())
+    };
+    // The test kernel's debug set has lockdep, whose /proc/lockdep the bench kernel lacks.
+    let flavour = if Path::new("/proc/lockdep").exists() {
+        "debug"
+    } else {
+        "bench"
+    };
+    let mut report = json!({
+        "kernel": read("osrelease")?,
+        "kernel_flavour": flavour,
+        "kernel_version": read("version")?,
         "clock": a.clock.name(),
         "rounds": a.rounds, "count": a.count, "fill": a.fill, "pkt_size": a.pkt_size,
         "seconds": started.elapsed().as_secs_f64(),
-        "values": b.values.iter().map(|(k, v)| (k.clone(), json!({
-            "median": median(v), "per_round": v }))).collect::<serde_json::Map<_, _>>(),
-        "ratios": rs.iter().map(Ratio::json).collect::<Vec<_>>(),
         "conservation": b.checks,
         "calls": calls,
     });
+    // Each figure says what measured it.
+    let by = json!({ "clock": a.clock.name(), "kernel": kernel_name(&report) });
+    let with_by = |mut v: Value| {
+        if let (Some(m), Some(b)) = (v.as_object_mut(), by.as_object()) {
+            m.extend(b.clone());
+        }
+        v
+    };
+    report["values"] = b
+        .values
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                with_by(json!({ "median": median(v), "per_round": v })),
+            )
+        })
+        .collect::<serde_json::Map<_, _>>()
+        .into();
+    report["ratios"] = rs.iter().map(|r| with_by(r.json())).collect();
     let failed = b.checks.iter().filter(|c| c["ok"] != true).count();
     print!("{}", table(&report, &rs));
     if let Some(dir) = &a.out {

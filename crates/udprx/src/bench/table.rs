@@ -1,4 +1,5 @@
-//! The table the bench prints: each ratio against its goal, then each metric's median.
+//! The table the bench prints: each ratio against its goal, then each metric's median,
+//! each with the clock and the kernel that measured it.
 
 use super::{
     args::Clock,
@@ -33,6 +34,29 @@ const GOALS: [(&str, f64, bool); 7] = [
     ("enqueue: classic / stock", 1.10, true),
 ];
 
+/// The kernel a report ran on, as its figures name it: the release and, when recorded, the
+/// flavour (`bench`, or `debug`: the test kernel's debug set).
+pub(super) fn kernel_name(report: &Value) -> String {
+    let release = report["kernel"].as_str().unwrap_or("?");
+    match report["kernel_flavour"].as_str() {
+        Some(f) => format!("{release} {f}"),
+        None => release.into(),
+    }
+}
+
+/// The clock and kernel that measured `figure` (a value or a ratio of `report`); a report
+/// saved before figures recorded them has the run's.
+fn measured_by(report: &Value, figure: &Value) -> (String, String) {
+    (
+        figure["clock"]
+            .as_str()
+            .map_or_else(|| Clock::of(report).name(), str::to_string),
+        figure["kernel"]
+            .as_str()
+            .map_or_else(|| kernel_name(report), str::to_string),
+    )
+}
+
 /// Whether a metric is a rate (datagrams delivered per second), not a time per packet.
 fn per_second(metric: &str) -> bool {
     [
@@ -59,11 +83,20 @@ pub(super) fn table(report: &Value, rs: &[Ratio]) -> String {
     s += clock.caveat();
     s += &super::calls::table(&report["calls"]);
     s += &format!(
-        "{:<60} {:>8} {:>8} {:>8}  {}\n",
-        "ratio", "median", "min", "max", "goal"
+        "{:<60} {:>8} {:>8} {:>8}  {:<6} {:<12} {}\n",
+        "ratio", "median", "min", "max", "clock", "kernel", "goal"
     );
+    let saved = report["ratios"].as_array();
     for r in rs {
         let j = r.json();
+        // Ratios are computed again from the values: what measured one is the saved
+        // ratio's, when it was saved.
+        let (clock, kernel) = measured_by(
+            report,
+            saved
+                .and_then(|v| v.iter().find(|x| x["ratio"] == r.name.as_str()))
+                .unwrap_or(&Value::Null),
+        );
         let goal = GOALS
             .iter()
             .find(|g| g.0 == r.name)
@@ -78,28 +111,78 @@ pub(super) fn table(report: &Value, rs: &[Ratio]) -> String {
             })
             .unwrap_or_default();
         s += &format!(
-            "{:<60} {:>8.3} {:>8.3} {:>8.3}  {}\n",
+            "{:<60} {:>8.3} {:>8.3} {:>8.3}  {clock:<6} {kernel:<12} {goal}\n",
             r.name,
             j["median"].as_f64().unwrap_or(f64::NAN),
             j["min"].as_f64().unwrap_or(f64::NAN),
             j["max"].as_f64().unwrap_or(f64::NAN),
-            goal
         );
     }
-    s += &format!("{:<60} {:>12}\n", "metric (median)", "value");
+    s += &format!(
+        "{:<60} {:>12}  {:<6} {:<12} {}\n",
+        "metric (median)", "value", "clock", "kernel", "unit"
+    );
     if let Some(v) = report["values"].as_object() {
         for (k, x) in v {
-            let unit = match (per_second(k), clock) {
+            let (clock, kernel) = measured_by(report, x);
+            let unit = match (per_second(k), clock.as_str()) {
                 (true, _) => "datagrams/s",
-                (false, Clock::Icount) => "ns/packet (= instructions)",
-                (false, Clock::Wall) => "ns/packet",
+                (false, "icount") => "ns/packet (= instructions)",
+                (false, _) => "ns/packet",
             };
             s += &format!(
-                "{:<60} {:>12.0} {unit}\n",
+                "{:<60} {:>12.0}  {clock:<6} {kernel:<12} {unit}\n",
                 k,
                 x["median"].as_f64().unwrap_or(f64::NAN)
             );
         }
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn rows(t: &str, start: &str) -> Vec<String> {
+        t.lines()
+            .filter(|l| l.starts_with(start))
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .collect()
+    }
+
+    #[test]
+    fn each_figure_says_what_measured_it() {
+        // A report saved before figures recorded it: the run's clock and kernel.
+        let old = json!({ "kernel": "7.3.4", "clock": "icount",
+            "values": { "enqueue/stock": { "median": 2895.0, "per_round": [2895.0] } } });
+        let r = Ratio {
+            name: "enqueue: modern / stock".into(),
+            per_round: vec![0.9],
+        };
+        let t = table(&old, std::slice::from_ref(&r));
+        assert_eq!(
+            rows(&t, "enqueue"),
+            [
+                "enqueue: modern / stock 0.900 0.900 0.900 icount 7.3.4 <= 1.1 met",
+                "enqueue/stock 2895 icount 7.3.4 ns/packet (= instructions)"
+            ]
+        );
+        // A report that has them: each figure's own.
+        let new = json!({ "kernel": "7.3.4", "kernel_flavour": "bench", "clock": "icount",
+            "values": { "two-cpus-one-socket/stock": { "median": 5000.0, "per_round": [5000.0],
+                "clock": "wall", "kernel": "7.3.4 bench" } },
+            "ratios": [{ "ratio": "enqueue: modern / stock", "clock": "wall",
+                "kernel": "7.3.4 debug" }] });
+        let t = table(&new, &[r]);
+        assert_eq!(
+            rows(&t, "enqueue"),
+            ["enqueue: modern / stock 0.900 0.900 0.900 wall 7.3.4 debug <= 1.1 met"]
+        );
+        assert_eq!(
+            rows(&t, "two-cpus"),
+            ["two-cpus-one-socket/stock 5000 wall 7.3.4 bench datagrams/s"]
+        );
+    }
 }
