@@ -7,31 +7,73 @@ use super::{
 };
 use serde_json::Value;
 
-/// The goals of the bench, as (ratio name, bound, whether the ratio must stay below it).
-const GOALS: [(&str, f64, bool); 7] = [
-    ("pass: udprx / C twin", 1.05, true),
+/// The goals of the bench: (ratio name, the clock it is judged on, bound, whether the ratio
+/// must stay below it). On the instruction clock udprx must cost what C costs (the hook) and
+/// less than the stock path (which walks more: the socket lookup, the per-node producer
+/// queue); on the host clock, where atomics, masked interrupts and contended lines cost
+/// what TCG makes them cost, at least as much must be delivered.
+const GOALS: [(&str, &str, f64, bool); 11] = [
+    ("pass: udprx / C twin", "icount", 1.00, true),
     (
         "per delivered datagram (enqueue + read): modern / stock",
-        1.10,
+        "icount",
+        0.90,
         true,
     ),
     (
         "per delivered datagram (enqueue + read): classic / stock",
-        1.10,
+        "icount",
+        0.90,
+        true,
+    ),
+    (
+        "per delivered datagram (enqueue + read): modern / stock",
+        "wall",
+        1.00,
+        true,
+    ),
+    (
+        "per delivered datagram (enqueue + read): classic / stock",
+        "wall",
+        1.00,
         true,
     ),
     (
         "delivered per second at saturation: modern / stock",
+        "wall",
         0.9,
         false,
     ),
     (
         "delivered per second at saturation: classic / stock",
+        "wall",
         0.9,
         false,
     ),
-    ("enqueue: modern / stock", 1.10, true),
-    ("enqueue: classic / stock", 1.10, true),
+    (
+        "two CPUs, one socket, delivered per second: modern / stock",
+        "wall",
+        1.00,
+        false,
+    ),
+    (
+        "two CPUs, one socket, delivered per second: classic / stock",
+        "wall",
+        1.00,
+        false,
+    ),
+    (
+        "two CPUs, two sockets / one socket: modern",
+        "wall",
+        1.9,
+        false,
+    ),
+    (
+        "two CPUs, two sockets / one socket: classic",
+        "wall",
+        1.9,
+        false,
+    ),
 ];
 
 /// The kernel a report ran on, as its figures name it: the release and, when recorded, the
@@ -99,8 +141,8 @@ pub(super) fn table(report: &Value, rs: &[Ratio]) -> String {
         );
         let goal = GOALS
             .iter()
-            .find(|g| g.0 == r.name)
-            .map(|&(_, bound, below)| {
+            .find(|g| g.0 == r.name && g.1 == clock)
+            .map(|&(_, _, bound, below)| {
                 let m = median(&r.per_round);
                 let met = if below { m <= bound } else { m >= bound };
                 format!(
@@ -165,7 +207,7 @@ mod tests {
         assert_eq!(
             rows(&t, "enqueue"),
             [
-                "enqueue: modern / stock 0.900 0.900 0.900 icount 7.3.4 <= 1.1 met",
+                "enqueue: modern / stock 0.900 0.900 0.900 icount 7.3.4",
                 "enqueue/stock 2895 icount 7.3.4 ns/packet (= instructions)"
             ]
         );
@@ -178,11 +220,35 @@ mod tests {
         let t = table(&new, &[r]);
         assert_eq!(
             rows(&t, "enqueue"),
-            ["enqueue: modern / stock 0.900 0.900 0.900 wall 7.3.4 debug <= 1.1 met"]
+            ["enqueue: modern / stock 0.900 0.900 0.900 wall 7.3.4 debug"]
         );
         assert_eq!(
             rows(&t, "two-cpus"),
             ["two-cpus-one-socket/stock 5000 wall 7.3.4 bench datagrams/s"]
         );
+    }
+
+    #[test]
+    fn goals_are_judged_on_their_clock() {
+        let per = |v: f64| Ratio {
+            name: "per delivered datagram (enqueue + read): modern / stock".into(),
+            per_round: vec![v],
+        };
+        let on = |clock: &str, v: f64| {
+            let t = table(&json!({ "kernel": "7.3.4", "clock": clock }), &[per(v)]);
+            rows(&t, "per delivered").join("")
+        };
+        assert!(
+            on("icount", 0.95).ends_with("<= 0.9 MISSED"),
+            "{}",
+            on("icount", 0.95)
+        );
+        assert!(on("icount", 0.89).ends_with("<= 0.9 met"));
+        assert!(
+            on("wall", 0.95).ends_with("<= 1 met"),
+            "{}",
+            on("wall", 0.95)
+        );
+        assert!(on("wall", 1.01).ends_with("<= 1 MISSED"));
     }
 }
