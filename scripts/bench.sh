@@ -2,23 +2,26 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # `make bench`: the per-packet price of udprx's hook and receive path, as ratios measured in
-# one boot of the bench kernel (crates/udprx/src/bench/mod.rs says what is measured and how).
+# one boot of the bench kernel per clock (crates/udprx/src/bench/mod.rs says what is measured
+# and how).
 #
 #  1. builds the bench kernel on first use (scripts/build-kernel.sh bench: the test kernel's
-#     source and fragments without the debug set), next to the test kernel, which it does
-#     not touch;
+#     source and fragments without the debug set, with rustc's LLVM and
+#     CONFIG_RUST_INLINE_HELPERS), next to the test kernel, which it does not touch;
 #  2. builds udprx.ko and the C twin bench/twin/udprx_twin.ko for it, from a copy of the
 #     sources in out/bench/build (the objects in the work tree stay those of the test
-#     kernel);
-#  3. boots it and runs `udprx bench`, which prints the table and writes out/bench/bench.json
-#     and out/bench/bench.png.
+#     kernel), and lists the calls out of udprx.ko on the per-datagram path;
+#  3. boots it once per clock and runs `udprx bench`, which prints the table and writes
+#     out/bench/<clock>/bench.json and bench.png.
 #
-# BENCH_CLOCK=icount (the default) starts qemu with `-icount shift=0,sleep=off`: the guest's
-# clock then counts instructions (1 ns = 1 instruction), the same on every run and host.
-# BENCH_CLOCK=wall leaves qemu's clock on host time, which TCG makes noisy (per-round ratios
-# spread by +-30 % and more) and which weighs each instruction by what emulating it costs.
+# BENCH_CLOCK (default: "icount wall", both, in that order):
+# - icount starts qemu with `-icount shift=0,sleep=off`: the guest's clock then counts
+#   instructions (1 ns = 1 instruction), the same on every run and host; 5 rounds;
+# - wall leaves qemu's clock on host time, which TCG makes noisy (per-round ratios spread
+#   by +-30 % and more) and which weighs each instruction by what emulating it costs; the
+#   runs that need two vCPUs at once (saturation, two CPUs) run only on it; 15 rounds.
 #
-# Extra arguments go to `udprx bench` (e.g. --rounds 9 --count 100000).
+# Extra arguments go to `udprx bench` (e.g. --rounds 9 --only pass).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/scripts/versions"
@@ -26,12 +29,13 @@ cache=${UDPRX_CACHE:-/var/cache/udprx}
 # The bench kernel and its modules are built with rustc's LLVM (scripts/versions).
 export PATH="$BENCH_LLVM_BIN:$HOME/.cargo/bin:$PATH" RUSTUP_TOOLCHAIN="$RUST_TOOLCHAIN"
 export LIBCLANG_PATH="$BENCH_LLVM_BIN/../lib"
-clock=${BENCH_CLOCK:-icount}
-case $clock in
-icount) export UDPRX_QEMU_OPTS="-icount shift=0,sleep=off" ;;
-wall) ;;
-*) echo "bench: BENCH_CLOCK must be icount or wall, not '$clock'" >&2; exit 2 ;;
-esac
+clocks=${BENCH_CLOCK:-icount wall}
+for clock in $clocks; do
+	case $clock in
+	icount | wall) ;;
+	*) echo "bench: BENCH_CLOCK lists icount and/or wall, not '$clock'" >&2; exit 2 ;;
+	esac
+done
 
 "$top/scripts/build-kernel.sh" bench
 kb=$cache/kernel-bench
@@ -48,6 +52,17 @@ make -s -C "$kb" M="$build/twin" LLVM=1 modules
 # The calls out of the module on the per-datagram path, from its object code.
 "$top/target/release/udprx" bench --module "$build/udprx/udprx.ko" --objdump "$BENCH_LLVM_BIN/llvm-objdump" \
 	--calls-only
-KDIR=$kb "$top/scripts/vm.sh" --timeout "${UDPRX_BENCH_TIMEOUT:-5400}" --rwdir "$out" -- \
-	udprx bench --module "$build/udprx/udprx.ko" --twin "$build/twin/udprx_twin.ko" \
-	--objdump "$BENCH_LLVM_BIN/llvm-objdump" --out "$out" --clock "$clock" "$@"
+for clock in $clocks; do
+	qemu_opts="" rounds=()
+	case $clock in
+	icount) qemu_opts="-icount shift=0,sleep=off" ;;
+	wall) case " $* " in *" --rounds "*) ;; *) rounds=(--rounds 15) ;; esac ;;
+	esac
+	mkdir -p "$out/$clock"
+	echo "bench: clock $clock, bench kernel"
+	UDPRX_QEMU_OPTS=$qemu_opts KDIR=$kb "$top/scripts/vm.sh" --timeout "${UDPRX_BENCH_TIMEOUT:-5400}" \
+		--rwdir "$out/$clock" -- \
+		udprx bench --module "$build/udprx/udprx.ko" --twin "$build/twin/udprx_twin.ko" \
+		--objdump "$BENCH_LLVM_BIN/llvm-objdump" --out "$out/$clock" --clock "$clock" \
+		${rounds[@]+"${rounds[@]}"} "$@"
+done
