@@ -15,11 +15,10 @@ pub struct Args {
     /// well under 1 %; on `wall` use 15 or more).
     #[arg(long, default_value_t = 5)]
     pub(super) rounds: u32,
-    /// Packets per run (`pass`, `saturation`, `two-cpus` into a full socket).
+    /// Packets per run (`pass`, `saturation`, every `two-cpus` run).
     #[arg(long, default_value_t = 100_000)]
     pub(super) count: u64,
-    /// Datagrams queued, then read, per `enqueue`/`read` run and per `two-cpus` run into
-    /// room for all (half from each CPU); all must fit in memory.
+    /// Datagrams queued, then read, per `enqueue`/`read` run (all must fit in memory).
     #[arg(long, default_value_t = 30_000)]
     pub(super) fill: u64,
     /// pktgen's frame size (Ethernet header included, no FCS).

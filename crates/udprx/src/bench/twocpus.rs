@@ -29,8 +29,9 @@ impl Sockets {
 }
 
 impl Bench<'_> {
-    /// pktgen on CPU 0 and CPU 1, `fill / 2` datagrams each, into `sockets` with room for
-    /// all, then every datagram read back: datagrams delivered (queued, read back, and
+    /// pktgen on CPU 0 and CPU 1, `count / 2` datagrams each (a span of a few tenths of a
+    /// second: `fill`'s would be too short for the host clock's noise), into `sockets` with
+    /// room for all, then every datagram read back: datagrams delivered (queued, read back, and
     /// conserved) per second of the run's wall time, from the first thread's start to
     /// the later one's stop.
     ///
@@ -48,7 +49,7 @@ impl Bench<'_> {
         };
         let (rxs, before) = self.sockets(side, ports, Some(ROOM_FOR_ALL))?;
         let streams = [(0, ports[0]), (1, *ports.last().unwrap_or(&RX_PORT))];
-        let rs = pktgen(&streams, self.a.fill / 2, self.a.pkt_size, &self.mac)?;
+        let rs = pktgen(&streams, self.a.count / 2, self.a.pkt_size, &self.mac)?;
         let span = span_secs(&rs);
         let mut ok = true;
         let mut per_socket = Vec::new();
