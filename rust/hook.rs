@@ -14,7 +14,7 @@ use crate::{
         skb::Skb,
         IPPROTO_UDP,
     },
-    pernet::UdprxNet,
+    pernet::NetState,
     udp,
 };
 use kernel::sync::rcu;
@@ -23,13 +23,14 @@ use kernel::sync::rcu;
 pub(crate) struct LocalIn;
 
 impl Hook for LocalIn {
-    fn hook(net: &Net, mut skb: Skb) -> Verdict {
+    /// The netns's state, handed over as the hook's `priv` (the hook is registered in one
+    /// netns, by that netns's state).
+    type Data = NetState;
+
+    fn hook(state: &NetState, net: &Net, mut skb: Skb) -> Verdict {
         if skb.ip_protocol() != IPPROTO_UDP {
             return Verdict::Accept(skb);
         }
-        let Some(state) = net.data::<UdprxNet>() else {
-            return Verdict::Accept(skb);
-        };
         state.mib.hook.inc(HookMib::Seen);
         // Unicast, broadcast and multicast alike (a udprx port has one socket, udprx's);
         // anything whose destination port cannot be read goes on to the stock path, which

@@ -71,10 +71,12 @@ impl PernetData for UdprxNet {
             }),
             GFP_KERNEL,
         );
+        // The hook holds its own reference: it reads the state through its `priv`.
+        let for_hook = shared.clone();
         try_pin_init!(Self {
             shared: shared?,
             proc: ProcNetEntry::new(net, c"udprx")?,
-            hook <- HookRegistration::local_in(net, crate::hook_priority()),
+            hook <- HookRegistration::local_in(net, crate::hook_priority(), for_hook?),
         })
     }
 

@@ -5,7 +5,7 @@
  *
  * Per network namespace it registers the same hook at the same priority (NF_IP_PRI_LAST)
  * and does the same work per packet as rust/hook.rs: the IP protocol test, the netns's
- * state (net_generic()), a per-CPU "seen" counter, the UDP destination port, a binary
+ * state (the hook's priv), a per-CPU "seen" counter, the UDP destination port, a binary
  * search of an RCU-published sorted port table, and a per-CPU "accepted" counter. Its
  * table is empty: it owns no port and steals nothing.
  */
@@ -55,15 +55,14 @@ static bool twin_owns(const struct twin_ports *p, u16 port)
 static unsigned int twin_hook(void *priv, struct sk_buff *skb,
 			      const struct nf_hook_state *state)
 {
+	struct twin_net *tn = priv;
 	const struct twin_ports *ports;
 	const struct udphdr *uh;
-	struct twin_net *tn;
 	struct udphdr buf;
 	bool owned = false;
 
 	if (ip_hdr(skb)->protocol != IPPROTO_UDP)
 		return NF_ACCEPT;
-	tn = net_generic(dev_net(skb->dev), twin_net_id);
 	this_cpu_inc(tn->mib[TWIN_SEEN]);
 	rcu_read_lock();
 	uh = skb_header_pointer(skb, ip_hdrlen(skb), sizeof(buf), &buf);
@@ -92,6 +91,7 @@ static int __net_init twin_net_init(struct net *net)
 	RCU_INIT_POINTER(tn->ports, empty);
 	tn->ops = (struct nf_hook_ops){
 		.hook = twin_hook,
+		.priv = tn,
 		.pf = NFPROTO_IPV4,
 		.hooknum = NF_INET_LOCAL_IN,
 		.priority = NF_IP_PRI_LAST,

@@ -9,7 +9,10 @@ use core::{marker::PhantomData, ptr::NonNull};
 use kernel::{
     error::to_result,
     prelude::*,
-    sync::atomic::{Atomic, Full},
+    sync::{
+        atomic::{Atomic, Full},
+        Arc,
+    },
     types::Opaque,
 };
 
@@ -26,12 +29,16 @@ pub(crate) enum Verdict {
 
 /// A netfilter hook function.
 pub(crate) trait Hook {
+    /// What the hook reads: netfilter hands it over as the hook's `priv`, so the hook
+    /// finds its state without looking it up in the netns (`net_generic()`).
+    type Data: Send + Sync;
+
     /// Called for each skb at the hook, under `rcu_read_lock()`: in softirq, or in the
     /// process context of an NFQUEUE verdict, which resumes the hooks after the queueing
     /// one (`nf_reinject()` → `nf_iterate()`) with bottom halves enabled. A hook that
     /// delivers the skb disables them first ([`BhDisabled`]), as the stock path reaches
     /// `udp_rcv()` only with them disabled.
-    fn hook(net: &Net, skb: Skb) -> Verdict;
+    fn hook(data: &Self::Data, net: &Net, skb: Skb) -> Verdict;
 }
 
 /// Bottom halves disabled for its life: disabled by `new` when they were enabled.
@@ -76,13 +83,16 @@ impl Drop for BhDisabled {
 ///
 /// `ops` is registered with `nf_register_net_hook(net, ...)` from construction until
 /// [`HookRegistration::unregister`] or drop, whichever comes first; `unregistered` says
-/// which; `net` outlives the object.
+/// which; `net` outlives the object. `ops.priv` is `Arc::as_ptr(&data)`: the reference in
+/// `data` is dropped only after the drop's grace period, or after the one the netns core
+/// waits between `pre_exit` and `exit`, so no hook still running can see it go.
 #[pin_data(PinnedDrop)]
 pub(crate) struct HookRegistration<H: Hook> {
     #[pin]
     ops: Opaque<bindings::nf_hook_ops>,
     net: NonNull<bindings::net>,
     unregistered: Atomic<bool>,
+    data: Arc<H::Data>,
     _h: PhantomData<H>,
 }
 
@@ -92,15 +102,21 @@ unsafe impl<H: Hook> Send for HookRegistration<H> {}
 unsafe impl<H: Hook> Sync for HookRegistration<H> {}
 
 impl<H: Hook> HookRegistration<H> {
-    /// Registers `H` at `NF_INET_LOCAL_IN` in `net` with `priority`.
-    pub(crate) fn local_in(net: &Net, priority: i32) -> impl PinInit<Self, Error> {
+    /// Registers `H` at `NF_INET_LOCAL_IN` in `net` with `priority`, handing it `data`.
+    pub(crate) fn local_in(
+        net: &Net,
+        priority: i32,
+        data: Arc<H::Data>,
+    ) -> impl PinInit<Self, Error> {
         let raw = net.as_ptr();
+        let priv_ = Arc::as_ptr(&data).cast_mut().cast::<kernel::ffi::c_void>();
         try_pin_init!(Self {
             ops <- Opaque::try_ffi_init(move |slot: *mut bindings::nf_hook_ops| {
                 // SAFETY: The initializer may write to `slot`.
                 unsafe {
                     slot.write(bindings::nf_hook_ops {
                         hook: Some(hook_callback::<H>),
+                        priv_,
                         pf: bindings::NFPROTO_IPV4 as u8,
                         hooknum: bindings::NF_INET_LOCAL_IN,
                         priority,
@@ -114,6 +130,7 @@ impl<H: Hook> HookRegistration<H> {
             // SAFETY: `raw` came from a `&Net`, so it is non-null.
             net: unsafe { NonNull::new_unchecked(raw) },
             unregistered: Atomic::new(false),
+            data,
             _h: PhantomData,
         })
     }
@@ -149,18 +166,23 @@ impl<H: Hook> PinnedDrop for HookRegistration<H> {
 ///
 /// # Safety
 ///
-/// Called by netfilter only, with a valid skb it hands over and a valid hook state.
+/// Called by netfilter only, with the `priv` of a [`HookRegistration<H>`], a valid skb it
+/// hands over and a valid hook state.
 unsafe extern "C" fn hook_callback<H: Hook>(
-    _priv: *mut kernel::ffi::c_void,
+    priv_: *mut kernel::ffi::c_void,
     skb: *mut bindings::sk_buff,
     state: *const bindings::nf_hook_state,
 ) -> kernel::ffi::c_uint {
+    // SAFETY: `priv_` is the registration's `Arc<H::Data>`, alive until a grace period
+    // after the hook is unregistered (`HookRegistration` invariants); netfilter calls hooks
+    // under `rcu_read_lock()`.
+    let data = unsafe { &*priv_.cast_const().cast::<H::Data>() };
     // SAFETY: Netfilter passes a valid state whose `net` is alive for the call.
     let net = unsafe { Net::from_raw((*state).net) };
     // SAFETY: At an IPv4 LOCAL_IN hook the skb is valid, its network header is set and it
     // has a device; the hook owns it until it returns a verdict.
     let skb = unsafe { Skb::from_raw(skb) };
-    match H::hook(net, skb) {
+    match H::hook(data, net, skb) {
         Verdict::Accept(skb) => {
             // Netfilter keeps the skb: hand the reference back.
             let _ = skb.into_raw();
