@@ -27,6 +27,9 @@ impl Hook for LocalIn {
     /// netns, by that netns's state).
     type Data = NetState;
 
+    // Inlined into the callback netfilter calls, as a C hook is that callback: otherwise
+    // every packet pays a call and a table lookup of the verdict on top.
+    #[inline(always)]
     fn hook(state: &NetState, net: &Net, mut skb: Skb) -> Verdict {
         if skb.ip_protocol() != IPPROTO_UDP {
             return Verdict::Accept(skb);
