@@ -45,6 +45,11 @@ pub struct Args {
     /// One round of a few packets; checks conservation only and exits 1 on a mismatch.
     #[arg(long)]
     pub(super) smoke: bool,
+    /// On the debug test kernel: where a read's time goes, udprx against stock, with the
+    /// debug options that have a runtime switch switched off one by one and a `perf`
+    /// profile by option (`debugread.rs`); writes debug-read.json.
+    #[arg(long, conflicts_with_all = ["calls_only", "report"])]
+    pub(super) debug_read: bool,
     /// Measure nothing: print the table of a saved bench.json (and with --out, draw its
     /// picture again).
     #[arg(long, value_name = "BENCH_JSON", conflicts_with = "smoke")]

@@ -38,6 +38,7 @@
 
 mod args;
 mod calls;
+mod debugread;
 mod host;
 mod pktgen;
 mod plot;
@@ -65,6 +66,10 @@ fn report(path: &Path, out: Option<&Path>) -> Result<()> {
     let report: Value = serde_json::from_str(
         &fs::read_to_string(path).with_context(|| format!("read {}", path.display()))?,
     )?;
+    if report.get("phases").is_some() {
+        print!("{}", debugread::report(&report));
+        return Ok(());
+    }
     // The ratios are computed again from the per-round values, so that a saved run shows
     // every ratio this version of the bench defines.
     let values: BTreeMap<String, Vec<f64>> = report["values"]
@@ -121,6 +126,7 @@ pub fn run(a: &Args) -> Result<()> {
             objdump: a.objdump.clone(),
             calls_only: false,
             only: a.only.clone(),
+            debug_read: a.debug_read,
             smoke: true,
             report: None,
         };
@@ -132,6 +138,9 @@ pub fn run(a: &Args) -> Result<()> {
         (Some(objdump), Some(ko)) => Some(calls::calls(objdump, ko)?),
         _ => None,
     };
+    if a.debug_read {
+        return debugread::run(a);
+    }
     if a.calls_only {
         print!("{}", calls::table(calls.as_ref().unwrap_or(&Value::Null)));
         return Ok(());
