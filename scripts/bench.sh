@@ -12,7 +12,12 @@
 #     sources in out/bench/build (the objects in the work tree stay those of the test
 #     kernel), and lists the calls out of udprx.ko on the per-datagram path;
 #  3. boots it once per clock and runs `udprx bench`, which prints the table and writes
-#     out/bench/<clock>/bench.json and bench.png.
+#     out/bench/<clock>/bench.json and bench.png;
+#  4. boots the test kernel (the debug set on; udprx.ko built for it from another copy, with
+#     the test kernel's LLVM) under the instruction clock and runs `udprx bench
+#     --debug-read`: a read's cost there, stock against udprx, with each debug option that
+#     can be switched off at run time on and off; out/bench/debug/debug-read.json.
+#     UDPRX_BENCH_DEBUG=0 leaves this boot out.
 #
 # BENCH_CLOCK (default: "icount wall", both, in that order):
 # - icount starts qemu with `-icount shift=0,sleep=off`: the guest's clock then counts
@@ -21,7 +26,9 @@
 #   by +-30 % and more) and which weighs each instruction by what emulating it costs; the
 #   runs that need two vCPUs at once (saturation, two CPUs) run only on it; 15 rounds.
 #
-# Extra arguments go to `udprx bench` (e.g. --rounds 9 --only pass).
+# Extra arguments go to the bench kernel's `udprx bench` (e.g. --rounds 9 --only pass), not
+# to the debug boot (DEBUG_ARGS, default `--fill 10000 --rounds 3`: under icount the rounds
+# agree).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/scripts/versions"
@@ -66,3 +73,24 @@ for clock in $clocks; do
 		--objdump "$BENCH_LLVM_BIN/llvm-objdump" --out "$out/$clock" --clock "$clock" \
 		${rounds[@]+"${rounds[@]}"} "$@"
 done
+
+[ "${UDPRX_BENCH_DEBUG:-1}" = 1 ] || exit 0
+# The test kernel, built with the LLVM of scripts/versions' LLVM_BIN, as `make modules`.
+kt=$cache/kernel
+if [ ! -f "$kt/Module.symvers" ]; then
+	echo "bench: no test kernel at $kt ('make setup' builds it): debug read left out" >&2
+	exit 0
+fi
+dbuild=$out/build-debug
+rm -rf "$dbuild"
+mkdir -p "$dbuild" "$out/debug"
+tar -C "$top" --exclude='*.o' --exclude='.*.cmd' --exclude='bindings_generated.rs' \
+	-c Kbuild rust crates/abi/src crates/rxqueue/src | tar -x -C "$dbuild"
+echo "bench: building udprx.ko for the test kernel $(readlink -f "$kt")"
+PATH="$LLVM_BIN:$PATH" LIBCLANG_PATH="$LLVM_BIN/../lib" make -s -C "$kt" M="$dbuild" LLVM=1 CLIPPY=0 modules
+echo "bench: clock icount, debug test kernel"
+# shellcheck disable=SC2086
+UDPRX_QEMU_OPTS="-icount shift=0,sleep=off" KDIR=$kt "$top/scripts/vm.sh" \
+	--timeout "${UDPRX_BENCH_TIMEOUT:-5400}" --rwdir "$out/debug" -- \
+	udprx bench --debug-read --module "$dbuild/udprx.ko" --out "$out/debug" --clock icount \
+	${DEBUG_ARGS:---fill 10000 --rounds 3}
