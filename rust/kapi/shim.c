@@ -324,11 +324,6 @@ __udprx_shim void udprx_sk_unhash(struct sock *sk)
 	sk->sk_prot->unhash(sk);
 }
 
-__udprx_shim void udprx_consume_skb(struct sk_buff *skb)
-{
-	consume_skb(skb);
-}
-
 __udprx_shim int udprx_sk_rmem_alloc_get(const struct sock *sk)
 {
 	return sk_rmem_alloc_get(sk);

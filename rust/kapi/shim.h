@@ -50,8 +50,6 @@ struct net *udprx_current_net(void);
 /* skb_rtable(skb)->rt_flags (inline): RTCF_BROADCAST, RTCF_MULTICAST, ...; 0 without a route. */
 unsigned int udprx_skb_rt_flags(const struct sk_buff *skb);
 
-/* consume_skb() (inline without CONFIG_TRACEPOINTS). */
-void udprx_consume_skb(struct sk_buff *skb);
 /* Inline skb operations of the receive path. */
 bool udprx_pskb_may_pull(struct sk_buff *skb, unsigned int len);
 int udprx_pskb_trim_rcsum(struct sk_buff *skb, unsigned int len);
