@@ -31,20 +31,24 @@ pub(super) struct Perf {
 }
 
 impl Perf {
-    pub(super) fn start(dir: &Path, name: &str) -> Result<Self> {
+    pub(super) fn start(name: &str) -> Result<Self> {
+        // The FIFOs in the guest's own /tmp, not in a directory shared with the host.
+        let tmp = std::env::temp_dir();
         let (ctl_path, ack_path) = (
-            dir.join(format!("{name}.ctl")),
-            dir.join(format!("{name}.ack")),
+            tmp.join(format!("udprx-perf-{name}.ctl")),
+            tmp.join(format!("udprx-perf-{name}.ack")),
         );
         for p in [&ctl_path, &ack_path] {
             let _ = fs::remove_file(p);
             nix::unistd::mkfifo(p, Mode::S_IRUSR | Mode::S_IWUSR)
                 .with_context(|| format!("mkfifo {}", p.display()))?;
         }
-        let data = dir.join(format!("{name}.perf.data"));
+        // perf's writes from its ring buffer fail on a 9p share (EFAULT): the data goes to
+        // /tmp too.
+        let data = tmp.join(format!("udprx-perf-{name}.data"));
         // Pinned to CPU 1, away from the reader it samples.
         let child = Command::new("taskset")
-            .args(["-c", "1", "perf", "record", "-q", "-e", "cpu-clock", "-c"])
+            .args(["-c", "1", "perf", "record", "-e", "cpu-clock", "-c"])
             .arg(PERIOD.to_string())
             .args(["-g", "-C", "0", "-D", "-1", "--control"])
             .arg(format!(

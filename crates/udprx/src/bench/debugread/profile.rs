@@ -29,7 +29,6 @@ use serde_json::{json, Value};
 use std::{
     collections::BTreeMap,
     fs,
-    path::Path,
     process::{Command, Stdio},
 };
 
@@ -103,11 +102,11 @@ fn option_of(sym: &str) -> Option<&'static str> {
 }
 
 /// One side: a full socket, drained on CPU 0 under `perf record`; the reader's samples.
-fn one(b: &mut Bench<'_>, side: Side, dir: &Path) -> Result<Value> {
+fn one(b: &mut Bench<'_>, side: Side) -> Result<Value> {
     b.setup(side.name())?;
     let rx = Rx::open(side, RX_PORT, Some(64 << 20))?;
     let sent = pktgen(&[(0, RX_PORT)], b.a.fill, b.a.pkt_size, &b.mac)?[0].sent;
-    let mut perf = Perf::start(dir, side.name())?;
+    let mut perf = Perf::start(side.name())?;
     perf.command("enable")?;
     let (tid, read, cpu) = std::thread::scope(|s| {
         s.spawn(|| -> Result<(i32, u64, u64)> {
@@ -141,6 +140,7 @@ fn one(b: &mut Bench<'_>, side: Side, dir: &Path) -> Result<Value> {
         .stderr(Stdio::null())
         .output()
         .context("run perf script")?;
+    let _ = fs::remove_file(&data);
     if !out.status.success() {
         bail!("perf script: {}", out.status);
     }
@@ -150,16 +150,14 @@ fn one(b: &mut Bench<'_>, side: Side, dir: &Path) -> Result<Value> {
 }
 
 /// Every side's profile, or why there is none.
-pub(super) fn all(b: &mut Bench<'_>, out: Option<&Path>) -> Result<Value> {
+pub(super) fn all(b: &mut Bench<'_>) -> Result<Value> {
     if run_cmd("perf", &["--version"], None).is_err() {
         return Ok(json!({ "error": "no perf in the guest" }));
     }
-    let dir = out.map_or_else(std::env::temp_dir, |d| d.join("debug-read-perf"));
-    fs::create_dir_all(&dir)?;
     let mut sides = serde_json::Map::new();
     for s in SIDES {
         eprintln!("debug-read: profile of {}", s.name());
-        match one(b, s, &dir) {
+        match one(b, s) {
             Ok(v) => sides.insert(s.name().into(), v),
             Err(e) => sides.insert(s.name().into(), json!({ "error": format!("{e:#}") })),
         };
