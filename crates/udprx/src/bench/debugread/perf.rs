@@ -87,11 +87,13 @@ impl Perf {
         let mut got = Vec::new();
         while !got.ends_with(b"ack\n") {
             let mut fds = [PollFd::new(self.ack.as_fd(), PollFlags::POLLIN)];
-            if poll(&mut fds, PollTimeout::from(60_000u16))? == 0 {
+            if poll(&mut fds, PollTimeout::from(30_000u16))? == 0 {
                 if let Some(st) = self.child.try_wait()? {
                     bail!("perf record exited ({st}) before acknowledging {cmd}");
                 }
-                continue;
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                bail!("perf record did not acknowledge {cmd} within 30 s: killed");
             }
             let mut buf = [0u8; 16];
             let n = self.ack.read(&mut buf)?;
@@ -105,7 +107,20 @@ impl Perf {
             Pid::from_raw(self.child.id() as i32),
             signal::Signal::SIGINT,
         )?;
-        let st = self.child.wait()?;
+        // perf writes out what it has and exits; one that does not within 2 minutes is
+        // killed.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        let st = loop {
+            if let Some(st) = self.child.try_wait()? {
+                break st;
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                bail!("perf record did not exit within 2 minutes of SIGINT: killed");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        };
         for p in &self.fifos {
             let _ = fs::remove_file(p);
         }

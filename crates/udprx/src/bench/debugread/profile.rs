@@ -135,8 +135,12 @@ fn one(b: &mut Bench<'_>, side: Side) -> Result<Value> {
     if read != sent {
         bail!("profile of {}: sent {sent}, read {read}", side.name());
     }
-    let out = Command::new("perf")
+    // Bounded: a perf script that has not finished in 5 minutes of the guest's time is
+    // killed and the side has no profile.
+    let out = Command::new("timeout")
         .args([
+            "300",
+            "perf",
             "script",
             "-F",
             "tid,ip,sym",
