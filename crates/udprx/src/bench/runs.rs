@@ -146,10 +146,10 @@ impl Bench<'_> {
     pub(super) fn enqueue_read(&mut self, side: Side) -> Result<()> {
         let (rx, before) = self.socket(side, Some(ROOM_FOR_ALL))?;
         let r = pktgen(&[(0, RX_PORT)], self.a.fill, self.a.pkt_size, &self.mac)?[0];
-        // The reader runs on CPU 0, where pktgen allocated every skb: a stock `recv()` on
-        // another CPU hands the skb back to its allocating CPU to be freed there later
-        // (`skb_attempt_defer_free()`), out of both figures, while udprx frees it in
-        // `read()`. On CPU 0 both free it in the read they are measured in.
+        // The reader runs on CPU 0, where pktgen allocated every skb: a read on another
+        // CPU hands the skb back to its allocating CPU to be freed there later (stock
+        // `skb_attempt_defer_free()`, udprx `napi_consume_skb()`), out of both figures.
+        // On CPU 0 both free it in the read they are measured in.
         let (read, cpu) = std::thread::scope(|s| {
             s.spawn(|| -> Result<(u64, u64)> {
                 pin_to_cpu(0)?;
