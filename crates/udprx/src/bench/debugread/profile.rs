@@ -282,6 +282,15 @@ pub(super) fn table(p: &Value, label: &str) -> String {
             p["error"].as_str().unwrap_or("not taken")
         );
     };
+    // No side profiled: say why rather than print a table of nothing.
+    if let Some(err) = sides
+        .values()
+        .map(|v| v["error"].as_str())
+        .collect::<Option<Vec<_>>>()
+        .and_then(|errs| errs.first().copied())
+    {
+        return format!("\n## profile: not taken on any side: {err}\n");
+    }
     let mut s = format!(
         "\n## profile of the drain, ns per read by debug option (perf cpu-clock, a sample per {} ns; {label})\n",
         p["period"]
