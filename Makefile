@@ -49,9 +49,12 @@ stress: setup
 	UDPRX_OUT=$(CURDIR)/out/stress UDPRX_STRESS=full UDPRX_TEST_TIMEOUT=5400 \
 		UDPRX_VM_TIMEOUT=6000 scripts/check.sh --vm-only stress
 
-# The bench (scripts/bench.sh): builds the bench kernel (no debug options) on first use,
-# next to the test kernel, and udprx.ko + the C twin for it; boots it once and prints the
-# ratios; out/bench/bench.json and bench.png. BENCH_ARGS go to `udprx bench`.
+# The bench (scripts/bench.sh): builds the bench kernel (no debug options; clang 22 and
+# CONFIG_RUST_INLINE_HELPERS) on first use, next to the test kernel, and udprx.ko + the C
+# twin for it; lists the calls out of udprx.ko on the per-datagram path; boots it once per
+# clock (BENCH_CLOCK, default 'icount wall') and prints the ratios, out/bench/<clock>/;
+# then a read's cost on the debug test kernel, out/bench/debug/. BENCH_ARGS go to
+# `udprx bench`.
 bench:
 	scripts/setup-host.sh --bench
 	$(MAKE) --no-print-directory cli
