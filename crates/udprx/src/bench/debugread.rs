@@ -31,12 +31,12 @@ use super::{
     host,
     pktgen::pktgen,
     runs::Bench,
-    rx::{pin_to_cpu, thread_cpu_ns, Rx, Side, RX_PORT},
+    rx::{Rx, Side, RX_PORT},
     stats::median,
 };
-use anyhow::{anyhow, bail, Result};
+use anyhow::{bail, Result};
 use serde_json::{json, Value};
-use std::{collections::BTreeMap, fs, path::Path, time::Instant};
+use std::{fs, path::Path, time::Instant};
 
 const PROVE_LOCKING: &str = "/sys/module/lockdep/parameters/prove_locking";
 const KMEMLEAK: &str = "/sys/kernel/debug/kmemleak";
@@ -60,16 +60,7 @@ fn read_on_cpu1(b: &mut Bench<'_>, side: Side) -> Result<()> {
     b.setup(side.name())?;
     let rx = Rx::open(side, RX_PORT, Some(64 << 20))?;
     let sent = pktgen(&[(0, RX_PORT)], b.a.fill, b.a.pkt_size, &b.mac)?[0].sent;
-    let (read, cpu) = std::thread::scope(|s| {
-        s.spawn(|| -> Result<(u64, u64)> {
-            pin_to_cpu(1)?;
-            let t0 = thread_cpu_ns();
-            let read = rx.drain();
-            Ok((read, thread_cpu_ns() - t0))
-        })
-        .join()
-        .map_err(|_| anyhow!("reader panicked"))?
-    })?;
+    let (read, cpu) = rx.drain_on(1)?;
     let ok = read == sent;
     b.checks.push(
         json!({ "what": format!("read-cpu1/{}: sent = read", side.name()),
@@ -132,18 +123,8 @@ fn write(path: &str, v: &str) -> Result<()> {
 }
 
 pub(super) fn run(a: &Args) -> Result<()> {
-    if !Path::new("/proc/net/pktgen/pgctrl").exists() {
-        bail!("no /proc/net/pktgen: the kernel needs CONFIG_NET_PKTGEN");
-    }
     let started = Instant::now();
-    let mac = host::setup_device()?;
-    let mut b = Bench {
-        a,
-        mac,
-        values: BTreeMap::new(),
-        checks: Vec::new(),
-        nft: false,
-    };
+    let mut b = Bench::new(a)?;
     let lockdep = Path::new(PROVE_LOCKING).exists();
     if lockdep {
         write(PROVE_LOCKING, "1")?;

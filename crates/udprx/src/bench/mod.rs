@@ -145,17 +145,7 @@ pub fn run(a: &Args) -> Result<()> {
         print!("{}", calls::table(calls.as_ref().unwrap_or(&Value::Null)));
         return Ok(());
     }
-    if !Path::new("/proc/net/pktgen/pgctrl").exists() {
-        bail!("no /proc/net/pktgen: the kernel needs CONFIG_NET_PKTGEN");
-    }
-    let mac = host::setup_device()?;
-    let mut b = Bench {
-        a,
-        mac,
-        values: BTreeMap::new(),
-        checks: Vec::new(),
-        nft: false,
-    };
+    let mut b = Bench::new(a)?;
     let mut pass = vec!["none", "udprx"];
     if a.twin.is_some() {
         pass.push("twin");

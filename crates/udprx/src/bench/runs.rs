@@ -3,7 +3,7 @@
 
 use super::{
     args::Args,
-    host::run_cmd,
+    host::{self, run_cmd},
     pktgen::pktgen,
     rx::{pin_to_cpu, thread_cpu_ns, Rx, Side, RX_PORT},
 };
@@ -11,7 +11,7 @@ use crate::kernel::{
     counters,
     module::{insmod, rmmod},
 };
-use anyhow::{anyhow, Result};
+use anyhow::{anyhow, bail, Result};
 use serde_json::{json, Value};
 use std::{
     collections::BTreeMap,
@@ -48,7 +48,21 @@ pub(super) struct Bench<'a> {
     pub(super) nft: bool,
 }
 
-impl Bench<'_> {
+impl<'a> Bench<'a> {
+    /// A bench of `a`'s runs, with pktgen's device set up.
+    pub(super) fn new(a: &'a Args) -> Result<Self> {
+        if !std::path::Path::new("/proc/net/pktgen/pgctrl").exists() {
+            bail!("no /proc/net/pktgen: the kernel needs CONFIG_NET_PKTGEN");
+        }
+        Ok(Self {
+            a,
+            mac: host::setup_device()?,
+            values: BTreeMap::new(),
+            checks: Vec::new(),
+            nft: false,
+        })
+    }
+
     pub(super) fn record(&mut self, metric: &str, v: f64) {
         self.values.entry(metric.into()).or_default().push(v);
     }
@@ -150,16 +164,7 @@ impl Bench<'_> {
         // CPU hands the skb back to its allocating CPU to be freed there later (stock
         // `skb_attempt_defer_free()`, udprx `napi_consume_skb()`), out of both figures.
         // On CPU 0 both free it in the read they are measured in.
-        let (read, cpu) = std::thread::scope(|s| {
-            s.spawn(|| -> Result<(u64, u64)> {
-                pin_to_cpu(0)?;
-                let t0 = thread_cpu_ns();
-                let read = rx.drain();
-                Ok((read, thread_cpu_ns() - t0))
-            })
-            .join()
-            .map_err(|_| anyhow!("reader panicked"))?
-        })?;
+        let (read, cpu) = rx.drain_on(0)?;
         self.record(&format!("enqueue/{}", side.name()), r.ns_per_packet());
         self.record(
             &format!("read/{}", side.name()),

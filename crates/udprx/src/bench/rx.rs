@@ -2,7 +2,7 @@
 //! reader runs on and the time it takes.
 
 use crate::kernel::dev::Device;
-use anyhow::Result;
+use anyhow::{anyhow, Result};
 use std::net::{Ipv4Addr, UdpSocket};
 use udprx_abi::{POLICY_CLASSIC, POLICY_MODERN};
 
@@ -71,6 +71,21 @@ impl Rx {
             n += 1;
         }
         n
+    }
+
+    /// [`Self::drain`] from a thread pinned to `cpu`: the number read and the thread's CPU
+    /// time for it, in nanoseconds.
+    pub(super) fn drain_on(&self, cpu: usize) -> Result<(u64, u64)> {
+        std::thread::scope(|s| {
+            s.spawn(|| -> Result<(u64, u64)> {
+                pin_to_cpu(cpu)?;
+                let t0 = thread_cpu_ns();
+                let read = self.drain();
+                Ok((read, thread_cpu_ns() - t0))
+            })
+            .join()
+            .map_err(|_| anyhow!("reader panicked"))?
+        })
     }
 }
 
