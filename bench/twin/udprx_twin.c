@@ -108,8 +108,13 @@ static void __net_exit twin_net_exit(struct net *net)
 {
 	struct twin_net *tn = net_generic(net, twin_net_id);
 
-	/* nf_unregister_net_hook() waits for the hook's readers (synchronize_net()). */
 	nf_unregister_net_hook(net, &tn->ops);
+	/*
+	 * nf_unregister_net_hook() frees the old hook entries by RCU but does not wait for a
+	 * hook still running on another CPU; wait before freeing what it reads (tn itself,
+	 * its priv, goes after exit).
+	 */
+	synchronize_net();
 	kfree(rcu_dereference_protected(tn->ports, true));
 	free_percpu(tn->mib);
 }
