@@ -287,7 +287,7 @@ __udprx_shim u16 udprx_sk_num(const struct sock *sk)
 	return READ_ONCE(inet_sk(sk)->inet_num);
 }
 
-__be32 udprx_sk_rcv_saddr(const struct sock *sk)
+__udprx_shim __be32 udprx_sk_rcv_saddr(const struct sock *sk)
 {
 	return READ_ONCE(sk->sk_rcv_saddr);
 }
