@@ -3,7 +3,7 @@
 use serde_json::Value;
 use std::path::PathBuf;
 
-#[derive(clap::Args)]
+#[derive(Clone, clap::Args)]
 pub struct Args {
     /// udprx.ko built for the running kernel (loaded and unloaded by the bench).
     #[arg(long, required_unless_present = "report")]

@@ -115,20 +115,10 @@ pub fn run(a: &Args) -> Result<()> {
     let smoke;
     let a = if a.smoke {
         smoke = Args {
-            module: a.module.clone(),
-            twin: a.twin.clone(),
             rounds: 1,
             count: a.count.min(2000),
             fill: a.fill.min(2000),
-            pkt_size: a.pkt_size,
-            out: a.out.clone(),
-            clock: a.clock,
-            objdump: a.objdump.clone(),
-            calls_only: false,
-            only: a.only.clone(),
-            debug_read: a.debug_read,
-            smoke: true,
-            report: None,
+            ..a.clone()
         };
         &smoke
     } else {
