@@ -146,7 +146,9 @@ impl<M: Memory> Queue<M> {
     /// return;` — the bytes stay charged; otherwise the whole deficit is uncharged, `amt =
     /// (size + sk_forward_alloc - partial) & ~(PAGE_SIZE - 1)` goes back to the protocol,
     /// the rest stays in `sk_forward_alloc`, and `sk_receive_queue` is spliced onto the
-    /// reader queue.
+    /// reader queue. Written out here in one piece, not from [`Reader::take`] and
+    /// [`Shared`]'s `splice`/`uncharge`: it is the oracle the property tests hold those
+    /// steps against (`tests/props/split.rs`), so it must not share their code.
     ///
     /// Returns `false` (and changes nothing) when nothing is queued.
     pub fn dequeue(&mut self, truesize: u32) -> bool {
