@@ -6,7 +6,7 @@
 
 use crate::{
     counters::ProtoMib,
-    kapi::{netns::Net, protocol::ProtoHandler, skb::Skb},
+    kapi::{bhlock::BhDisabled, netns::Net, protocol::ProtoHandler, skb::Skb},
     pernet::UdprxNet,
     udp,
 };
@@ -22,7 +22,9 @@ impl ProtoHandler for Handler {
         match net.data::<UdprxNet>() {
             Some(state) => {
                 state.mib.proto.inc(ProtoMib::InPackets);
-                udp::rcv(state, skb, None);
+                // In softirq (`ip_local_deliver_finish()`); `nf_reinject()` disables bottom
+                // halves around it too.
+                udp::rcv(state, skb, None, &BhDisabled::new());
             }
             None => drop(skb),
         }

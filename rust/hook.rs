@@ -9,7 +9,8 @@
 use crate::{
     counters::HookMib,
     kapi::{
-        netfilter::{BhDisabled, Hook, Verdict},
+        bhlock::BhDisabled,
+        netfilter::{Hook, Verdict},
         netns::Net,
         skb::Skb,
         IPPROTO_UDP,
@@ -59,8 +60,8 @@ impl Hook for LocalIn {
         // What `ip_local_deliver_finish()` would do before calling `udp_rcv()` (raw sockets
         // do not see stolen datagrams), and what `ip_protocol_deliver_rcu()` counts after.
         skb.pull_network_header();
-        let _bh = BhDisabled::new();
-        udp::rcv(state, skb, Some(sock));
+        let bh = BhDisabled::new();
+        udp::rcv(state, skb, Some(sock), &bh);
         net.count_ip_delivered();
         Verdict::Stolen
     }

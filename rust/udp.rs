@@ -7,7 +7,10 @@
 
 use crate::{
     counters::{DropReason, UdpMib},
-    kapi::skb::{IpSummed, Skb},
+    kapi::{
+        bhlock::BhDisabled,
+        skb::{IpSummed, Skb},
+    },
     pernet::NetState,
     socket::Socket,
 };
@@ -48,8 +51,9 @@ fn csum_init(skb: &mut Skb, proto: u8, check: u16) -> bool {
 
 /// Receives one UDP datagram (`skb->data` at the UDP header) for the udprx sockets of
 /// `state`'s netns: for `owner` when the caller already found the port's socket (the
-/// hook, under the RCU read lock), else for whichever socket has the port.
-pub(crate) fn rcv(state: &NetState, mut skb: Skb, owner: Option<&Socket>) {
+/// hook, under the RCU read lock), else for whichever socket has the port. Bottom halves
+/// are disabled (`bh`), as `udp_rcv()` runs.
+pub(crate) fn rcv(state: &NetState, mut skb: Skb, owner: Option<&Socket>, bh: &BhDisabled) {
     let proto = skb.ip_protocol();
     // A socket early demux attached (a multicast datagram's only socket) is let go: the
     // lookup below finds the socket, as `inet_steal_sock()` ... `sock_put()` does.
@@ -82,7 +86,7 @@ pub(crate) fn rcv(state: &NetState, mut skb: Skb, owner: Option<&Socket>) {
             // datagram goes the same way: `__udp4_lib_mcast_deliver()` gives it to every
             // matching socket, and the port's owner is the only one (its backing socket
             // keeps every stock socket off the port).
-            sock.rcv(state, skb);
+            sock.rcv(state, skb, bh);
             return;
         }
     }

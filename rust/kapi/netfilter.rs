@@ -36,42 +36,9 @@ pub(crate) trait Hook {
     /// Called for each skb at the hook, under `rcu_read_lock()`: in softirq, or in the
     /// process context of an NFQUEUE verdict, which resumes the hooks after the queueing
     /// one (`nf_reinject()` → `nf_iterate()`) with bottom halves enabled. A hook that
-    /// delivers the skb disables them first ([`BhDisabled`]), as the stock path reaches
+    /// delivers the skb disables them first ([`super::bhlock::BhDisabled`]), as the stock path reaches
     /// `udp_rcv()` only with them disabled.
     fn hook(data: &Self::Data, net: &Net, skb: Skb) -> Verdict;
-}
-
-/// Bottom halves disabled for its life: disabled by `new` when they were enabled.
-///
-/// # Invariants
-///
-/// When `.0` is true, `new` called `local_bh_disable()` on this CPU (which disabling
-/// bottom halves pins the task to) and `drop` undoes it.
-pub(crate) struct BhDisabled(bool);
-
-impl BhDisabled {
-    /// Disables bottom halves unless they are.
-    pub(crate) fn new() -> Self {
-        // SAFETY: `in_softirq()` reads the preempt count; `local_bh_disable()` may be
-        // called in task context and is undone in `drop`.
-        unsafe {
-            let enabled = !bindings::udprx_in_softirq();
-            if enabled {
-                bindings::udprx_local_bh_disable();
-            }
-            // INVARIANT: Disabled here when they were enabled.
-            Self(enabled)
-        }
-    }
-}
-
-impl Drop for BhDisabled {
-    fn drop(&mut self) {
-        if self.0 {
-            // SAFETY: Disabled in `new`, on this CPU.
-            unsafe { bindings::udprx_local_bh_enable() };
-        }
-    }
 }
 
 /// An IPv4 `NF_INET_LOCAL_IN` hook registered in one netns.

@@ -7,6 +7,7 @@ use super::Socket;
 use crate::{
     counters::{DropReason, UdpMib},
     kapi::{
+        bhlock::{BhDisabled, SpinLockBhExt},
         skb::{QueuedSkb, Skb, SkbQueue},
         sock::Sock,
     },
@@ -113,20 +114,21 @@ impl Dropped {
 impl Socket {
     /// A datagram for this socket that passed `udp_rcv()`'s checks (`skb->data` at the UDP
     /// header): `udp_queue_rcv_skb()`. A GRO packet the socket does not take as one is
-    /// split into its datagrams first. Called in softirq, under RCU, from the port table.
-    pub(crate) fn rcv(&self, state: &NetState, skb: Skb) {
+    /// split into its datagrams first. Called with bottom halves disabled (`bh`), under
+    /// RCU, from the port table.
+    pub(crate) fn rcv(&self, state: &NetState, skb: Skb, bh: &BhDisabled) {
         let sk = self.sock.sk();
         if sk.unexpected_gso(&skb) {
             for seg in sk.segment(skb) {
-                self.rcv_one(state, seg);
+                self.rcv_one(state, seg, bh);
             }
         } else {
-            self.rcv_one(state, skb);
+            self.rcv_one(state, skb, bh);
         }
     }
 
     /// `udp_queue_rcv_one_skb()`: the IPsec policy, the socket filter step, then the queue.
-    pub(super) fn rcv_one(&self, state: &NetState, mut skb: Skb) {
+    pub(super) fn rcv_one(&self, state: &NetState, mut skb: Skb, bh: &BhDisabled) {
         let sk = self.sock.sk();
         if !skb.xfrm_policy_allows() {
             return self.drop_in_error(state, skb, DropReason::XfrmPolicy);
@@ -141,7 +143,7 @@ impl Socket {
         if let Err(reason) = sk.filter(&mut skb) {
             return self.drop_in_error(state, skb, reason);
         }
-        self.enqueue(state, skb.into_queued());
+        self.enqueue(state, skb.into_queued(), bh);
     }
 
     /// `udp_queue_rcv_one_skb()`'s `drop:` label: `InErrors`, `sk_drops`, the reason.
@@ -152,8 +154,9 @@ impl Socket {
     }
 
     /// An arriving datagram past the socket filter: queued, backlogged or dropped as the
-    /// socket's policy says.
-    pub(super) fn enqueue(&self, state: &NetState, mut skb: QueuedSkb) {
+    /// socket's policy says. Bottom halves are disabled (`bh`): the queue's lock is taken
+    /// with `spin_lock()`, as `__udp_enqueue_schedule_skb()` takes it.
+    pub(super) fn enqueue(&self, state: &NetState, mut skb: QueuedSkb, bh: &BhDisabled) {
         let truesize = skb.truesize();
         // `skb_condense()` can free page fragments: it runs before the queue's lock is
         // taken, when the queue is past half full, as 7.3 decides it from an unlocked read
@@ -165,7 +168,7 @@ impl Socket {
             truesize,
         );
         let charged = if wants { skb.condense() } else { truesize };
-        let mut q = self.rx.lock();
+        let mut q = self.rx.in_bh(bh).lock();
         match q.acct.enqueue_condensed(truesize, charged) {
             Outcome::Queued => {
                 q.skbs.push_back(skb);
@@ -192,7 +195,7 @@ impl Socket {
     /// as an arrival past the socket filter (the stock path ran it).
     pub(super) fn absorb_strays(&self, state: &NetState) {
         while let Some(skb) = self.sock.recv_stray() {
-            self.enqueue(state, skb);
+            self.enqueue(state, skb, &BhDisabled::new());
         }
     }
 
