@@ -137,6 +137,11 @@ __udprx_shim bool udprx_skb_csum_unnecessary(const struct sk_buff *skb)
 	return skb_csum_unnecessary(skb);
 }
 
+__udprx_shim bool udprx_copy_to_iter_full(const void *addr, size_t bytes, struct iov_iter *i)
+{
+	return copy_to_iter_full(addr, bytes, i);
+}
+
 __udprx_shim bool udprx_udp_lib_checksum_complete(struct sk_buff *skb)
 {
 	return udp_lib_checksum_complete(skb);

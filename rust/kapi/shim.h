@@ -75,6 +75,8 @@ void udprx_icmp_send(struct sk_buff *skb, int type, int code);
 int udprx_skb_checksum_init_zero_check(struct sk_buff *skb, u8 proto, __sum16 check);
 void udprx_skb_checksum_complete_unset(struct sk_buff *skb);
 bool udprx_skb_csum_unnecessary(const struct sk_buff *skb);
+/* copy_to_iter_full() (inline): copy_linear_skb()'s copy of a linear skb's data. */
+bool udprx_copy_to_iter_full(const void *addr, size_t bytes, struct iov_iter *i);
 /* udp_lib_checksum_complete() (inline): true when the checksum is bad. */
 bool udprx_udp_lib_checksum_complete(struct sk_buff *skb);
 /* udp_csum_pull_header() (inline). */
