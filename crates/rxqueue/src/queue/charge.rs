@@ -17,15 +17,25 @@ impl<M: Memory> Shared<M> {
 
     /// 3.13 `sk_rmem_schedule()` and `sk_mem_charge()`: `size <= sk->sk_forward_alloc ||
     /// __sk_mem_schedule(sk, size, SK_MEM_RECV)`, then `sk_forward_alloc -= size`. `false`
-    /// (nothing changed) when protocol memory is refused.
+    /// (nothing changed) when protocol memory is refused. Inline, as 3.13's are: only
+    /// `__sk_mem_schedule()` is a call.
+    #[inline(always)]
     pub(super) fn charge_classic(&mut self, size: u32) -> bool {
-        if i64::from(size) > self.forward_alloc {
-            if !self.mem.schedule(size) {
-                return false;
-            }
-            self.forward_alloc += mem_pages(size) * i64::from(PAGE_SIZE);
+        if i64::from(size) > self.forward_alloc && !self.schedule_classic(size) {
+            return false;
         }
         self.forward_alloc -= i64::from(size);
+        true
+    }
+
+    /// `__sk_mem_schedule(sk, size, SK_MEM_RECV)` and the pages it adds to
+    /// `sk_forward_alloc`; `false` (nothing changed) when protocol memory is refused.
+    #[inline(never)]
+    fn schedule_classic(&mut self, size: u32) -> bool {
+        if !self.mem.schedule(size) {
+            return false;
+        }
+        self.forward_alloc += mem_pages(size) * i64::from(PAGE_SIZE);
         true
     }
 
