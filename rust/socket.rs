@@ -237,6 +237,8 @@ impl DeviceFile for Socket {
     /// bytes and the rest of that datagram is discarded. A bad checksum that could not be
     /// checked on arrival is found here (as in `udp_recvmsg()`): the datagram is counted
     /// (`InCsumErrors`, `InErrors`, socket drops), dropped, and the next one is tried.
+    /// Inlined into the file's `read_iter`, which calls nothing else.
+    #[inline(always)]
     fn read(this: ArcBorrow<'_, Self>, to: &mut IovIterDest<'_>, nonblock: bool) -> Result<usize> {
         loop {
             let mut skb = this.dequeue(nonblock)?;

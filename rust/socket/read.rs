@@ -70,24 +70,35 @@ impl Socket {
     /// The rest of `udp_rmem_release()` for a read that left `take`: with `q` (the shared
     /// lock already held, `udp_skb_dtor_locked()`) or taking the shared lock for it
     /// (`udp_skb_destructor()`).
+    #[inline(always)]
     fn took(&self, r: &mut ReaderQueue, q: Option<&mut RxQueue>, take: Option<Take>) {
         if let Some(Take::Uncharge(deficit)) = take {
-            let mut guard;
-            let q = match q {
-                Some(q) => q,
-                None => {
-                    guard = self.rx.lock();
-                    &mut *guard
-                }
-            };
-            let n = q.acct.uncharge(deficit);
-            self.splice(r, q, n);
+            self.uncharge(r, q, deficit);
         }
         self.publish_reader(r);
     }
 
+    /// `udp_rmem_release()`'s uncharge of `deficit` bytes, under the shared lock (`q`, or
+    /// taken here), and the splice that comes with it. Out of line: a read with little
+    /// to uncharge, most reads, does not do it.
+    #[inline(never)]
+    fn uncharge(&self, r: &mut ReaderQueue, q: Option<&mut RxQueue>, deficit: u32) {
+        let mut guard;
+        let q = match q {
+            Some(q) => q,
+            None => {
+                guard = self.rx.lock();
+                &mut *guard
+            }
+        };
+        let n = q.acct.uncharge(deficit);
+        self.splice(r, q, n);
+    }
+
     /// The oldest datagram of the reader queue, taken off it and uncharged as 7.3 says;
-    /// `q` if the caller holds the shared lock.
+    /// `q` if the caller holds the shared lock. Inline: a read's common case is this and
+    /// the reader lock.
+    #[inline(always)]
     fn take(&self, r: &mut ReaderQueue, q: Option<&mut RxQueue>) -> Option<QueuedSkb> {
         let skb = r.skbs.pop_front()?;
         let take = r.acct.take(skb.truesize());
@@ -104,6 +115,7 @@ impl Socket {
     }
 
     /// Takes the oldest datagram off the queues, uncharging it; waits unless `nonblock`.
+    #[inline(always)]
     pub(super) fn dequeue(&self, nonblock: bool) -> Result<QueuedSkb> {
         // Shared queue first: a splice publishes the reader queue's `true` before the
         // shared queue's `false`.
