@@ -13,7 +13,10 @@
 #     kernel), and lists the calls out of udprx.ko on the per-datagram path;
 #  3. boots it once per clock and runs `udprx bench`, which prints the table and writes
 #     out/bench/<clock>/bench.json and bench.png;
-#  4. boots the test kernel (the debug set on; udprx.ko built for it from another copy, with
+#  4. under the instruction clock, boots it once more with the tcgprof plugin and writes
+#     where each enqueue's and read's instructions go, function by function, stock against
+#     udprx (out/bench/profile/; UDPRX_BENCH_PROFILE=0 leaves this boot out);
+#  5. boots the test kernel (the debug set on; udprx.ko built for it from another copy, with
 #     the test kernel's LLVM) under the instruction clock and runs `udprx bench
 #     --debug-read`: a read's cost there, stock against udprx, with each debug option that
 #     can be switched off at run time on and off; out/bench/debug/debug-read.json.
@@ -73,6 +76,26 @@ for clock in $clocks; do
 		--objdump "$BENCH_LLVM_BIN/llvm-objdump" --out "$out/$clock" --clock "$clock" \
 		${rounds[@]+"${rounds[@]}"} "$@"
 done
+
+# Where the instructions go (crates/udprx/src/bench/profile.rs): one more boot under the
+# instruction clock, one round of the enqueue/read runs, with the tcgprof plugin
+# (crates/tcgprof) counting every translation block the guest runs and snapshotting the
+# counts at each sync(2), which the bench makes at the start of each enqueue and read and
+# after it; the report on the host attributes them to functions. UDPRX_BENCH_PROFILE=0
+# leaves it out.
+if [ "${UDPRX_BENCH_PROFILE:-1}" = 1 ] && [[ " $clocks " == *" icount "* ]]; then
+	cargo build -q --release --locked -p tcgprof
+	mark=$(awk '$3 == "__x64_sys_sync" { print $1 }' "$kb/System.map")
+	prof=$out/profile
+	rm -rf "$prof"
+	mkdir -p "$prof"
+	echo "bench: clock icount, bench kernel, profiled (tcgprof)"
+	UDPRX_QEMU_OPTS="-icount shift=0,sleep=off -plugin $top/target/release/libtcgprof.so,mark=$mark,out=$prof" \
+		KDIR=$kb "$top/scripts/vm.sh" --timeout "${UDPRX_BENCH_TIMEOUT:-5400}" --rwdir "$prof" -- \
+		udprx bench --module "$build/udprx/udprx.ko" --out "$prof" --clock icount \
+		--only enqueue --rounds 1 --profile-marks > "$prof/run.txt"
+	"$top/target/release/udprx" bench --profile-report "$prof"
+fi
 
 [ "${UDPRX_BENCH_DEBUG:-1}" = 1 ] || exit 0
 # The test kernel, built with the LLVM of scripts/versions' LLVM_BIN, as `make modules`.

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 #[derive(Clone, clap::Args)]
 pub struct Args {
     /// udprx.ko built for the running kernel (loaded and unloaded by the bench).
-    #[arg(long, required_unless_present = "report")]
+    #[arg(long, required_unless_present_any = ["report", "profile_report"])]
     pub(super) module: Option<PathBuf>,
     /// udprx_twin.ko, the C twin of the hook; without it that variant is left out.
     #[arg(long)]
@@ -50,6 +50,15 @@ pub struct Args {
     /// profile by option (`debugread.rs`); writes debug-read.json.
     #[arg(long, conflicts_with_all = ["calls_only", "report"])]
     pub(super) debug_read: bool,
+    /// Under the tcgprof plugin (scripts/bench.sh): `sync(2)` at the start of each enqueue
+    /// and read and after it, the guest's symbols and the marks saved to `--out`
+    /// (`profile.rs`).
+    #[arg(long, requires = "out", conflicts_with_all = ["smoke", "debug_read", "calls_only"])]
+    pub(super) profile_marks: bool,
+    /// Measure nothing: attribute a profiled run's snapshots in DIR to functions, print
+    /// the tables and write DIR/profile.json.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["smoke", "report", "profile_marks"])]
+    pub(super) profile_report: Option<PathBuf>,
     /// Measure nothing: print the table of a saved bench.json (and with --out, draw its
     /// picture again).
     #[arg(long, value_name = "BENCH_JSON", conflicts_with = "smoke")]

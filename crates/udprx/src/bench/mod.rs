@@ -42,6 +42,7 @@ mod debugread;
 mod host;
 mod pktgen;
 mod plot;
+mod profile;
 mod runs;
 mod rx;
 mod stats;
@@ -111,6 +112,9 @@ fn draw(dir: &Path, report: &Value, rs: &[Ratio]) -> Result<()> {
 pub fn run(a: &Args) -> Result<()> {
     if let Some(path) = &a.report {
         return report(path, a.out.as_deref());
+    }
+    if let Some(dir) = &a.profile_report {
+        return profile::report(dir);
     }
     let smoke;
     let a = if a.smoke {
@@ -183,6 +187,9 @@ pub fn run(a: &Args) -> Result<()> {
         }
     }
     b.setup("none")?;
+    if let Some(m) = &b.marks {
+        m.save(a.fill)?;
+    }
     let _ = host::run_cmd("ip", &["link", "del", host::DEV], None);
     let rs = ratios(&b.values);
     let read = |f: &str| -> Result<String> {

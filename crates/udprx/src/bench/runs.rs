@@ -5,6 +5,7 @@ use super::{
     args::Args,
     host::{self, run_cmd},
     pktgen::pktgen,
+    profile::Marks,
     rx::{pin_to_cpu, thread_cpu_ns, Rx, Side, RX_PORT},
 };
 use crate::kernel::{
@@ -46,6 +47,8 @@ pub(super) struct Bench<'a> {
     pub(super) checks: Vec<Value>,
     /// Whether the nftables table of the `nft` variant exists.
     pub(super) nft: bool,
+    /// The marks of a profiled run (`--profile-marks`).
+    pub(super) marks: Option<Marks>,
 }
 
 impl<'a> Bench<'a> {
@@ -60,6 +63,7 @@ impl<'a> Bench<'a> {
             values: BTreeMap::new(),
             checks: Vec::new(),
             nft: false,
+            marks: a.out.as_deref().filter(|_| a.profile_marks).map(Marks::new),
         })
     }
 
@@ -159,12 +163,18 @@ impl<'a> Bench<'a> {
     /// `count` datagrams into a socket with room for all, then read back.
     pub(super) fn enqueue_read(&mut self, side: Side) -> Result<()> {
         let (rx, before) = self.socket(side, Some(ROOM_FOR_ALL))?;
+        if let Some(m) = &self.marks {
+            m.symbols(side.name())?;
+        }
+        self.mark("enqueue", side.name());
         let r = pktgen(&[(0, RX_PORT)], self.a.fill, self.a.pkt_size, &self.mac)?[0];
+        self.mark("read", side.name());
         // The reader runs on CPU 0, where pktgen allocated every skb: a read on another
         // CPU hands the skb back to its allocating CPU to be freed there later (stock
         // `skb_attempt_defer_free()`, udprx `napi_consume_skb()`), out of both figures.
         // On CPU 0 both free it in the read they are measured in.
         let (read, cpu) = rx.drain_on(0)?;
+        self.mark("end", side.name());
         self.record(&format!("enqueue/{}", side.name()), r.ns_per_packet());
         self.record(
             &format!("read/{}", side.name()),
