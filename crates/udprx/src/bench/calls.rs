@@ -36,14 +36,21 @@ const ROOTS: [(&str, &str); 3] = [
 /// Why each call out of the module that the bench kernel's udprx.ko makes is there: what
 /// makes the same call on the stock path (7.3's `udp_rcv()`, `udp_recvmsg()`). A symbol not
 /// here is reported as unexplained.
-const EXPLAINED: [(&str, &str); 30] = [
+const EXPLAINED: [(&str, &str); 34] = [
     ("_raw_spin_lock_bh", "the queue's lock; 7.3 takes sk_receive_queue.lock so (out of line)"),
     ("_raw_spin_unlock_bh", "the queue's lock, released"),
+    (
+        "_raw_spin_lock",
+        "the queue's lock where bottom halves are off, as __udp_enqueue_schedule_skb()",
+    ),
+    ("_raw_spin_unlock", "that lock, released"),
     ("skb_condense", "past half a full buffer, as __udp_enqueue_schedule_skb()"),
     ("__sk_mem_schedule", "charging a page of udp_mem, as udp_rmem_schedule()"),
     ("__sk_mem_reclaim", "uncharging whole pages, as udp_rmem_release()"),
     ("sk_skb_reason_drop", "freeing an skb (kfree_skb_reason(), consume_skb())"),
-    ("skb_copy_datagram_iter", "the copy to the reader's buffer, as udp_recvmsg()"),
+    ("skb_copy_datagram_iter", "the copy of a non-linear datagram, as udp_recvmsg()"),
+    ("_copy_to_iter", "copy_linear_skb(): a linear datagram's copy, as udp_recvmsg()"),
+    ("iov_iter_revert", "copy_to_iter_full() undoing a copy cut short by a fault"),
     ("napi_consume_skb", "freeing a read datagram, as skb_consume_udp()"),
     ("__skb_checksum_complete", "a checksum left to verify, as __udp_lib_checksum_complete()"),
     ("csum_partial", "a checksum over a header pulled or trimmed, as the skb helpers do"),
