@@ -16,15 +16,13 @@ use kernel::sync::rcu;
 pub(crate) struct Handler;
 
 impl ProtoHandler for Handler {
-    fn handle(net: &Net, skb: Skb) {
+    fn handle(net: &Net, skb: Skb, bh: &BhDisabled) {
         // A netns still being set up or already being torn down has no state, and no
         // udprx socket.
         match net.data::<UdprxNet>() {
             Some(state) => {
                 state.mib.proto.inc(ProtoMib::InPackets);
-                // In softirq (`ip_local_deliver_finish()`); `nf_reinject()` disables bottom
-                // halves around it too.
-                udp::rcv(state, skb, None, &BhDisabled::new());
+                udp::rcv(state, skb, None, bh);
             }
             None => drop(skb),
         }

@@ -16,6 +16,7 @@ use crate::{
         IPPROTO_UDP,
     },
     pernet::NetState,
+    socket::Socket,
     udp,
 };
 use kernel::sync::rcu;
@@ -28,10 +29,18 @@ impl Hook for LocalIn {
     /// netns, by that netns's state).
     type Data = NetState;
 
+    /// The udprx socket bound to the datagram's port.
+    type Found<'a> = &'a Socket;
+
     // Inlined into the callback netfilter calls, as a C hook is that callback: otherwise
     // every packet pays a call and a table lookup of the verdict on top.
     #[inline(always)]
-    fn hook(state: &NetState, net: &Net, mut skb: Skb) -> Verdict {
+    fn hook<'a>(
+        state: &'a NetState,
+        _net: &Net,
+        mut skb: Skb,
+        rcu: &'a rcu::Guard,
+    ) -> Verdict<&'a Socket> {
         if skb.ip_protocol() != IPPROTO_UDP {
             return Verdict::Accept(skb);
         }
@@ -40,10 +49,9 @@ impl Hook for LocalIn {
         // anything whose destination port cannot be read goes on to the stock path, which
         // counts it as an error. The socket found here is the one `udp::rcv` delivers to:
         // one lookup, so a close in between cannot turn a stolen datagram into NoPorts.
-        let guard = rcu::read_lock();
         let Some(sock) = skb
             .udp_dest_port_at_ip()
-            .and_then(|port| state.ports.lookup(&guard, port))
+            .and_then(|port| state.ports.lookup(rcu, port))
         else {
             state.mib.hook.inc(HookMib::Accepted);
             return Verdict::Accept(skb);
@@ -56,13 +64,16 @@ impl Hook for LocalIn {
         if !skb.conntrack_confirm() {
             return Verdict::Drop(skb);
         }
+        Verdict::Steal(skb, sock)
+    }
+
+    #[inline(always)]
+    fn steal(state: &NetState, net: &Net, mut skb: Skb, sock: &Socket, bh: &BhDisabled) {
         state.mib.hook.inc(HookMib::Stolen);
         // What `ip_local_deliver_finish()` would do before calling `udp_rcv()` (raw sockets
         // do not see stolen datagrams), and what `ip_protocol_deliver_rcu()` counts after.
         skb.pull_network_header();
-        let bh = BhDisabled::new();
-        udp::rcv(state, skb, Some(sock), &bh);
+        udp::rcv(state, skb, Some(sock), bh);
         net.count_ip_delivered();
-        Verdict::Stolen
     }
 }

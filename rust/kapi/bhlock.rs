@@ -14,37 +14,59 @@ use super::bindings;
 use core::marker::PhantomData;
 use kernel::sync::lock::{Backend, Lock};
 
-/// Bottom halves disabled for its life: disabled by `new` when they were enabled.
+/// Bottom halves disabled for its life: by `new`, or, for a callback the kernel calls
+/// with them disabled, by the kernel ([`BhDisabled::for_callback`]).
 ///
 /// Neither `Send` nor `Sync`: it says something of the CPU it was made on.
 ///
 /// # Invariants
 ///
-/// Bottom halves are disabled on this CPU while it lives. When `enabled` is true, `new`
+/// Bottom halves are disabled on this CPU while it lives. When `disabled` is true, it
 /// called `local_bh_disable()` on this CPU (which disabling bottom halves pins the task
-/// to) and `drop` undoes it.
+/// to) and `drop` undoes it; otherwise whoever disabled them enables them only after it
+/// is gone.
 pub(crate) struct BhDisabled {
-    enabled: bool,
+    disabled: bool,
     _not_send: PhantomData<*mut ()>,
 }
 
 impl BhDisabled {
-    /// Disables bottom halves unless they are (in softirq, they are).
+    /// Disables bottom halves, in process or softirq context (not in hard interrupt
+    /// context, nor with interrupts disabled: `local_bh_enable()` warns there).
     #[inline(always)]
     pub(crate) fn new() -> Self {
-        // SAFETY: `in_softirq()` reads the preempt count; `local_bh_disable()` may be
-        // called in task context and is undone in `drop`.
-        unsafe {
-            let enabled = !bindings::udprx_in_softirq();
-            if enabled {
-                bindings::udprx_local_bh_disable();
-            }
-            // INVARIANT: Disabled here when they were enabled, and by someone up the stack
-            // otherwise, who cannot enable them before this returns.
+        // SAFETY: `local_bh_disable()` may be called in process and softirq context and is
+        // undone in `drop`, on this CPU.
+        unsafe { bindings::udprx_local_bh_disable() };
+        // INVARIANT: Disabled here.
+        Self {
+            disabled: true,
+            _not_send: PhantomData,
+        }
+    }
+
+    /// In a callback: bottom halves as the kernel left them, disabled here if they are
+    /// not (an NFQUEUE verdict resumes the hooks in process context).
+    ///
+    /// # Safety
+    ///
+    /// Called by a callback of the kernel while no lock guard and no token of the
+    /// module's is alive on this CPU (before any of the callback's own code, say), the
+    /// token kept on the callback's stack until it returns: then bottom halves disabled
+    /// now were disabled by the softirq or by the callback's caller, who enables them
+    /// only after the callback returns.
+    #[inline(always)]
+    pub(super) unsafe fn for_callback() -> Self {
+        // SAFETY: `in_softirq()` reads this CPU's preempt count.
+        if unsafe { bindings::udprx_in_softirq() } {
+            // INVARIANT: Disabled by the caller of the callback, for all of it (the
+            // function's safety requirements).
             Self {
-                enabled,
+                disabled: false,
                 _not_send: PhantomData,
             }
+        } else {
+            Self::new()
         }
     }
 }
@@ -52,8 +74,8 @@ impl BhDisabled {
 impl Drop for BhDisabled {
     #[inline(always)]
     fn drop(&mut self) {
-        if self.enabled {
-            // SAFETY: Disabled in `new`, on this CPU.
+        if self.disabled {
+            // SAFETY: Disabled by this token, on this CPU (type invariants).
             unsafe { bindings::udprx_local_bh_enable() };
         }
     }
@@ -119,48 +141,65 @@ unsafe impl Backend for SpinLockBhBackend {
 }
 
 /// A [`SpinLockBh`] seen where bottom halves are disabled: taken with `spin_lock()` alone.
-pub(crate) type SpinLockInBh<T> = Lock<T, SpinLockInBhBackend>;
+/// Only [`SpinLockBhExt::in_bh`] makes one: its backend cannot be named outside this file,
+/// and its guard must not wait on a `CondVar`, which would sleep with bottom halves
+/// disabled.
+type SpinLockInBh<T> = Lock<T, in_bh::SpinLockInBhBackend>;
 
-/// The [`Backend`] of [`SpinLockInBh`].
-pub(crate) struct SpinLockInBhBackend;
+// The two lock types have one layout (see `in_bh`); a change to `Lock` that broke it
+// breaks the build here.
+const _: () = {
+    use core::mem::{align_of, size_of};
+    assert!(size_of::<SpinLockBh<u64>>() == size_of::<SpinLockInBh<u64>>());
+    assert!(align_of::<SpinLockBh<u64>>() == align_of::<SpinLockInBh<u64>>());
+};
 
-// SAFETY: `spinlock_t` gives mutual exclusion; `lock` and `unlock` pair `spin_lock()` with
-// `spin_unlock()` on the same lock, and `relock` (the default) takes it the same way. It is
-// only reached through `SpinLockBhExt::in_bh`, with bottom halves disabled for as long as
-// a guard lives, so that no softirq on this CPU spins on a lock its holder holds.
-unsafe impl Backend for SpinLockInBhBackend {
-    type State = kernel::bindings::spinlock_t;
-    type GuardState = ();
+mod in_bh {
+    use super::SpinLockBhBackend;
+    use kernel::sync::lock::Backend;
 
-    unsafe fn init(
-        ptr: *mut Self::State,
-        name: *const kernel::ffi::c_char,
-        key: *mut kernel::bindings::lock_class_key,
-    ) {
-        // SAFETY: As for `SpinLockBhBackend::init`.
-        unsafe { kernel::bindings::__spin_lock_init(ptr, name, key) }
-    }
+    /// The [`Backend`] of [`super::SpinLockInBh`].
+    pub(crate) struct SpinLockInBhBackend;
 
-    #[inline(always)]
-    unsafe fn lock(ptr: *mut Self::State) -> Self::GuardState {
-        // SAFETY: The caller guarantees `ptr` is an initialised lock.
-        unsafe { kernel::bindings::spin_lock(ptr) }
-    }
+    // SAFETY: `spinlock_t` gives mutual exclusion; `lock` and `unlock` pair `spin_lock()`
+    // with `spin_unlock()` on the same lock, and `relock` (the default) takes it the same
+    // way. A lock of this backend is only reached through `SpinLockBhExt::in_bh`, with
+    // bottom halves disabled for as long as a guard lives, so that no softirq on this CPU
+    // spins on a lock its holder holds.
+    unsafe impl Backend for SpinLockInBhBackend {
+        type State = kernel::bindings::spinlock_t;
+        type GuardState = ();
 
-    #[inline(always)]
-    unsafe fn unlock(ptr: *mut Self::State, _guard_state: &Self::GuardState) {
-        // SAFETY: The caller holds the lock, taken by `lock` on this CPU.
-        unsafe { kernel::bindings::spin_unlock(ptr) }
-    }
+        unsafe fn init(
+            ptr: *mut Self::State,
+            name: *const kernel::ffi::c_char,
+            key: *mut kernel::bindings::lock_class_key,
+        ) {
+            // SAFETY: The caller's guarantees are those `SpinLockBhBackend::init` asks for.
+            unsafe { SpinLockBhBackend::init(ptr, name, key) }
+        }
 
-    unsafe fn try_lock(ptr: *mut Self::State) -> Option<Self::GuardState> {
-        // SAFETY: As for `lock`.
-        (unsafe { kernel::bindings::spin_trylock(ptr) } != 0).then_some(())
-    }
+        #[inline(always)]
+        unsafe fn lock(ptr: *mut Self::State) -> Self::GuardState {
+            // SAFETY: The caller guarantees `ptr` is an initialised lock.
+            unsafe { kernel::bindings::spin_lock(ptr) }
+        }
 
-    unsafe fn assert_is_held(ptr: *mut Self::State) {
-        // SAFETY: The caller guarantees `ptr` is an initialised lock.
-        unsafe { kernel::bindings::spin_assert_is_held(ptr) }
+        #[inline(always)]
+        unsafe fn unlock(ptr: *mut Self::State, _guard_state: &Self::GuardState) {
+            // SAFETY: The caller holds the lock, taken by `lock` on this CPU.
+            unsafe { kernel::bindings::spin_unlock(ptr) }
+        }
+
+        unsafe fn try_lock(ptr: *mut Self::State) -> Option<Self::GuardState> {
+            // SAFETY: As for `lock`.
+            (unsafe { kernel::bindings::spin_trylock(ptr) } != 0).then_some(())
+        }
+
+        unsafe fn assert_is_held(ptr: *mut Self::State) {
+            // SAFETY: The caller's guarantee is the one `SpinLockBhBackend` asks for.
+            unsafe { SpinLockBhBackend::assert_is_held(ptr) }
+        }
     }
 }
 
@@ -168,16 +207,18 @@ unsafe impl Backend for SpinLockInBhBackend {
 pub(crate) trait SpinLockBhExt<T> {
     /// The lock, to be taken with `spin_lock()` alone while `bh` shows bottom halves
     /// disabled: a guard of it cannot outlive `bh`.
-    fn in_bh<'a>(&'a self, bh: &'a BhDisabled) -> &'a SpinLockInBh<T>;
+    fn in_bh<'a>(&'a self, bh: &'a BhDisabled) -> &'a Lock<T, impl Backend>;
 }
 
 impl<T> SpinLockBhExt<T> for SpinLockBh<T> {
     #[inline(always)]
-    fn in_bh<'a>(&'a self, _bh: &'a BhDisabled) -> &'a SpinLockInBh<T> {
+    fn in_bh<'a>(&'a self, _bh: &'a BhDisabled) -> &'a Lock<T, impl Backend> {
         // SAFETY: `Lock` is `repr(C)` and depends on its backend only through
-        // `B::State`, `spinlock_t` for both: the two types have one layout, and the lock
-        // was initialised by `__spin_lock_init()`, as either backend does. The reference
-        // lives no longer than `self` or `bh`.
+        // `B::State`, `spinlock_t` for both: the two types have one layout (checked at
+        // build time above), and the lock was initialised by `__spin_lock_init()`. A
+        // holder through either backend holds the same `spinlock_t`, so the data is
+        // still reached by one holder at a time. The reference lives no longer than
+        // `self` or `bh`, and bottom halves stay disabled while `bh` lives.
         unsafe { &*core::ptr::from_ref(self).cast::<SpinLockInBh<T>>() }
     }
 }

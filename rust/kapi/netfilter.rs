@@ -4,8 +4,9 @@
 //!
 //! C header: [`include/linux/netfilter.h`](srctree/include/linux/netfilter.h)
 
-use super::{bindings, netns::Net, skb::Skb};
+use super::{bhlock::BhDisabled, bindings, netns::Net, skb::Skb};
 use core::{marker::PhantomData, ptr::NonNull};
+use kernel::sync::rcu;
 use kernel::{
     error::to_result,
     prelude::*,
@@ -16,13 +17,13 @@ use kernel::{
     types::Opaque,
 };
 
-/// What a hook does with an skb. Ownership makes the verdict honest: a hook that steals
-/// the skb must have consumed the [`Skb`] to say so.
-pub(crate) enum Verdict {
+/// What a hook does with an skb. Ownership makes the verdict honest: a hook hands the
+/// [`Skb`] back with its verdict, or on to [`Hook::steal`] with what it found (`T`).
+pub(crate) enum Verdict<T> {
     /// `NF_ACCEPT`: the skb goes on through the stack.
     Accept(Skb),
-    /// `NF_STOLEN`: the hook took the skb (and has freed or queued it).
-    Stolen,
+    /// `NF_STOLEN`: [`Hook::steal`] takes the skb, with bottom halves disabled.
+    Steal(Skb, T),
     /// `NF_DROP`: netfilter frees the skb (`SKB_DROP_REASON_NETFILTER_DROP`).
     Drop(Skb),
 }
@@ -33,12 +34,24 @@ pub(crate) trait Hook {
     /// finds its state without looking it up in the netns (`net_generic()`).
     type Data: Send + Sync;
 
-    /// Called for each skb at the hook, under `rcu_read_lock()`: in softirq, or in the
-    /// process context of an NFQUEUE verdict, which resumes the hooks after the queueing
-    /// one (`nf_reinject()` → `nf_iterate()`) with bottom halves enabled. A hook that
-    /// delivers the skb disables them first ([`super::bhlock::BhDisabled`]), as the stock path reaches
-    /// `udp_rcv()` only with them disabled.
-    fn hook(data: &Self::Data, net: &Net, skb: Skb) -> Verdict;
+    /// What [`Hook::hook`] found for an skb it steals, for [`Hook::steal`]. `Send`, so
+    /// that it holds no lock guard and no [`BhDisabled`]: between the two, none of the
+    /// hook's is alive.
+    type Found<'a>: Send;
+
+    /// Called for each skb at the hook, inside `rcu`: in softirq, or in the process
+    /// context of an NFQUEUE verdict, which resumes the hooks after the queueing one
+    /// (`nf_reinject()` → `nf_iterate()`) with bottom halves enabled.
+    fn hook<'a>(
+        data: &'a Self::Data,
+        net: &Net,
+        skb: Skb,
+        rcu: &'a rcu::Guard,
+    ) -> Verdict<Self::Found<'a>>;
+
+    /// Takes an skb [`Hook::hook`] stole, with what it found, bottom halves disabled
+    /// (`bh`), as the stock path reaches `udp_rcv()`.
+    fn steal(data: &Self::Data, net: &Net, skb: Skb, found: Self::Found<'_>, bh: &BhDisabled);
 }
 
 /// An IPv4 `NF_INET_LOCAL_IN` hook registered in one netns.
@@ -149,7 +162,9 @@ unsafe extern "C" fn hook_callback<H: Hook>(
     // SAFETY: At an IPv4 LOCAL_IN hook the skb is valid, its network header is set and it
     // has a device; the hook owns it until it returns a verdict.
     let skb = unsafe { Skb::from_raw(skb) };
-    match H::hook(data, net, skb) {
+    // Netfilter holds it already; the hook's references are tied to this one.
+    let rcu = rcu::read_lock();
+    let verdict = match H::hook(data, net, skb, &rcu) {
         Verdict::Accept(skb) => {
             // Netfilter keeps the skb: hand the reference back.
             let _ = skb.into_raw();
@@ -160,6 +175,17 @@ unsafe extern "C" fn hook_callback<H: Hook>(
             let _ = skb.into_raw();
             bindings::NF_DROP
         }
-        Verdict::Stolen => bindings::NF_STOLEN,
-    }
+        Verdict::Steal(skb, found) => {
+            // SAFETY: `bh` stays on this stack. No lock guard and no `BhDisabled` of the
+            // hook's is alive: `hook` has returned, `found` is `Send` (neither is) and so is
+            // `H::Data` (which `Sync` needs); and none of the module's is alive up the
+            // stack, since softirqs run only once bottom halves disabled by the module are
+            // enabled again. So bottom halves disabled now were disabled by netfilter's
+            // caller, for all of this callback.
+            let bh = unsafe { BhDisabled::for_callback() };
+            H::steal(data, net, skb, found, &bh);
+            bindings::NF_STOLEN
+        }
+    };
+    verdict
 }

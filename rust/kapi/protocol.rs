@@ -5,6 +5,7 @@
 //! C header: [`include/net/protocol.h`](srctree/include/net/protocol.h)
 
 use super::{
+    bhlock::BhDisabled,
     bindings,
     netns::Net,
     skb::{self, Skb},
@@ -14,9 +15,11 @@ use kernel::{prelude::*, types::Opaque};
 
 /// The receive function of an IP protocol, as `udp_rcv` is UDP's.
 pub(crate) trait ProtoHandler {
-    /// Called by `ip_local_deliver_finish()` for each skb of the protocol, in softirq
-    /// context under `rcu_read_lock()`, with `skb->data` at the transport header.
-    fn handle(net: &Net, skb: Skb);
+    /// Called by `ip_local_deliver_finish()` for each skb of the protocol, under
+    /// `rcu_read_lock()` with bottom halves disabled (`bh`): in softirq, or in process
+    /// context after an NFQUEUE verdict (`nf_reinject()`), with `skb->data` at the
+    /// transport header.
+    fn handle(net: &Net, skb: Skb, bh: &BhDisabled);
 
     /// Called by `icmp_socket_deliver()` for an ICMP error that quotes a packet of the
     /// protocol (`err_handler`), in softirq context under `rcu_read_lock()`, with the
@@ -103,7 +106,9 @@ unsafe extern "C" fn handler_callback<H: ProtoHandler>(
     let skb = unsafe { Skb::from_raw(skb) };
     // SAFETY: The device the skb arrived on holds its netns alive for the whole call.
     let net = unsafe { Net::from_raw(bindings::udprx_skb_net(skb.as_raw())) };
-    H::handle(net, skb);
+    // SAFETY: Before any of the handler's code; `bh` stays on this stack.
+    let bh = unsafe { BhDisabled::for_callback() };
+    H::handle(net, skb, &bh);
     // 0: the skb was consumed (a negative value would resubmit it to another protocol).
     0
 }
