@@ -82,20 +82,23 @@ impl QueuedSkb {
 
     /// Copies the first `len` payload bytes to `to`, as `udp_recvmsg()` does: a linear
     /// skb with `copy_linear_skb()` (`copy_to_iter_full()`, inline), any other with
-    /// `skb_copy_datagram_iter()`.
+    /// `skb_copy_datagram_iter()`. `EINVAL` for more than the datagram's `len()` bytes.
     pub(crate) fn copy_to(&self, to: &mut IovIterDest<'_>, len: usize) -> Result {
+        if len > self.len() as usize {
+            return Err(EINVAL);
+        }
         let skb = self.raw();
         // SAFETY: The skb is valid (type invariants).
         let linear = unsafe { (*skb).data_len } == 0;
         let copied = if linear {
-            // SAFETY: A linear skb's `len` bytes are all at `data`, and callers pass at most
-            // `len()`; `to` is a valid destination iterator. On a fault the iterator is
-            // reverted.
+            // SAFETY: A linear skb's `len()` bytes are all at `data`, and `len` is at most
+            // that (checked above); `to` is a valid destination iterator. On a fault the
+            // iterator is reverted.
             unsafe { bindings::udprx_copy_to_iter_full((*skb).data.cast(), len, to.as_raw()) }
         } else {
             let len = i32::try_from(len).map_err(|_| EINVAL)?;
-            // SAFETY: The skb is valid (type invariants) with at least `len` bytes (callers
-            // pass at most `len()`); `to` is a valid destination iterator.
+            // SAFETY: The skb is valid (type invariants) with at least `len` bytes (checked
+            // above); `to` is a valid destination iterator.
             unsafe { bindings::skb_copy_datagram_iter(skb, 0, to.as_raw(), len) == 0 }
         };
         // The only error of either is `-EFAULT` (a fault copying to the user's buffer):
