@@ -200,6 +200,53 @@ pub fn run(a: &Args) -> Result<()> {
         Ok(()),
     );
     expect("detach filter", u.detach_filter(), Ok(()));
+    // A read into a buffer the reader cannot write: EFAULT, and the datagram is gone,
+    // counted in the socket's drops, as udp_recvmsg() does it for a stock socket.
+    let tx = std::net::UdpSocket::bind(("127.0.0.1", 0))?;
+    let stock = std::net::UdpSocket::bind(("127.0.0.1", 0))?;
+    stock.set_nonblocking(true)?;
+    let sport = stock.local_addr()?.port();
+    for (side, fd, port) in [
+        ("udprx", u.fd(), other),
+        ("stock", std::os::fd::AsRawFd::as_raw_fd(&stock), sport),
+    ] {
+        let drops = || -> Result<u64> {
+            Ok(match side {
+                "udprx" => u.info()?.drops,
+                _ => crate::kernel::socket::proc_net_udp_drops(port)?,
+            })
+        };
+        let before = drops()?;
+        tx.send_to(&[0x5a; 32], ("127.0.0.1", port))?;
+        let fds = std::os::fd::BorrowedFd::borrow_raw;
+        // SAFETY: `fd` is open for the whole loop (`u` and `stock` outlive it).
+        let pfd = nix::poll::PollFd::new(unsafe { fds(fd) }, nix::poll::PollFlags::POLLIN);
+        nix::poll::poll(&mut [pfd], 5000u16)?;
+        // SAFETY: read(2) to the first page, which no process maps: the kernel's copy
+        // faults and answers EFAULT; nothing of this process is written.
+        let r = unsafe { libc::read(fd, 16 as *mut libc::c_void, 64) };
+        let got = if r < 0 { Err(Errno::last()) } else { Ok(()) };
+        expect(
+            &format!("{side}: read into an unwritable buffer"),
+            got,
+            Err(Errno::EFAULT),
+        );
+        let mut buf = [0u8; 64];
+        // SAFETY: `buf` is 64 writable bytes.
+        let r = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+        let got = if r < 0 { Err(Errno::last()) } else { Ok(()) };
+        expect(
+            &format!("{side}: that datagram, read again"),
+            got,
+            Err(Errno::EAGAIN),
+        );
+        let counted = drops()? - before == 1;
+        expect(
+            &format!("{side}: the socket's drops, one more (ERANGE: not one more)"),
+            if counted { Ok(()) } else { Err(Errno::ERANGE) },
+            Ok(()),
+        );
+    }
     drop(s);
     let t = Device::open(true)?;
     expect("bind, port freed by close", t.bind_port(a.port), Ok(()));
