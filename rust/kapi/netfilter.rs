@@ -6,13 +6,12 @@
 
 use super::{bhlock::BhDisabled, bindings, netns::Net, skb::Skb};
 use core::{marker::PhantomData, ptr::NonNull};
-use kernel::sync::rcu;
 use kernel::{
     error::to_result,
     prelude::*,
     sync::{
         atomic::{Atomic, Full},
-        Arc,
+        rcu, Arc,
     },
     types::Opaque,
 };
