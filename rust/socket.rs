@@ -14,7 +14,7 @@ use crate::{
     abi,
     counters::{DropReason, UdpMib},
     kapi::{
-        bhlock::{new_spinlock_bh, SpinLockBh},
+        bhlock::{new_spinlock_bh, BhDisabled, SpinLockBh},
         miscdev::{in_compat_syscall, DeviceFile, POLL_READABLE},
         netns::Net,
         skb::SkbQueue,
@@ -261,7 +261,7 @@ impl DeviceFile for Socket {
                 return Err(e);
             }
             state.mib.udp.inc(UdpMib::InDatagrams);
-            skb.consume();
+            skb.consume(&BhDisabled::new());
             return Ok(copied);
         }
     }

@@ -3,7 +3,7 @@
 //! An skb parked on a socket's receive queue ([`QueuedSkb`]), that queue ([`SkbQueue`]) and
 //! the datagrams a GSO skb is split into ([`SegmentList`]).
 
-use super::{bindings, drop_raw, raw::*, DropReason, Skb};
+use super::{super::bhlock::BhDisabled, bindings, drop_raw, raw::*, DropReason, Skb};
 use core::{mem::ManuallyDrop, ptr::NonNull};
 use kernel::{iov::IovIterDest, prelude::*};
 
@@ -114,19 +114,14 @@ impl QueuedSkb {
     /// Frees a datagram that was read, as `skb_consume_udp()` does: on the CPU that
     /// allocated it into that CPU's skb cache, on another CPU handed back to the
     /// allocating one to be freed there (`skb_attempt_defer_free()`, which is not
-    /// exported: `napi_consume_skb()` with a budget takes the same two ways). It needs
-    /// bottom halves disabled, as in NAPI.
-    pub(crate) fn consume(self) {
+    /// exported: `napi_consume_skb()` with a budget takes the same two ways), with bottom
+    /// halves disabled (`_bh`), as in NAPI.
+    pub(crate) fn consume(self, _bh: &BhDisabled) {
         let ptr = ManuallyDrop::new(self).ptr.as_ptr();
         // SAFETY: `ptr` is a valid skb whose reference we own (type invariants), with no
         // dst (type invariants) and `skb->next` null; a non-zero budget with bottom halves
-        // disabled is what `napi_consume_skb()` asks of its caller. Enabling them again
-        // pairs with the disable on this CPU.
-        unsafe {
-            bindings::udprx_local_bh_disable();
-            bindings::napi_consume_skb(ptr, 1);
-            bindings::udprx_local_bh_enable();
-        }
+        // disabled (`_bh`) is what `napi_consume_skb()` asks of its caller.
+        unsafe { bindings::napi_consume_skb(ptr, 1) };
     }
 
     /// Frees the skb as dropped for `reason` (`kfree_skb_reason`).
